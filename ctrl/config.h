@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * gateway.conf: the node's own facts, read once at start (libconfig syntax).
+ *
+ * Nothing here changes while meshgw runs; a changed file on disk is drift, not a
+ * reload. Every field is validated; the first problem is reported as
+ * "FILE:LINE: FIELD: PROBLEM" through mg_errmsg() with a specific mg_err code.
+ */
+#ifndef MG_CONFIG_H
+#define MG_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mg_error.h"
+
+#define MG_MAX_PORTS 4
+#define MG_MAX_WORKERS 16
+#define MG_MAX_TRUST_KEYS 16
+#define MG_MAX_CONTROL_UIDS 8
+#define MG_NAME_LEN 32
+#define MG_DEVICE_LEN 256
+
+enum mg_crypto_provider {
+	MG_CRYPTO_DEFAULT = 0, /* OpenSSL default provider (AES-NI/VAES) */
+	MG_CRYPTO_QAT_PROVIDER,
+	MG_CRYPTO_QAT_ENGINE,
+};
+
+struct mg_port_config {
+	char name[MG_NAME_LEN];     /* "fabric", "local": [a-z0-9_-], unique */
+	char device[MG_DEVICE_LEN]; /* PCI address or vdev devargs string */
+	uint32_t addr;              /* IPv4, host byte order */
+	uint8_t prefix_len;         /* 1..32 */
+	uint16_t mtu;               /* 576..9000 */
+	bool has_next_hop;
+	uint32_t next_hop;          /* host byte order; must sit inside the prefix */
+	uint16_t rx_desc, tx_desc;  /* ring sizes, power of two 64..4096 */
+};
+
+struct mg_config {
+	char path[PATH_MAX];
+	char node_name[64];
+
+	uint16_t n_workers;
+	unsigned worker_lcores[MG_MAX_WORKERS]; /* distinct EAL lcore ids */
+
+	uint16_t n_ports;
+	struct mg_port_config ports[MG_MAX_PORTS];
+	uint32_t mbufs_per_port; /* mempool size per port, 1024..1048576 */
+
+	char state_dir[PATH_MAX];
+	char audit_log[PATH_MAX];
+	char node_key[PATH_MAX]; /* signs audit checkpoints and attestations */
+
+	char control_socket[PATH_MAX];
+	uint16_t n_control_uids;
+	uint32_t control_uids[MG_MAX_CONTROL_UIDS];
+
+	bool telemetry_enabled;
+	enum mg_crypto_provider crypto_provider;
+
+	uint16_t n_trust_keys;
+	char trust_keys[MG_MAX_TRUST_KEYS][PATH_MAX]; /* PEM public keys */
+	uint16_t trust_threshold;                     /* 1..n_trust_keys */
+
+	uint64_t snapshot_max_bytes; /* 4096..268435456, default 16 MiB */
+	uint32_t neigh_timeout_s;    /* ARP entry lifetime, 10..86400 */
+	uint32_t integrity_interval_s;
+};
+
+/** Fill @p cfg with defaults (used before loading; tests). */
+void mg_config_defaults(struct mg_config *cfg);
+
+/**
+ * Load and validate @p path into @p cfg. On failure mg_errmsg() holds
+ * "PATH:LINE: FIELD: PROBLEM" and mg_errno() the specific code.
+ */
+MG_RESULT mg_config_load(struct mg_config *cfg, const char *path);
+
+/** The same from a string; @p name stands in for the path in messages. */
+MG_RESULT mg_config_load_string(struct mg_config *cfg, const char *text,
+				const char *name);
+
+/** Name of a crypto provider as written in gateway.conf. */
+const char *mg_crypto_provider_name(enum mg_crypto_provider p);
+
+#endif /* MG_CONFIG_H */
