@@ -11,6 +11,7 @@
 #define foreach_mg_drop(_)                                                     \
 	_(NONE, none, "not dropped")                                           \
 	_(RUNT, runt, "frame shorter than an Ethernet header")                 \
+	_(CHAINED, chained, "frame spans several mbufs (ports are set up for one)") \
 	_(L2_NOT_OURS, l2_not_ours, "destination MAC is neither ours nor broadcast") \
 	_(VLAN, vlan, "VLAN-tagged frame (no VLAN is configured)")             \
 	_(ETHERTYPE, ethertype, "ethertype not handled")                       \

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "gateway.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "slowpath.h"
+
+#define IDLE_SLEEP_US 100        /* control thread nap when no exception packet */
+#define HOUSEKEEPING_PERIOD_S 1  /* neighbour aging cadence */
+
+static MG_RESULT check_lcores(const struct mg_config *cfg)
+{
+	for (uint16_t i = 0; i < cfg->n_workers; i++) {
+		unsigned l = cfg->worker_lcores[i];
+
+		MG_ENSURE(l < RTE_MAX_LCORE && rte_lcore_is_enabled(l), USAGE,
+			  "%s: workers.lcores[%u]: lcore %u is not enabled in EAL "
+			  "(pass it with -l/--lcores)", cfg->path, i, l);
+		MG_ENSURE(l != rte_get_main_lcore(), USAGE,
+			  "%s: workers.lcores[%u]: lcore %u is the main lcore, which runs "
+			  "the control thread", cfg->path, i, l);
+	}
+	return 0;
+}
+
+static MG_RESULT open_ports(struct mg_gateway *gw)
+{
+	for (uint16_t i = 0; i < gw->cfg.n_ports; i++) {
+		if (mg_port_open(&gw->ports[i], &gw->cfg.ports[i], gw->n_workers,
+				 gw->cfg.mbufs_per_port) < 0) {
+			mg_port_close(&gw->ports[i]); /* release what the open attached */
+			return -1;
+		}
+		gw->n_ports = i + 1;
+	}
+	return 0;
+}
+
+static void worker_port_init(struct mg_worker_port *wp, const struct mg_port *p,
+			     uint16_t queue)
+{
+	uint8_t len = p->cfg->prefix_len;
+
+	wp->port_id = p->port_id;
+	wp->queue = queue;
+	wp->csum_offload_ip = p->rx_csum_offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+	wp->csum_offload_l4 = (p->rx_csum_offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) &&
+			      (p->rx_csum_offloads & RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+	memcpy(wp->addrs.mac, p->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+	wp->addrs.ip = rte_cpu_to_be_32(p->cfg->addr);
+	wp->addrs.netmask = rte_cpu_to_be_32(len ? ~0u << (32 - len) : 0);
+}
+
+static struct rte_ring *make_ring(const char *kind, uint16_t index, unsigned socket)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	snprintf(name, sizeof(name), "mg_%s_%u", kind, index);
+	return rte_ring_create(name, MG_SLOWPATH_RING_SIZE, socket,
+			       RING_F_SP_ENQ | RING_F_SC_DEQ);
+}
+
+static MG_RESULT make_worker(struct mg_gateway *gw, uint16_t index)
+{
+	unsigned lcore = gw->cfg.worker_lcores[index];
+	unsigned socket = rte_lcore_to_socket_id(lcore);
+	struct mg_worker *w;
+
+	/* On the worker's own socket, cache aligned: nothing else writes here. */
+	w = rte_zmalloc_socket("mg_worker", sizeof(*w), RTE_CACHE_LINE_SIZE, socket);
+	MG_ENSURE(w != NULL, NOMEM, "worker %u: no memory", index);
+	gw->workers[index] = w;
+	w->lcore = lcore;
+	w->index = index;
+	w->quit = &gw->quit;
+	w->n_ports = gw->n_ports;
+	for (uint16_t p = 0; p < gw->n_ports; p++)
+		worker_port_init(&w->ports[p], &gw->ports[p], index);
+	w->to_ctrl = make_ring("to_ctrl", index, socket);
+	w->from_ctrl = make_ring("from_ctrl", index, socket);
+	MG_ENSURE(w->to_ctrl && w->from_ctrl, NOMEM, "worker %u: rings: %s", index,
+		  rte_strerror(rte_errno));
+	return 0;
+}
+
+MG_RESULT mg_gateway_start(struct mg_gateway *gw)
+{
+	pthread_mutex_init(&gw->lock, NULL);
+	gw->started_tsc = rte_rdtsc();
+	gw->started_unix = (uint64_t)time(NULL);
+	mg_neigh_init(&gw->neigh, gw->cfg.neigh_timeout_s);
+	MG_GUARD(check_lcores(&gw->cfg));
+	gw->n_workers = gw->cfg.n_workers;
+	MG_GUARD(open_ports(gw));
+	for (uint16_t i = 0; i < gw->n_workers; i++)
+		MG_GUARD(make_worker(gw, i));
+	for (uint16_t i = 0; i < gw->n_workers; i++) {
+		int rc = rte_eal_remote_launch(mg_worker_main, gw->workers[i],
+					       gw->workers[i]->lcore);
+
+		MG_ENSURE(rc == 0, DPDK, "worker %u: launch on lcore %u: %s", i,
+			  gw->workers[i]->lcore, rte_strerror(-rc));
+	}
+	return 0;
+}
+
+uint64_t mg_gateway_uptime_s(const struct mg_gateway *gw)
+{
+	return (rte_rdtsc() - gw->started_tsc) / rte_get_tsc_hz();
+}
+
+void mg_gateway_run(struct mg_gateway *gw)
+{
+	uint64_t next_housekeeping = 0;
+
+	mg_slowpath_announce(gw);
+	while (!__atomic_load_n(&gw->quit, __ATOMIC_RELAXED)) {
+		uint64_t now = mg_neigh_now();
+
+		if (now >= next_housekeeping) {
+			mg_neigh_expire(&gw->neigh, now);
+			next_housekeeping = now + HOUSEKEEPING_PERIOD_S;
+		}
+		/* The control thread may sleep; workers never wait for it. */
+		if (mg_slowpath_poll(gw) == 0)
+			rte_delay_us_sleep(IDLE_SLEEP_US);
+	}
+}
+
+static void free_ring_contents(struct rte_ring *r)
+{
+	void *m;
+
+	while (rte_ring_dequeue(r, &m) == 0)
+		rte_pktmbuf_free(m);
+}
+
+void mg_gateway_stop(struct mg_gateway *gw)
+{
+	__atomic_store_n(&gw->quit, 1, __ATOMIC_RELAXED);
+	rte_eal_mp_wait_lcore();
+	/* The telemetry thread reads workers and ports under this lock. */
+	pthread_mutex_lock(&gw->lock);
+	gw->n_workers = 0;
+	for (uint16_t i = 0; i < MG_MAX_WORKERS; i++) {
+		struct mg_worker *w = gw->workers[i];
+
+		if (!w)
+			continue;
+		if (w->to_ctrl)
+			free_ring_contents(w->to_ctrl);
+		if (w->from_ctrl)
+			free_ring_contents(w->from_ctrl);
+		rte_ring_free(w->to_ctrl);
+		rte_ring_free(w->from_ctrl);
+		rte_free(w);
+		gw->workers[i] = NULL;
+	}
+	for (uint16_t i = 0; i < gw->n_ports; i++)
+		mg_port_close(&gw->ports[i]);
+	gw->n_ports = 0;
+	pthread_mutex_unlock(&gw->lock);
+}

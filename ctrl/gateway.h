@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The running daemon: configuration, ports, workers and the control thread's
+ * own state. One instance per process; the control thread owns it, the
+ * telemetry thread reads it (counters relaxed, the neighbour table under its
+ * lock), workers see only their own struct mg_worker.
+ */
+#ifndef MG_GATEWAY_H
+#define MG_GATEWAY_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "neigh.h"
+#include "port.h"
+#include "worker.h"
+
+/* Process exit statuses (documented in the README). */
+enum mg_exit {
+	MG_EXIT_OK = 0,
+	MG_EXIT_USAGE = 64,       /* EX_USAGE: bad command line */
+	MG_EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: EAL, port or socket bring-up failed */
+	MG_EXIT_SOFTWARE = 70,    /* EX_SOFTWARE: internal error */
+	MG_EXIT_CONFIG = 78,      /* EX_CONFIG: gateway.conf invalid */
+	MG_EXIT_DRIFT = 100,      /* integrity check failed: replace this instance */
+};
+
+#define foreach_mg_slowpath_counter(_) \
+	_(arp_requests_answered)       \
+	_(arp_replies_seen)            \
+	_(arp_learned)                 \
+	_(arp_gratuitous_sent)         \
+	_(icmp_echo_replied)           \
+	_(icmp_unreach_seen)           \
+	_(reply_ring_full)             \
+	_(alloc_failed)
+
+struct mg_slowpath_stats {
+#define _(n) uint64_t n;
+	foreach_mg_slowpath_counter(_)
+#undef _
+};
+
+struct mg_gateway {
+	struct mg_config cfg;
+	uint8_t config_sha256[32];
+	uint8_t binary_sha256[32];
+	uint64_t started_tsc;
+	uint64_t started_unix;
+	volatile int quit;
+	pthread_mutex_t lock; /* telemetry reads vs. shutdown frees */
+
+	uint16_t n_ports;
+	struct mg_port ports[MG_MAX_PORTS];
+	uint16_t n_workers;
+	struct mg_worker *workers[MG_MAX_WORKERS];
+
+	struct mg_neigh_table neigh;
+	struct mg_slowpath_stats slow;
+};
+
+/** Bring up ports, rings and workers (after rte_eal_init). */
+MG_RESULT mg_gateway_start(struct mg_gateway *gw);
+/** Run the control loop on the main lcore until gw->quit is set. */
+void mg_gateway_run(struct mg_gateway *gw);
+/** Stop workers, release ports and rings; safe after a failed start. */
+void mg_gateway_stop(struct mg_gateway *gw);
+
+/** Seconds since start. */
+uint64_t mg_gateway_uptime_s(const struct mg_gateway *gw);
+
+#endif /* MG_GATEWAY_H */

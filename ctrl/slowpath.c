@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "slowpath.h"
+
+#include <string.h>
+
+#include <rte_arp.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "gateway.h"
+
+#define ETH_MIN_FRAME 60 /* without FCS; short frames are padded */
+
+/*
+ * Workers validated the frame, so headers sit at fixed offsets: no VLAN, and
+ * no IPv4 options (refused on input).
+ */
+struct arp_frame {
+	struct rte_ether_hdr *eth;
+	struct rte_arp_hdr *arp;
+};
+
+struct icmp_frame {
+	struct rte_ether_hdr *eth;
+	struct rte_ipv4_hdr *ip;
+	struct rte_icmp_hdr *icmp;
+};
+
+static struct arp_frame arp_frame(struct rte_mbuf *m)
+{
+	struct arp_frame f = {
+		.eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *),
+		.arp = rte_pktmbuf_mtod_offset(m, struct rte_arp_hdr *,
+					       sizeof(struct rte_ether_hdr)),
+	};
+	return f;
+}
+
+static struct icmp_frame icmp_frame(struct rte_mbuf *m)
+{
+	struct icmp_frame f = {
+		.eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *),
+		.ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *,
+					      sizeof(struct rte_ether_hdr)),
+		.icmp = rte_pktmbuf_mtod_offset(m, struct rte_icmp_hdr *,
+						sizeof(struct rte_ether_hdr) +
+						sizeof(struct rte_ipv4_hdr)),
+	};
+	return f;
+}
+
+static void send_via(struct mg_gateway *gw, struct mg_worker *w, uint16_t pi,
+		     struct rte_mbuf *m)
+{
+	m->port = pi;
+	if (rte_ring_enqueue(w->from_ctrl, m) != 0) {
+		gw->slow.reply_ring_full++;
+		rte_pktmbuf_free(m);
+	}
+}
+
+static int in_subnet(const struct mg_port_addrs *us, uint32_t ip)
+{
+	return ((ip ^ us->ip) & us->netmask) == 0;
+}
+
+static void arp_reply_in_place(struct arp_frame f, const struct mg_port_addrs *us)
+{
+	struct rte_arp_ipv4 *a = &f.arp->arp_data;
+
+	f.arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
+	a->arp_tha = a->arp_sha;
+	a->arp_tip = a->arp_sip;
+	memcpy(&a->arp_sha, us->mac, RTE_ETHER_ADDR_LEN);
+	a->arp_sip = us->ip;
+	f.eth->dst_addr = a->arp_tha;
+	memcpy(&f.eth->src_addr, us->mac, RTE_ETHER_ADDR_LEN);
+}
+
+static void handle_arp(struct mg_gateway *gw, struct mg_worker *w, uint16_t pi,
+		       struct rte_mbuf *m)
+{
+	const struct mg_port_addrs *us = &w->ports[pi].addrs;
+	struct arp_frame f = arp_frame(m);
+	struct rte_arp_ipv4 *a = &f.arp->arp_data;
+
+	/* Learn only on-link senders: an off-subnet claim is never a neighbour. */
+	if (a->arp_sip != 0 && a->arp_sip != us->ip && in_subnet(us, a->arp_sip) &&
+	    !rte_is_multicast_ether_addr(&a->arp_sha) &&
+	    mg_neigh_learn(&gw->neigh, pi, a->arp_sip, &a->arp_sha, mg_neigh_now()))
+		gw->slow.arp_learned++;
+	if (f.arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REQUEST)) {
+		gw->slow.arp_replies_seen++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	arp_reply_in_place(f, us);
+	gw->slow.arp_requests_answered++;
+	send_via(gw, w, pi, m);
+}
+
+static void icmp_echo_reply_in_place(struct icmp_frame f, uint16_t icmp_len)
+{
+	struct rte_ether_addr mac = f.eth->dst_addr;
+	uint32_t ip = f.ip->dst_addr;
+
+	f.eth->dst_addr = f.eth->src_addr;
+	f.eth->src_addr = mac;
+	f.ip->dst_addr = f.ip->src_addr;
+	f.ip->src_addr = ip;
+	f.ip->time_to_live = 64;
+	f.ip->hdr_checksum = 0;
+	f.ip->hdr_checksum = rte_ipv4_cksum(f.ip);
+	f.icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
+	f.icmp->icmp_code = 0;
+	f.icmp->icmp_cksum = 0;
+	f.icmp->icmp_cksum = ~rte_raw_cksum(f.icmp, icmp_len);
+}
+
+static void handle_icmp(struct mg_gateway *gw, struct mg_worker *w, uint16_t pi,
+			struct rte_mbuf *m)
+{
+	struct icmp_frame f = icmp_frame(m);
+	uint16_t ip_len = rte_be_to_cpu_16(f.ip->total_length);
+
+	if (f.icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST) {
+		/* Destination unreachable: PMTU discovery reads it once TCP exists. */
+		gw->slow.icmp_unreach_seen++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	/* Trim Ethernet padding so the reply is exactly as long as the request. */
+	rte_pktmbuf_trim(m, rte_pktmbuf_pkt_len(m) - (sizeof(*f.eth) + ip_len));
+	icmp_echo_reply_in_place(f, ip_len - sizeof(*f.ip));
+	gw->slow.icmp_echo_replied++;
+	send_via(gw, w, pi, m);
+}
+
+static void handle(struct mg_gateway *gw, struct mg_worker *w, struct rte_mbuf *m)
+{
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	uint16_t pi = m->port;
+
+	if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP))
+		handle_arp(gw, w, pi, m);
+	else
+		handle_icmp(gw, w, pi, m);
+}
+
+unsigned mg_slowpath_poll(struct mg_gateway *gw)
+{
+	struct rte_mbuf *pkts[MG_BURST];
+	unsigned total = 0;
+
+	for (uint16_t i = 0; i < gw->n_workers; i++) {
+		struct mg_worker *w = gw->workers[i];
+		unsigned n = rte_ring_dequeue_burst(w->to_ctrl, (void **)pkts, MG_BURST, NULL);
+
+		for (unsigned k = 0; k < n; k++)
+			handle(gw, w, pkts[k]);
+		total += n;
+	}
+	return total;
+}
+
+static struct rte_mbuf *gratuitous_arp(struct mg_port *p, const struct mg_port_addrs *us)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(p->pool);
+	struct arp_frame f;
+	char *data;
+
+	if (!m)
+		return NULL;
+	data = rte_pktmbuf_append(m, ETH_MIN_FRAME);
+	if (!data) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	memset(data, 0, ETH_MIN_FRAME);
+	f = arp_frame(m);
+	memset(&f.eth->dst_addr, 0xff, RTE_ETHER_ADDR_LEN);
+	memcpy(&f.eth->src_addr, us->mac, RTE_ETHER_ADDR_LEN);
+	f.eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+	f.arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+	f.arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	f.arp->arp_hlen = RTE_ETHER_ADDR_LEN;
+	f.arp->arp_plen = 4;
+	/* A request with sender == target: every stack updates its cache from it. */
+	f.arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
+	memcpy(&f.arp->arp_data.arp_sha, us->mac, RTE_ETHER_ADDR_LEN);
+	f.arp->arp_data.arp_sip = us->ip;
+	f.arp->arp_data.arp_tip = us->ip;
+	return m;
+}
+
+void mg_slowpath_announce(struct mg_gateway *gw)
+{
+	struct mg_worker *w = gw->workers[0];
+
+	for (uint16_t pi = 0; pi < gw->n_ports; pi++) {
+		struct rte_mbuf *m = gratuitous_arp(&gw->ports[pi], &w->ports[pi].addrs);
+
+		if (!m) {
+			gw->slow.alloc_failed++;
+			continue;
+		}
+		gw->slow.arp_gratuitous_sent++;
+		send_via(gw, w, pi, m);
+	}
+}

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "telemetry.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_telemetry.h>
+
+#include "filehash.h"
+
+/* DPDK's telemetry callbacks carry no user pointer; there is one gateway. */
+static struct mg_gateway *tel_gw;
+
+static void add_u64(struct rte_tel_data *d, const char *a, const char *b,
+		    const char *c, uint64_t v)
+{
+	char key[RTE_TEL_MAX_STRING_LEN];
+
+	snprintf(key, sizeof(key), "%s.%s.%s", a, b, c);
+	rte_tel_data_add_dict_u64(d, key, v);
+}
+
+static void add_str(struct rte_tel_data *d, const char *a, const char *b,
+		    const char *c, const char *v)
+{
+	char key[RTE_TEL_MAX_STRING_LEN];
+
+	snprintf(key, sizeof(key), "%s.%s.%s", a, b, c);
+	rte_tel_data_add_dict_string(d, key, v);
+}
+
+static void ip_str(uint32_t host_order_ip, char *buf, size_t size)
+{
+	snprintf(buf, size, "%u.%u.%u.%u", host_order_ip >> 24, (host_order_ip >> 16) & 255,
+		 (host_order_ip >> 8) & 255, host_order_ip & 255);
+}
+
+static void status_port(struct rte_tel_data *d, const struct mg_port *p)
+{
+	const char *n = p->cfg->name;
+	char buf[64], ip[16];
+	bool up;
+	uint32_t speed;
+
+	mg_port_link(p, &up, &speed);
+	add_str(d, "port", n, "device", p->cfg->device);
+	add_str(d, "port", n, "driver", p->driver);
+	rte_ether_format_addr(buf, sizeof(buf), &p->mac);
+	add_str(d, "port", n, "mac", buf);
+	ip_str(p->cfg->addr, ip, sizeof(ip));
+	snprintf(buf, sizeof(buf), "%s/%u", ip, p->cfg->prefix_len);
+	add_str(d, "port", n, "address", buf);
+	add_str(d, "port", n, "link", up ? "up" : "down");
+	add_u64(d, "port", n, "speed_mbps", speed);
+	add_u64(d, "port", n, "mtu", p->cfg->mtu);
+	add_u64(d, "port", n, "queues", p->n_queues);
+	add_u64(d, "port", n, "rss", p->rss);
+}
+
+static void status_lcores(struct rte_tel_data *d, const struct mg_gateway *gw)
+{
+	struct rte_tel_data *lcores = rte_tel_data_alloc();
+
+	if (!lcores)
+		return;
+	rte_tel_data_start_array(lcores, RTE_TEL_INT_VAL);
+	for (uint16_t i = 0; i < gw->n_workers; i++)
+		rte_tel_data_add_array_int(lcores, (int)gw->workers[i]->lcore);
+	rte_tel_data_add_dict_container(d, "worker_lcores", lcores, 0);
+}
+
+static int cmd_status(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct mg_gateway *gw = tel_gw;
+	char hex[65];
+
+	(void)cmd;
+	if (params && *params)
+		return -EINVAL;
+	pthread_mutex_lock(&gw->lock);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "version", MG_VERSION);
+	rte_tel_data_add_dict_string(d, "node", gw->cfg.node_name);
+	rte_tel_data_add_dict_string(d, "state", gw->n_workers ? "running" : "stopping");
+	rte_tel_data_add_dict_u64(d, "pid", (uint64_t)getpid());
+	rte_tel_data_add_dict_u64(d, "uptime_s", mg_gateway_uptime_s(gw));
+	rte_tel_data_add_dict_u64(d, "started_unix", gw->started_unix);
+	rte_tel_data_add_dict_u64(d, "tsc_hz", rte_get_tsc_hz());
+	rte_tel_data_add_dict_u64(d, "main_lcore", rte_get_main_lcore());
+	rte_tel_data_add_dict_u64(d, "workers", gw->n_workers);
+	status_lcores(d, gw);
+	rte_tel_data_add_dict_string(d, "config_path", gw->cfg.path);
+	mg_hex(gw->config_sha256, 32, hex);
+	rte_tel_data_add_dict_string(d, "config_sha256", hex);
+	mg_hex(gw->binary_sha256, 32, hex);
+	rte_tel_data_add_dict_string(d, "binary_sha256", hex);
+	rte_tel_data_add_dict_string(d, "crypto_provider",
+				     mg_crypto_provider_name(gw->cfg.crypto_provider));
+	rte_tel_data_add_dict_u64(d, "ports", gw->n_ports);
+	for (uint16_t i = 0; i < gw->n_ports; i++)
+		status_port(d, &gw->ports[i]);
+	pthread_mutex_unlock(&gw->lock);
+	return 0;
+}
+
+/* Sum one per-port counter over all workers. */
+#define SUM_PORT(gw, pi, field, out)                                                \
+	do {                                                                        \
+		out = 0;                                                            \
+		for (uint16_t w_ = 0; w_ < (gw)->n_workers; w_++)                   \
+			out += mg_counter_read(&(gw)->workers[w_]->stats.port[pi].field); \
+	} while (0)
+
+static void stats_ports(struct rte_tel_data *d, const struct mg_gateway *gw,
+			struct mg_port_counters *total)
+{
+	for (uint16_t pi = 0; pi < gw->n_ports; pi++) {
+		const struct mg_port *p = &gw->ports[pi];
+		struct rte_eth_stats es;
+		uint64_t v;
+
+#define _(f)                                                   \
+	SUM_PORT(gw, pi, f, v);                                \
+	total->f += v;                                         \
+	add_u64(d, "port", p->cfg->name, #f, v);
+		foreach_mg_port_counter(_)
+#undef _
+		memset(&es, 0, sizeof(es));
+		rte_eth_stats_get(p->port_id, &es);
+		/* The NIC's own drops: ring overflow and mbuf exhaustion. */
+		add_u64(d, "port", p->cfg->name, "rx_missed", es.imissed);
+		add_u64(d, "port", p->cfg->name, "rx_nombuf", es.rx_nombuf);
+		add_u64(d, "port", p->cfg->name, "rx_errors", es.ierrors);
+		add_u64(d, "port", p->cfg->name, "tx_errors", es.oerrors);
+	}
+}
+
+static void stats_workers(struct rte_tel_data *d, const struct mg_gateway *gw)
+{
+	for (uint16_t i = 0; i < gw->n_workers; i++) {
+		const struct mg_worker *w = gw->workers[i];
+		char idx[8];
+		uint64_t rx = 0, tx = 0, drops = 0;
+
+		snprintf(idx, sizeof(idx), "%u", i);
+		for (uint16_t pi = 0; pi < gw->n_ports; pi++) {
+			rx += mg_counter_read(&w->stats.port[pi].rx_packets);
+			tx += mg_counter_read(&w->stats.port[pi].tx_packets);
+			drops += mg_counter_read(&w->stats.port[pi].drops);
+		}
+		add_u64(d, "worker", idx, "rx_packets", rx);
+		add_u64(d, "worker", idx, "tx_packets", tx);
+		add_u64(d, "worker", idx, "drops", drops);
+#define _(f) add_u64(d, "worker", idx, #f, mg_counter_read(&w->stats.f));
+		foreach_mg_worker_counter(_)
+#undef _
+	}
+}
+
+static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct mg_gateway *gw = tel_gw;
+	struct mg_port_counters total;
+
+	(void)cmd;
+	if (params && *params)
+		return -EINVAL;
+	memset(&total, 0, sizeof(total));
+	pthread_mutex_lock(&gw->lock);
+	rte_tel_data_start_dict(d);
+	stats_ports(d, gw, &total);
+	stats_workers(d, gw);
+#define _(f) rte_tel_data_add_dict_u64(d, "total." #f, total.f);
+	foreach_mg_port_counter(_)
+#undef _
+#define _(f) rte_tel_data_add_dict_u64(d, "slowpath." #f, gw->slow.f);
+	foreach_mg_slowpath_counter(_)
+#undef _
+	rte_tel_data_add_dict_u64(d, "neighbours.count", gw->neigh.count);
+	rte_tel_data_add_dict_u64(d, "neighbours.evicted_full", gw->neigh.evicted_full);
+	pthread_mutex_unlock(&gw->lock);
+	return 0;
+}
+
+static int cmd_drops(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct mg_gateway *gw = tel_gw;
+
+	(void)cmd;
+	if (params && *params)
+		return -EINVAL;
+	pthread_mutex_lock(&gw->lock);
+	rte_tel_data_start_dict(d);
+	for (int r = MG_DROP_NONE + 1; r < MG_DROP__COUNT; r++) {
+		uint64_t v = 0;
+
+		for (uint16_t i = 0; i < gw->n_workers; i++)
+			v += mg_counter_read(&gw->workers[i]->stats.drops[r]);
+		rte_tel_data_add_dict_u64(d, mg_drop_name(r), v);
+	}
+	pthread_mutex_unlock(&gw->lock);
+	return 0;
+}
+
+static int cmd_neighbours(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	static struct mg_neigh snap[MG_NEIGH_MAX]; /* telemetry runs on one thread */
+	struct mg_gateway *gw = tel_gw;
+	struct rte_tel_data *list;
+	uint64_t now = mg_neigh_now();
+	uint32_t n;
+
+	(void)cmd;
+	if (params && *params)
+		return -EINVAL;
+	list = rte_tel_data_alloc();
+	if (!list)
+		return -ENOMEM;
+	rte_tel_data_start_array(list, RTE_TEL_STRING_VAL);
+	n = mg_neigh_snapshot(&gw->neigh, snap, MG_NEIGH_MAX);
+	for (uint32_t i = 0; i < n && i < RTE_TEL_MAX_ARRAY_ENTRIES; i++) {
+		char line[RTE_TEL_MAX_STRING_LEN], ip[16], mac[RTE_ETHER_ADDR_FMT_SIZE];
+
+		ip_str(rte_be_to_cpu_32(snap[i].ip), ip, sizeof(ip));
+		rte_ether_format_addr(mac, sizeof(mac), &snap[i].mac);
+		snprintf(line, sizeof(line), "%s %s %s age=%lus", ip, mac,
+			 gw->cfg.ports[snap[i].port].name,
+			 (unsigned long)(now - snap[i].updated_s));
+		rte_tel_data_add_array_string(list, line);
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "count", n);
+	rte_tel_data_add_dict_u64(d, "timeout_s", gw->neigh.timeout_s);
+	rte_tel_data_add_dict_container(d, "entries", list, 0);
+	return 0;
+}
+
+MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
+{
+	tel_gw = gw;
+	if (!gw->cfg.telemetry_enabled)
+		return 0;
+	MG_ENSURE(rte_telemetry_register_cmd("/meshgw/status", cmd_status,
+		"Gateway version, uptime, workers, ports and links, config and binary hashes. No parameters.") == 0
+		&& rte_telemetry_register_cmd("/meshgw/stats", cmd_stats,
+		"Per-port, per-worker and total packet counters, slow-path counters. No parameters.") == 0
+		&& rte_telemetry_register_cmd("/meshgw/drops", cmd_drops,
+		"Dropped packets by reason, summed over workers. No parameters.") == 0
+		&& rte_telemetry_register_cmd("/meshgw/neighbours", cmd_neighbours,
+		"The ARP neighbour table. No parameters.") == 0,
+		DPDK, "cannot register telemetry commands");
+	return 0;
+}

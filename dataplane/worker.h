@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * A poll-mode worker: one per lcore, owning one RX and one TX queue on every
+ * port. Everything it writes lives in its own cache-aligned struct mg_worker;
+ * the control thread and the telemetry thread only read the counters.
+ */
+#ifndef MG_WORKER_H
+#define MG_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "config.h"
+#include "drop.h"
+#include "parse.h"
+
+#define MG_BURST 32
+/* Exception and return rings between a worker and the control thread. */
+#define MG_SLOWPATH_RING_SIZE 1024
+
+/*
+ * Per-port counters of one worker. Single writer (the worker); readers load
+ * them relaxed and sum over workers. 64-bit loads on x86-64 are not torn.
+ */
+#define foreach_mg_port_counter(_) \
+	_(rx_packets)              \
+	_(rx_bytes)                \
+	_(tx_packets)              \
+	_(tx_bytes)                \
+	_(drops)
+
+#define foreach_mg_worker_counter(_) \
+	_(loops)                     \
+	_(busy_cycles)               \
+	_(busy_packets)              \
+	_(to_slowpath)               \
+	_(from_slowpath)
+
+struct mg_port_counters {
+#define _(n) uint64_t n;
+	foreach_mg_port_counter(_)
+#undef _
+};
+
+struct mg_worker_stats {
+	struct mg_port_counters port[MG_MAX_PORTS];
+#define _(n) uint64_t n;
+	foreach_mg_worker_counter(_)
+#undef _
+	uint64_t drops[MG_DROP__COUNT];
+} __rte_cache_aligned;
+
+/* What a worker knows of one port: its queue and its addresses. */
+struct mg_worker_port {
+	uint16_t port_id;
+	uint16_t queue;
+	bool csum_offload_ip, csum_offload_l4;
+	struct mg_port_addrs addrs;
+	uint16_t tx_len;
+	struct rte_mbuf *tx_buf[MG_BURST];
+};
+
+struct mg_worker {
+	unsigned lcore;
+	uint16_t index;
+	uint16_t n_ports;
+	const volatile int *quit;  /* set by the control thread on shutdown */
+	struct rte_ring *to_ctrl;  /* worker → control thread: ARP, ICMP (SP/SC) */
+	struct rte_ring *from_ctrl;/* control thread → worker: frames to send (SP/SC) */
+	struct mg_worker_port ports[MG_MAX_PORTS];
+	struct mg_worker_stats stats;
+} __rte_cache_aligned;
+
+/*
+ * Frames the control thread hands to a worker for transmission carry the
+ * index of the port (into mg_worker.ports) in mbuf->port.
+ */
+
+/** The worker's lcore entry point (rte_eal_remote_launch); returns 0. */
+int mg_worker_main(void *arg);
+
+/** Process one received burst from port @p pi (exposed for tests and benches). */
+void mg_worker_rx_burst(struct mg_worker *w, uint16_t pi, struct rte_mbuf **pkts,
+			uint16_t n);
+
+/** Relaxed read of a counter another lcore writes. */
+static inline uint64_t mg_counter_read(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+#endif /* MG_WORKER_H */

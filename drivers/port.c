@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "port.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#define MEMPOOL_CACHE 256
+#define LINK_WAIT_MS 0
+
+/*
+ * A symmetric Toeplitz key (the 16-bit pattern 0x6d5a repeated) hashes both
+ * directions of a flow to the same queue, so a connection and its reply traffic
+ * meet on one worker without a steering hop.
+ */
+static uint8_t symmetric_rss_key[40] = {
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+};
+
+bool mg_port_device_is_pci(const char *device)
+{
+	/* DDDD:BB:DD.F or BB:DD.F; vdev names start with a letter. */
+	return isxdigit((unsigned char)device[0]) && strchr(device, ':') &&
+	       strncmp(device, "net_", 4) != 0;
+}
+
+/* The ethdev name a device gets: the vdev name, or the full PCI address. */
+static void device_name(const char *device, char *name, size_t size)
+{
+	size_t n = strcspn(device, ",");
+
+	if (mg_port_device_is_pci(device) && n == 7) /* BB:DD.F */
+		snprintf(name, size, "0000:%.*s", (int)n, device);
+	else
+		snprintf(name, size, "%.*s", (int)(n < size ? n : size - 1), device);
+}
+
+static MG_RESULT attach(struct mg_port *p)
+{
+	char name[RTE_ETH_NAME_MAX_LEN];
+	int rc;
+
+	device_name(p->cfg->device, name, sizeof(name));
+	/* -EEXIST: already probed by EAL's bus scan or an EAL --vdev. */
+	rc = rte_dev_probe(p->cfg->device);
+	MG_ENSURE(rc == 0 || rc == -EEXIST, DPDK,
+		  "port %s: cannot attach device '%s': %s", p->cfg->name,
+		  p->cfg->device, rte_strerror(-rc));
+	MG_ENSURE(rte_eth_dev_get_port_by_name(name, &p->port_id) == 0, DPDK,
+		  "port %s: device '%s' attached but no ethdev named '%s'",
+		  p->cfg->name, p->cfg->device, name);
+	return 0;
+}
+
+static void rss_conf(struct mg_port *p, const struct rte_eth_dev_info *info,
+		     struct rte_eth_conf *conf)
+{
+	uint64_t want = RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP;
+	uint64_t hf = want & info->flow_type_rss_offloads;
+
+	p->rss = p->n_queues > 1 && hf != 0;
+	if (!p->rss)
+		return;
+	conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+	conf->rx_adv_conf.rss_conf.rss_hf = hf;
+	if (info->hash_key_size == sizeof(symmetric_rss_key)) {
+		conf->rx_adv_conf.rss_conf.rss_key = symmetric_rss_key;
+		conf->rx_adv_conf.rss_conf.rss_key_len = sizeof(symmetric_rss_key);
+	}
+}
+
+static MG_RESULT configure(struct mg_port *p)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	uint64_t csum = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
+			RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	int rc;
+
+	memset(&conf, 0, sizeof(conf));
+	rc = rte_eth_dev_info_get(p->port_id, &info);
+	MG_ENSURE(rc == 0, DPDK, "port %s: dev_info: %s", p->cfg->name, rte_strerror(-rc));
+	snprintf(p->driver, sizeof(p->driver), "%s", info.driver_name);
+	MG_ENSURE(p->n_queues <= info.max_rx_queues && p->n_queues <= info.max_tx_queues,
+		  DPDK, "port %s: %u workers need %u queue pairs, device has %u/%u",
+		  p->cfg->name, p->n_queues, p->n_queues, info.max_rx_queues,
+		  info.max_tx_queues);
+	/* Checksums the NIC verifies are marked in ol_flags; the rest we verify. */
+	p->rx_csum_offloads = info.rx_offload_capa & csum;
+	conf.rxmode.offloads = p->rx_csum_offloads;
+	rss_conf(p, &info, &conf);
+	rc = rte_eth_dev_configure(p->port_id, p->n_queues, p->n_queues, &conf);
+	MG_ENSURE(rc == 0, DPDK, "port %s: configure: %s", p->cfg->name, rte_strerror(-rc));
+	rc = rte_eth_dev_set_mtu(p->port_id, p->cfg->mtu);
+	/* Virtual devices often cannot change MTU; then the device's own applies. */
+	MG_ENSURE(rc == 0 || rc == -ENOTSUP, DPDK, "port %s: set MTU %u: %s",
+		  p->cfg->name, p->cfg->mtu, rte_strerror(-rc));
+	return 0;
+}
+
+static MG_RESULT create_pool(struct mg_port *p, uint32_t n_mbufs)
+{
+	char name[RTE_MEMPOOL_NAMESIZE];
+	/* Room for a whole frame in one segment: we never chain on receive. */
+	uint32_t room = RTE_PKTMBUF_HEADROOM + p->cfg->mtu + RTE_ETHER_HDR_LEN +
+			RTE_ETHER_CRC_LEN + 2 * RTE_VLAN_HLEN;
+	int socket = rte_eth_dev_socket_id(p->port_id);
+
+	if (room < RTE_MBUF_DEFAULT_BUF_SIZE)
+		room = RTE_MBUF_DEFAULT_BUF_SIZE;
+	snprintf(name, sizeof(name), "mg_pool_%u", p->port_id);
+	p->pool = rte_pktmbuf_pool_create(name, n_mbufs, MEMPOOL_CACHE, 0, room,
+					  socket < 0 ? (int)rte_socket_id() : socket);
+	MG_ENSURE(p->pool != NULL, NOMEM, "port %s: mempool of %u mbufs: %s",
+		  p->cfg->name, n_mbufs, rte_strerror(rte_errno));
+	return 0;
+}
+
+static MG_RESULT setup_queues(struct mg_port *p)
+{
+	uint16_t rxd = p->cfg->rx_desc, txd = p->cfg->tx_desc;
+	int socket = rte_eth_dev_socket_id(p->port_id);
+	int rc;
+
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &rxd, &txd);
+	MG_ENSURE(rc == 0, DPDK, "port %s: descriptors: %s", p->cfg->name, rte_strerror(-rc));
+	for (uint16_t q = 0; q < p->n_queues; q++) {
+		rc = rte_eth_rx_queue_setup(p->port_id, q, rxd, socket, NULL, p->pool);
+		MG_ENSURE(rc == 0, DPDK, "port %s: rx queue %u: %s", p->cfg->name, q,
+			  rte_strerror(-rc));
+		rc = rte_eth_tx_queue_setup(p->port_id, q, txd, socket, NULL);
+		MG_ENSURE(rc == 0, DPDK, "port %s: tx queue %u: %s", p->cfg->name, q,
+			  rte_strerror(-rc));
+	}
+	return 0;
+}
+
+MG_RESULT mg_port_open(struct mg_port *p, const struct mg_port_config *cfg,
+		       uint16_t n_queues, uint32_t n_mbufs)
+{
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->cfg = cfg;
+	p->port_id = RTE_MAX_ETHPORTS;
+	p->n_queues = n_queues;
+	MG_GUARD(attach(p));
+	MG_GUARD(configure(p));
+	MG_GUARD(create_pool(p, n_mbufs));
+	MG_GUARD(setup_queues(p));
+	rc = rte_eth_macaddr_get(p->port_id, &p->mac);
+	MG_ENSURE(rc == 0, DPDK, "port %s: MAC address: %s", cfg->name, rte_strerror(-rc));
+	rc = rte_eth_dev_start(p->port_id);
+	MG_ENSURE(rc == 0, DPDK, "port %s: start: %s", cfg->name, rte_strerror(-rc));
+	p->started = true;
+	return 0;
+}
+
+void mg_port_close(struct mg_port *p)
+{
+	struct rte_eth_dev_info info;
+
+	if (p->port_id >= RTE_MAX_ETHPORTS || !rte_eth_dev_is_valid_port(p->port_id))
+		goto out;
+	if (p->started)
+		rte_eth_dev_stop(p->port_id);
+	p->started = false;
+	/* Close before detaching: the PMD releases its sockets/queues here. */
+	if (rte_eth_dev_info_get(p->port_id, &info) == 0 && info.device) {
+		rte_eth_dev_close(p->port_id);
+		rte_dev_remove(info.device);
+	}
+out:
+	if (p->pool)
+		rte_mempool_free(p->pool);
+	p->pool = NULL;
+	p->port_id = RTE_MAX_ETHPORTS;
+}
+
+void mg_port_link(const struct mg_port *p, bool *up, uint32_t *speed_mbps)
+{
+	struct rte_eth_link link;
+
+	memset(&link, 0, sizeof(link));
+	if (p->started)
+		rte_eth_link_get_nowait(p->port_id, &link);
+	*up = link.link_status == RTE_ETH_LINK_UP;
+	*speed_mbps = link.link_speed;
+}

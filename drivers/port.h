@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Ethernet port bring-up: attach a PCI device or vdev by its devargs, one RX and
+ * one TX queue per worker, RSS when the device has it, one mempool per port on
+ * the port's NUMA socket.
+ */
+#ifndef MG_PORT_H
+#define MG_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_mempool.h>
+
+#include "config.h"
+
+struct mg_port {
+	const struct mg_port_config *cfg;
+	uint16_t port_id;
+	uint16_t n_queues;
+	bool rss;          /* RSS spreads flows over the worker queues */
+	bool started;
+	uint64_t rx_csum_offloads; /* RTE_ETH_RX_OFFLOAD_* checksum bits enabled */
+	struct rte_ether_addr mac;
+	struct rte_mempool *pool;
+	char driver[32];
+};
+
+/**
+ * Attach, configure and start a port with @p n_queues RX/TX queue pairs and a
+ * mempool of cfg->mbufs_per_port mbufs sized for the port's MTU.
+ */
+MG_RESULT mg_port_open(struct mg_port *p, const struct mg_port_config *cfg,
+		       uint16_t n_queues, uint32_t n_mbufs);
+
+/** Stop and close the port and detach its device; safe on a half-opened port. */
+void mg_port_close(struct mg_port *p);
+
+/** Current link state without waiting. */
+void mg_port_link(const struct mg_port *p, bool *up, uint32_t *speed_mbps);
+
+/** True if @p device names a PCI address rather than a vdev. */
+bool mg_port_device_is_pci(const char *device);
+
+#endif /* MG_PORT_H */
