@@ -1,0 +1,178 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# The standard test topology (DESIGN "The standard test topology"): six network
+# namespaces, one bridge, five veth pairs. Tests, the demo and the benchmarks use it.
+#
+#                            netns mg-fabric (no IP)
+#                          +-----------------------+
+#  netns mg-client         |         br0           |
+#   eth0 198.18.1.2/24 ---------- c0 --+-- g1 ---------- fab0  netns mg-gw  (meshgw #1)
+#                          |           +-- g2 ---------- fab0  netns mg-gw2 (meshgw #2)
+#                          +-----------------------+
+#
+#  netns mg-gw   loc0 ---------------------- eth0 198.18.2.2/24  netns mg-backend
+#  netns mg-gw2  loc0 ---------------------- eth0 198.18.3.2/24  netns mg-client2
+#
+#  meshgw #1 owns fab0 = 198.18.1.1 ("fabric") and loc0 = 198.18.2.1 ("local");
+#  meshgw #2 owns fab0 = 198.18.1.3 and loc0 = 198.18.3.1. Those addresses live in
+#  meshgw's gateway.conf only: mg-gw and mg-gw2 have no kernel IP (and no IPv6), so
+#  the kernel never answers for a gateway; meshgw reaches fab0/loc0 through
+#  af_packet (or af_xdp) vdevs.
+#
+#  All peers sit on the gateway's subnet, so issue 3's tests need no routes. A
+#  later chained test (mg-client2 -> gw2 -> fabric -> gw -> backend) gives the
+#  peers a default route through their gateway: `ip -n mg-client2 route add
+#  default via 198.18.3.1` and `ip -n mg-backend route add default via 198.18.2.1`.
+#
+#  Offloads are off on both ends of every veth: the kernel then puts real
+#  checksums in every frame, which meshgw checks in software, and never hands
+#  meshgw a TSO/GRO super-frame. IPv6 is off everywhere, so no router or MLD
+#  chatter reaches the gateways and drop counters count only what a test sent.
+#  MAC addresses are fixed (02:00:c6:12:<subnet>:<host>) so runs are reproducible.
+#
+# Usage: tests/topo.sh up|down|status
+#   up      make the topology (idempotent: a complete one is left alone, a partial
+#           one is removed and made again)
+#   down    remove it: only the mg-* namespaces listed here, after ending the
+#           processes still running inside them (SIGTERM, then SIGKILL after 5 s)
+#   status  exit 0 if the topology is complete, print what is missing otherwise
+set -euo pipefail
+
+NAMESPACES=(mg-fabric mg-client mg-gw mg-backend mg-gw2 mg-client2)
+
+# One helper per namespace, as in the tests.
+fabric() { ip netns exec mg-fabric "$@"; }
+client() { ip netns exec mg-client "$@"; }
+
+die() { echo "topo.sh: $*" >&2; exit 1; }
+
+ns_exists() { [ -e "/run/netns/$1" ]; }
+
+# make_ns NS: a namespace with loopback up and IPv6 off (set before any link
+# exists there, so new links inherit it through "default").
+make_ns() {
+	ip netns add "$1"
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1
+	ip -n "$1" link set lo up
+}
+
+# offloads_off NS IF: no checksum offload, no segmentation offload either way.
+offloads_off() {
+	ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off rx off \
+		>/dev/null 2>&1 || echo "topo.sh: warning: ethtool -K $2 in $1 failed" >&2
+}
+
+# veth NS_A IF_A MAC_A NS_B IF_B MAC_B: a veth pair between two namespaces, both
+# ends up and without offloads.
+veth() {
+	ip -n "$1" link add "$2" address "$3" type veth \
+		peer name "$5" address "$6" netns "$4"
+	ip -n "$1" link set "$2" up
+	ip -n "$4" link set "$5" up
+	offloads_off "$1" "$2"
+	offloads_off "$4" "$5"
+}
+
+# bridge_port IF: enslave a veth end in mg-fabric to br0.
+bridge_port() { ip -n mg-fabric link set "$1" master br0; }
+
+# peer NS ADDR: give a peer namespace's eth0 its address.
+peer() { ip -n "$1" addr add "$2" dev eth0; }
+
+missing() {
+	local ns
+	for ns in "${NAMESPACES[@]}"; do
+		ns_exists "$ns" || echo "namespace $ns"
+	done
+	ns_exists mg-fabric && { ip -n mg-fabric link show br0 >/dev/null 2>&1 || echo "br0 in mg-fabric"; }
+	ns_exists mg-gw && for l in fab0 loc0; do
+		ip -n mg-gw link show "$l" >/dev/null 2>&1 || echo "$l in mg-gw"
+	done
+	ns_exists mg-gw2 && for l in fab0 loc0; do
+		ip -n mg-gw2 link show "$l" >/dev/null 2>&1 || echo "$l in mg-gw2"
+	done
+	for ns in mg-client mg-backend mg-client2; do
+		ns_exists "$ns" && { ip -n "$ns" link show eth0 >/dev/null 2>&1 || echo "eth0 in $ns"; }
+	done
+	return 0
+}
+
+up() {
+	if [ -z "$(missing)" ]; then
+		echo "topology already up"
+		return 0
+	fi
+	down
+	local ns
+	for ns in "${NAMESPACES[@]}"; do
+		make_ns "$ns"
+	done
+
+	# A plain learning bridge: no STP (no BPDUs, no listening delay), no
+	# multicast snooping; it floods unknown unicast, which the L2 tests rely on.
+	ip -n mg-fabric link add br0 type bridge stp_state 0 forward_delay 0 \
+		mcast_snooping 0
+	ip -n mg-fabric link set br0 up
+
+	veth mg-client eth0 02:00:c6:12:01:02 mg-fabric c0 02:00:c6:12:fe:02
+	veth mg-gw fab0 02:00:c6:12:01:01 mg-fabric g1 02:00:c6:12:fe:01
+	veth mg-gw2 fab0 02:00:c6:12:01:03 mg-fabric g2 02:00:c6:12:fe:03
+	bridge_port c0
+	bridge_port g1
+	bridge_port g2
+
+	veth mg-gw loc0 02:00:c6:12:02:01 mg-backend eth0 02:00:c6:12:02:02
+	veth mg-gw2 loc0 02:00:c6:12:03:01 mg-client2 eth0 02:00:c6:12:03:02
+
+	peer mg-client 198.18.1.2/24
+	peer mg-backend 198.18.2.2/24
+	peer mg-client2 198.18.3.2/24
+	echo "topology up: ${NAMESPACES[*]}"
+}
+
+# end_processes NS: processes left in a namespace keep its links alive after
+# `ip netns del`; end them by pid (only those inside our own namespaces).
+end_processes() {
+	local pids i
+	pids=$(ip netns pids "$1" 2>/dev/null || true)
+	[ -n "$pids" ] || return 0
+	echo "topo.sh: ending processes in $1: $pids" >&2
+	kill -TERM $pids 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do
+		pids=$(ip netns pids "$1" 2>/dev/null || true)
+		[ -n "$pids" ] || return 0
+		sleep 0.1
+	done
+	kill -KILL $pids 2>/dev/null || true
+}
+
+down() {
+	local ns
+	for ns in "${NAMESPACES[@]}"; do
+		ns_exists "$ns" || continue
+		end_processes "$ns"
+		ip netns del "$ns"
+	done
+}
+
+status() {
+	local m
+	m=$(missing)
+	if [ -z "$m" ]; then
+		echo "topology up"
+		return 0
+	fi
+	echo "topology not complete; missing:"
+	echo "$m" | sed 's/^/  /'
+	return 1
+}
+
+[ "$(id -u)" = 0 ] || die "must run as root (network namespaces)"
+case "${1:-}" in
+up) up ;;
+down) down; echo "topology down" ;;
+status) status ;;
+*) echo "usage: $0 up|down|status" >&2; exit 64 ;;
+esac
