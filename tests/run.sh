@@ -1,0 +1,196 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# The whole test suite, as `make test` and CI run it. Ends with the line
+# "N passed, N failed", where N counts cmocka test cases, fuzz targets and
+# integration scripts; exits 0 only when nothing failed.
+#
+# Usage: tests/run.sh [STEP...] [-- FILTER...]
+#   STEP    unit (cmocka from build/), asan (cmocka from build-asan/, ASan+UBSan),
+#           fuzz (libFuzzer targets from build-fuzz/), integration
+#           (tests/integration/*.sh on the netns topology); default: all four
+#   FILTER  only items whose name contains one of these words, e.g.
+#           `tests/run.sh integration -- ping arp` or `tests/run.sh unit -- config`
+#
+# Environment:
+#   FUZZ_SECONDS          budget per fuzz target (default 15)
+#   INTEGRATION_TIMEOUT   bound per integration script in seconds (default 300)
+#   MG_RUN_LOGS           where logs go (default /tmp/meshgw-run); one log per item
+#   MG_BUILD, MG_BUILD_ASAN, MG_BUILD_FUZZ
+#                         build directories (default build, build-asan, build-fuzz
+#                         in the repository); integration uses meshgw from MG_BUILD
+#
+# The build directories come from `make build` (build/, build-asan/, build-fuzz/);
+# a missing one is a failure of its step, not a silent skip.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+INTEGRATION_TIMEOUT=${INTEGRATION_TIMEOUT:-300}
+LOGS=${MG_RUN_LOGS:-/tmp/meshgw-run}
+MG_BUILD=$(realpath -m "${MG_BUILD:-$ROOT/build}")
+export MG_BUILD
+MG_BUILD_ASAN=$(realpath -m "${MG_BUILD_ASAN:-$ROOT/build-asan}")
+MG_BUILD_FUZZ=$(realpath -m "${MG_BUILD_FUZZ:-$ROOT/build-fuzz}")
+
+steps=()
+filters=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	unit|asan|fuzz|integration) steps+=("$1") ;;
+	--) shift; filters=("$@"); break ;;
+	-h|--help) sed -n '3,/^set -uo/p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
+	*) echo "run.sh: unknown step '$1' (unit, asan, fuzz, integration)" >&2; exit 64 ;;
+	esac
+	shift
+done
+[ ${#steps[@]} -gt 0 ] || steps=(unit asan fuzz integration)
+
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+PASSED=0
+FAILED=0
+T0=$SECONDS
+
+selected() { # NAME: true if no filter, or NAME contains a filter word
+	local f
+	[ ${#filters[@]} -eq 0 ] && return 0
+	for f in "${filters[@]}"; do
+		case "$1" in *"$f"*) return 0 ;; esac
+	done
+	return 1
+}
+
+# report RESULT NAME PASSED FAILED LOG [NOTE]: one line per item, and for a
+# failure the tail of its log.
+report() {
+	local result=$1 name=$2 p=$3 f=$4 log=$5 note=${6:-}
+	PASSED=$((PASSED + p))
+	FAILED=$((FAILED + f))
+	printf '%-4s %-40s %s\n' "$result" "$name" "$note"
+	if [ "$result" = FAIL ]; then
+		echo "---- last 30 lines of $log ----"
+		tail -n 30 "$log" 2>/dev/null | sed 's/^/    /'
+		echo "----"
+	fi
+}
+
+# Sum cmocka's "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)" lines
+# (a program may run several groups).
+cmocka_count() { # LOG WORD
+	grep -E "^\[  $2  \] [0-9]+ test" "$1" | awk '{ n += $4 } END { print n + 0 }'
+}
+
+run_cmocka() { # STEP BUILD_DIR
+	local step=$1 dir=$2 bin name log rc p f any=0
+	if [ ! -d "$dir/tests/unit" ]; then
+		echo "no $2/tests/unit: run make build" >"$LOGS/$step.log"
+		report FAIL "$step" 0 1 "$LOGS/$step.log" "($2 missing)"
+		return
+	fi
+	for bin in "$dir"/tests/unit/test_*; do
+		[ -f "$bin" ] && [ -x "$bin" ] || continue
+		name=$step/${bin##*/}
+		selected "$name" || continue
+		any=1
+		log=$LOGS/${step}_${bin##*/}.log
+		rc=0
+		# meson runs them from tests/unit (their data paths are relative).
+		(cd "$ROOT/tests/unit" && timeout -k 5 300 "$bin") >"$log" 2>&1 || rc=$?
+		p=$(cmocka_count "$log" PASSED)
+		f=$(cmocka_count "$log" FAILED)
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			f=1 # crashed, sanitizer report, timeout or setup failure
+		fi
+		if [ "$f" -eq 0 ] && [ "$p" -gt 0 ]; then
+			report PASS "$name" "$p" 0 "$log" "($p cases)"
+		else
+			[ "$p" -gt 0 ] || [ "$f" -gt 0 ] || f=1
+			report FAIL "$name" "$p" "$f" "$log" "($p passed, $f failed, exit $rc)"
+		fi
+	done
+	[ $any = 1 ] || [ ${#filters[@]} -gt 0 ] || echo "note: no unit test programs in $2"
+}
+
+step_unit() { run_cmocka unit "$MG_BUILD"; }
+
+step_asan() {
+	# Any sanitizer finding fails the program (UBSan only warns by default).
+	ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1} \
+	UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+		run_cmocka asan "$MG_BUILD_ASAN"
+}
+
+step_fuzz() {
+	local dir=$MG_BUILD_FUZZ/tests/fuzz bin target name log work seed rc execs
+	if [ ! -d "$dir" ]; then
+		echo "no $dir: run make build" >"$LOGS/fuzz.log"
+		report FAIL fuzz 0 1 "$LOGS/fuzz.log" "(build-fuzz missing)"
+		return
+	fi
+	for bin in "$dir"/fuzz_*; do
+		[ -f "$bin" ] && [ -x "$bin" ] || continue
+		target=${bin##*/fuzz_}
+		name=fuzz/$target
+		selected "$name" || continue
+		log=$LOGS/fuzz_$target.log
+		# New inputs go to a scratch directory; the seed corpus in the tree is
+		# only read.
+		work=$(mktemp -d /tmp/meshgw-fuzz-"$target".XXXXXX)
+		seed=$ROOT/tests/fuzz/corpus/$target
+		[ -d "$seed" ] || seed=
+		rc=0
+		timeout -k 10 $((FUZZ_SECONDS + 120)) "$bin" \
+			-max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 -artifact_prefix="$LOGS/fuzz_$target-" \
+			"$work" ${seed:+"$seed"} >"$log" 2>&1 || rc=$?
+		rm -rf "$work"
+		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+		if [ "$rc" -eq 0 ]; then
+			report PASS "$name" 1 0 "$log" "(${execs:-?} execs in ${FUZZ_SECONDS} s${seed:+, seeded})"
+		else
+			report FAIL "$name" 0 1 "$log" "(exit $rc; artifacts $LOGS/fuzz_$target-*)"
+		fi
+	done
+}
+
+step_integration() {
+	local script name log rc t0
+	if [ "$(id -u)" != 0 ]; then
+		echo "integration tests need root (network namespaces)" >"$LOGS/integration.log"
+		report FAIL integration 0 1 "$LOGS/integration.log" "(not root)"
+		return
+	fi
+	export MG_LOG_DIR=$LOGS/gateways
+	for script in "$ROOT"/tests/integration/*.sh; do
+		[ -f "$script" ] || continue
+		name=integration/$(basename "$script" .sh)
+		selected "$name" || continue
+		log=$LOGS/integration_$(basename "$script" .sh).log
+		# Each script gets a fresh topology: no neighbour entry, bridge FDB
+		# or left-over process from the one before.
+		"$ROOT/tests/topo.sh" down >/dev/null 2>&1
+		if ! "$ROOT/tests/topo.sh" up >"$log" 2>&1; then
+			report FAIL "$name" 0 1 "$log" "(topology did not come up)"
+			continue
+		fi
+		t0=$SECONDS
+		rc=0
+		timeout -k 10 "$INTEGRATION_TIMEOUT" bash "$script" >>"$log" 2>&1 </dev/null || rc=$?
+		if [ "$rc" -eq 0 ]; then
+			report PASS "$name" 1 0 "$log" "($((SECONDS - t0)) s)"
+		else
+			[ "$rc" -ne 124 ] || echo "run.sh: timed out after $INTEGRATION_TIMEOUT s" >>"$log"
+			report FAIL "$name" 0 1 "$log" "(exit $rc after $((SECONDS - t0)) s)"
+		fi
+	done
+	"$ROOT/tests/topo.sh" down >/dev/null 2>&1
+}
+
+for step in "${steps[@]}"; do
+	echo "== $step"
+	"step_$step"
+done
+echo "== done in $((SECONDS - T0)) s; logs in $LOGS"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
