@@ -101,14 +101,13 @@ static void swaps_never_free_under_a_reader(void **state)
 
 int main(void)
 {
-	char prefix[64];
-	char *eal[] = { "test_publish", "--no-huge", "-m", "64", "--no-pci",
-			"--lcores=0@0,1@0", "--log-level=error", prefix, NULL };
+	/* --in-memory: no runtime files left behind under /var/run/dpdk. */
+	char *eal[] = { "test_publish", "--no-huge", "-m", "64", "--no-pci", "--in-memory",
+			"--lcores=0@0,1@0", "--log-level=error", NULL };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(swaps_never_free_under_a_reader),
 	};
 
-	snprintf(prefix, sizeof(prefix), "--file-prefix=mgtest-publish-%d", getpid());
 	int failed;
 
 	if (rte_eal_init(8, eal) < 0)
