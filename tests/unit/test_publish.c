@@ -101,8 +101,8 @@ static void swaps_never_free_under_a_reader(void **state)
 
 int main(void)
 {
-	/* --in-memory: no runtime files left behind under /var/run/dpdk. */
-	char *eal[] = { "test_publish", "--no-huge", "-m", "64", "--no-pci", "--in-memory",
+	/* No shared config, no telemetry socket: nothing left under /var/run/dpdk. */
+	char *eal[] = { "test_publish", "--no-huge", "-m", "64", "--no-pci", "--no-shconf", "--no-telemetry",
 			"--lcores=0@0,1@0", "--log-level=error", NULL };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(swaps_never_free_under_a_reader),
