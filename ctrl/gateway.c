@@ -83,6 +83,7 @@ static MG_RESULT make_worker(struct mg_gateway *gw, uint16_t index)
 	w->lcore = lcore;
 	w->index = index;
 	w->quit = &gw->quit;
+	w->pub = &gw->pub;
 	w->n_ports = gw->n_ports;
 	for (uint16_t p = 0; p < gw->n_ports; p++)
 		worker_port_init(&w->ports[p], &gw->ports[p], index);
@@ -102,6 +103,7 @@ MG_RESULT mg_gateway_start(struct mg_gateway *gw)
 	MG_GUARD(check_lcores(&gw->cfg));
 	gw->n_workers = gw->cfg.n_workers;
 	MG_GUARD(open_ports(gw));
+	MG_GUARD(mg_publish_init(&gw->pub, gw->n_workers, NULL, NULL));
 	for (uint16_t i = 0; i < gw->n_workers; i++)
 		MG_GUARD(make_worker(gw, i));
 	for (uint16_t i = 0; i < gw->n_workers; i++) {
@@ -169,5 +171,7 @@ void mg_gateway_stop(struct mg_gateway *gw)
 	for (uint16_t i = 0; i < gw->n_ports; i++)
 		mg_port_close(&gw->ports[i]);
 	gw->n_ports = 0;
+	if (gw->pub.qsv)
+		mg_publish_fini(&gw->pub);
 	pthread_mutex_unlock(&gw->lock);
 }

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "neigh.h"
 #include "port.h"
+#include "publish.h"
 #include "worker.h"
 
 /* Process exit statuses (documented in the README). */
@@ -57,6 +58,7 @@ struct mg_gateway {
 	uint16_t n_workers;
 	struct mg_worker *workers[MG_MAX_WORKERS];
 
+	struct mg_publish pub; /* the active policy (RCU) */
 	struct mg_neigh_table neigh;
 	struct mg_slowpath_stats slow;
 };

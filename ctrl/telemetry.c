@@ -140,6 +140,21 @@ static void stats_ports(struct rte_tel_data *d, const struct mg_gateway *gw,
 	}
 }
 
+/* Loop durations, log2(cycles) buckets: the swap benchmark diffs two reads. */
+static void loop_hist(struct rte_tel_data *d, const char *idx, const struct mg_worker *w)
+{
+	struct rte_tel_data *h = rte_tel_data_alloc();
+	char key[RTE_TEL_MAX_STRING_LEN];
+
+	if (!h)
+		return;
+	rte_tel_data_start_array(h, RTE_TEL_U64_VAL);
+	for (int b = 0; b < MG_LOOP_HIST; b++)
+		rte_tel_data_add_array_u64(h, mg_counter_read(&w->stats.loop_hist[b]));
+	snprintf(key, sizeof(key), "worker.%s.loop_hist_log2", idx);
+	rte_tel_data_add_dict_container(d, key, h, 0);
+}
+
 static void stats_workers(struct rte_tel_data *d, const struct mg_gateway *gw)
 {
 	for (uint16_t i = 0; i < gw->n_workers; i++) {
@@ -159,6 +174,7 @@ static void stats_workers(struct rte_tel_data *d, const struct mg_gateway *gw)
 #define _(f) add_u64(d, "worker", idx, #f, mg_counter_read(&w->stats.f));
 		foreach_mg_worker_counter(_)
 #undef _
+		loop_hist(d, idx, w);
 	}
 }
 

@@ -150,14 +150,32 @@ static void drain_from_ctrl(struct mg_worker *w)
 	}
 }
 
+static void account_loop(struct mg_worker *w, uint64_t start, uint64_t end)
+{
+	uint64_t cycles = end - start;
+	unsigned b = cycles ? 63 - (unsigned)__builtin_clzll(cycles) : 0;
+
+	COUNT(w->stats.loop_hist[b < MG_LOOP_HIST ? b : MG_LOOP_HIST - 1], 1);
+	if (cycles > w->stats.loop_max_cycles)
+		__atomic_store_n(&w->stats.loop_max_cycles, cycles, __ATOMIC_RELAXED);
+}
+
 int mg_worker_main(void *arg)
 {
 	struct mg_worker *w = arg;
 	struct rte_mbuf *pkts[MG_BURST];
+	uint64_t start = rte_rdtsc();
 
+	mg_publish_worker_online(w->pub, w->index);
 	while (!__atomic_load_n(w->quit, __ATOMIC_RELAXED)) {
-		uint64_t start = rte_rdtsc();
+		uint64_t end;
 		uint32_t total = 0;
+
+		/* One acquire load per loop; dropped at the quiescent report below. */
+		w->policy = mg_publish_read(w->pub);
+		__atomic_store_n(&w->stats.policy_generation,
+				 __atomic_load_n(&w->pub->generation, __ATOMIC_ACQUIRE),
+				 __ATOMIC_RELAXED);
 
 		for (uint16_t pi = 0; pi < w->n_ports; pi++) {
 			struct mg_worker_port *wp = &w->ports[pi];
@@ -171,13 +189,19 @@ int mg_worker_main(void *arg)
 		drain_from_ctrl(w);
 		for (uint16_t pi = 0; pi < w->n_ports; pi++)
 			tx_flush(w, pi);
+		w->policy = NULL;
+		mg_publish_quiescent(w->pub, w->index);
 		COUNT(w->stats.loops, 1);
+		end = rte_rdtsc();
 		if (total) {
 			COUNT(w->stats.busy_packets, total);
-			COUNT(w->stats.busy_cycles, rte_rdtsc() - start);
+			COUNT(w->stats.busy_cycles, end - start);
 		}
+		account_loop(w, start, end);
+		start = end;
 	}
 	for (uint16_t pi = 0; pi < w->n_ports; pi++)
 		tx_flush(w, pi);
+	mg_publish_worker_offline(w->pub, w->index);
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "drop.h"
 #include "parse.h"
+#include "publish.h"
 
 #define MG_BURST 32
 /* Exception and return rings between a worker and the control thread. */
@@ -39,7 +40,12 @@
 	_(busy_cycles)               \
 	_(busy_packets)              \
 	_(to_slowpath)               \
-	_(from_slowpath)
+	_(from_slowpath)             \
+	_(loop_max_cycles)           \
+	_(policy_generation)
+
+/* Loop durations in log2(cycles) buckets: bucket b counts loops of [2^b, 2^(b+1)). */
+#define MG_LOOP_HIST 32
 
 struct mg_port_counters {
 #define _(n) uint64_t n;
@@ -53,6 +59,7 @@ struct mg_worker_stats {
 	foreach_mg_worker_counter(_)
 #undef _
 	uint64_t drops[MG_DROP__COUNT];
+	uint64_t loop_hist[MG_LOOP_HIST];
 } __rte_cache_aligned;
 
 /* What a worker knows of one port: its queue and its addresses. */
@@ -70,6 +77,8 @@ struct mg_worker {
 	uint16_t index;
 	uint16_t n_ports;
 	const volatile int *quit;  /* set by the control thread on shutdown */
+	struct mg_publish *pub;    /* the policy, published through RCU */
+	const void *policy;        /* this loop's policy; never kept past the loop */
 	struct rte_ring *to_ctrl;  /* worker → control thread: ARP, ICMP (SP/SC) */
 	struct rte_ring *from_ctrl;/* control thread → worker: frames to send (SP/SC) */
 	struct mg_worker_port ports[MG_MAX_PORTS];
