@@ -33,6 +33,7 @@ enum mg_exit {
 	_(arp_replies_seen)            \
 	_(arp_learned)                 \
 	_(arp_gratuitous_sent)         \
+	_(arp_conflicts)               \
 	_(icmp_echo_replied)           \
 	_(icmp_unreach_seen)           \
 	_(reply_ring_full)             \

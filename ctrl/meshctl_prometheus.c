@@ -2,11 +2,11 @@
 /*
  * Stats and drops in the Prometheus text exposition format, suitable for
  * node_exporter's textfile collector. Flat telemetry keys map to metrics:
- *   port.<name>.<c>   -> meshgw_port_<c>_total{port="<name>"}
- *   worker.<i>.<c>    -> meshgw_worker_<c>_total{worker="<i>"}
- *   total.<c>         -> meshgw_<c>_total
- *   slowpath.<c>      -> meshgw_slowpath_<c>_total
- *   neighbours.count  -> meshgw_neighbours (gauge)
+ *   port/<name>/<c>   -> meshgw_port_<c>_total{port="<name>"}
+ *   worker/<i>/<c>    -> meshgw_worker_<c>_total{worker="<i>"}
+ *   total/<c>         -> meshgw_<c>_total
+ *   slowpath/<c>      -> meshgw_slowpath_<c>_total
+ *   neighbours/count  -> meshgw_neighbours (gauge)
  *   drops: <reason>   -> meshgw_drops_total{reason="<reason>"}
  * All samples of one metric are printed together under one HELP/TYPE.
  */
@@ -33,29 +33,29 @@ static int by_metric(const void *a, const void *b)
 	return c ? c : strcmp(x->labels, y->labels);
 }
 
-/* Split "a.b.c" on its first and last dots. */
+/* Split "a/b/c" on its first and last slashes. */
 static void to_sample(const char *key, const char *value, struct sample *s)
 {
-	const char *dot1 = strchr(key, '.'), *dot2 = strrchr(key, '.');
+	const char *dot1 = strchr(key, '/'), *dot2 = strrchr(key, '/');
 	int group_len = dot1 ? (int)(dot1 - key) : 0;
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->value, sizeof(s->value), "%s", value);
-	if (strcmp(key, "neighbours.count") == 0) {
+	if (strcmp(key, "neighbours/count") == 0) {
 		snprintf(s->metric, sizeof(s->metric), "meshgw_neighbours");
 		s->gauge = 1;
 	} else if (dot1 && dot2 != dot1 &&
-		   (!strncmp(key, "port.", 5) || !strncmp(key, "worker.", 7))) {
+		   (!strncmp(key, "port/", 5) || !strncmp(key, "worker/", 7))) {
 		snprintf(s->metric, sizeof(s->metric), "meshgw_%.*s_%s_total", group_len,
 			 key, dot2 + 1);
 		snprintf(s->labels, sizeof(s->labels), "{%.*s=\"%.*s\"}", group_len, key,
 			 (int)(dot2 - dot1 - 1), dot1 + 1);
-	} else if (dot1 && !strncmp(key, "total.", 6)) {
+	} else if (dot1 && !strncmp(key, "total/", 6)) {
 		snprintf(s->metric, sizeof(s->metric), "meshgw_%s_total", dot1 + 1);
 	} else {
 		snprintf(s->metric, sizeof(s->metric), "meshgw_%s_total", key);
 		for (char *c = s->metric; *c; c++)
-			if (*c == '.')
+			if (*c == '/')
 				*c = '_';
 	}
 }
@@ -80,6 +80,11 @@ static int collect(const char *socket_path, const char *cmd, int drops,
 		if (toks[k + 1].type == MG_JSON_NUMBER) {
 			snprintf(val, sizeof(val), "%.*s",
 				 (int)(toks[k + 1].end - toks[k + 1].start), buf + toks[k + 1].start);
+			if (!drops && strcmp(key, "total/drops") == 0) {
+				/* The sum of meshgw_drops_total{reason}: not a metric of its own. */
+				k = toks[k + 1].next;
+				continue;
+			}
 			if (drops) {
 				memset(&out[n], 0, sizeof(out[n]));
 				snprintf(out[n].metric, sizeof(out[n].metric), "meshgw_drops_total");

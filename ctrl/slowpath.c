@@ -90,6 +90,13 @@ static void handle_arp(struct mg_gateway *gw, struct mg_worker *w, uint16_t pi,
 	    !rte_is_multicast_ether_addr(&a->arp_sha) &&
 	    mg_neigh_learn(&gw->neigh, pi, a->arp_sip, &a->arp_sha, mg_neigh_now()))
 		gw->slow.arp_learned++;
+	if (a->arp_sip == us->ip) {
+		/* Our own address announced: our echo, or another host claiming it. */
+		if (memcmp(&a->arp_sha, us->mac, RTE_ETHER_ADDR_LEN) != 0)
+			gw->slow.arp_conflicts++;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	if (f.arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REQUEST)) {
 		gw->slow.arp_replies_seen++;
 		rte_pktmbuf_free(m);

@@ -13,7 +13,11 @@
 
 #include "filehash.h"
 
-/* DPDK's telemetry callbacks carry no user pointer; there is one gateway. */
+/*
+ * DPDK's telemetry callbacks carry no user pointer; there is one gateway.
+ * Key names may hold only [A-Za-z0-9_/] (DPDK refuses others silently), so
+ * flat keys are "group/name/counter".
+ */
 static struct mg_gateway *tel_gw;
 
 static void add_u64(struct rte_tel_data *d, const char *a, const char *b,
@@ -21,7 +25,7 @@ static void add_u64(struct rte_tel_data *d, const char *a, const char *b,
 {
 	char key[RTE_TEL_MAX_STRING_LEN];
 
-	snprintf(key, sizeof(key), "%s.%s.%s", a, b, c);
+	snprintf(key, sizeof(key), "%s/%s/%s", a, b, c);
 	rte_tel_data_add_dict_u64(d, key, v);
 }
 
@@ -30,7 +34,7 @@ static void add_str(struct rte_tel_data *d, const char *a, const char *b,
 {
 	char key[RTE_TEL_MAX_STRING_LEN];
 
-	snprintf(key, sizeof(key), "%s.%s.%s", a, b, c);
+	snprintf(key, sizeof(key), "%s/%s/%s", a, b, c);
 	rte_tel_data_add_dict_string(d, key, v);
 }
 
@@ -151,7 +155,7 @@ static void loop_hist(struct rte_tel_data *d, const char *idx, const struct mg_w
 	rte_tel_data_start_array(h, RTE_TEL_U64_VAL);
 	for (int b = 0; b < MG_LOOP_HIST; b++)
 		rte_tel_data_add_array_u64(h, mg_counter_read(&w->stats.loop_hist[b]));
-	snprintf(key, sizeof(key), "worker.%s.loop_hist_log2", idx);
+	snprintf(key, sizeof(key), "worker/%s/loop_hist_log2", idx);
 	rte_tel_data_add_dict_container(d, key, h, 0);
 }
 
@@ -191,14 +195,14 @@ static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_start_dict(d);
 	stats_ports(d, gw, &total);
 	stats_workers(d, gw);
-#define _(f) rte_tel_data_add_dict_u64(d, "total." #f, total.f);
+#define _(f) rte_tel_data_add_dict_u64(d, "total/" #f, total.f);
 	foreach_mg_port_counter(_)
 #undef _
-#define _(f) rte_tel_data_add_dict_u64(d, "slowpath." #f, gw->slow.f);
+#define _(f) rte_tel_data_add_dict_u64(d, "slowpath/" #f, gw->slow.f);
 	foreach_mg_slowpath_counter(_)
 #undef _
-	rte_tel_data_add_dict_u64(d, "neighbours.count", gw->neigh.count);
-	rte_tel_data_add_dict_u64(d, "neighbours.evicted_full", gw->neigh.evicted_full);
+	rte_tel_data_add_dict_u64(d, "neighbours/count", gw->neigh.count);
+	rte_tel_data_add_dict_u64(d, "neighbours/evicted_full", gw->neigh.evicted_full);
 	pthread_mutex_unlock(&gw->lock);
 	return 0;
 }
