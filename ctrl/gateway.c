@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "gateway.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -13,10 +16,14 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include "filehash.h"
+#include "keys.h"
+#include "policy.h"
 #include "slowpath.h"
 
 #define IDLE_SLEEP_US 100        /* control thread nap when no exception packet */
-#define HOUSEKEEPING_PERIOD_S 1  /* neighbour aging cadence */
+#define HOUSEKEEPING_PERIOD_S 1  /* neighbour aging and expiry cadence */
+#define CHECKPOINT_PERIOD_S 60   /* sign the audit head at most this often */
 
 static MG_RESULT check_lcores(const struct mg_config *cfg)
 {
@@ -94,16 +101,94 @@ static MG_RESULT make_worker(struct mg_gateway *gw, uint16_t index)
 	return 0;
 }
 
+/* mkdir -p, each new level 0700: the state directory holds the node key. */
+static MG_RESULT ensure_dir(const char *path)
+{
+	char buf[PATH_MAX];
+
+	MG_ENSURE(strlen(path) < sizeof(buf), IO, "%s: path too long", path);
+	strcpy(buf, path);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+
+		*p = '\0';
+		MG_ENSURE(mkdir(buf, 0700) == 0 || errno == EEXIST, IO, "%s: mkdir: %s", buf,
+			  strerror(errno));
+		*p = saved;
+		if (saved == '\0')
+			return 0;
+	}
+}
+
+/* Like an SSH host key: made once, on first start, if the file is absent. */
+static MG_RESULT ensure_node_key(const char *path, bool *created)
+{
+	char pub[PATH_MAX + 8];
+	struct mg_key *k = NULL;
+	int rc;
+
+	*created = false;
+	if (access(path, F_OK) == 0)
+		return 0;
+	snprintf(pub, sizeof(pub), "%s.pub", path);
+	MG_GUARD(mg_key_generate(MG_KEY_ED25519, &k));
+	rc = mg_key_write(k, path, pub);
+	mg_key_free(k);
+	*created = rc == 0;
+	return rc;
+}
+
+static void free_policy(void *p)
+{
+	mg_policy_free(p);
+}
+
+static MG_RESULT open_audit(struct mg_gateway *gw)
+{
+	char cfg_hex[65], bin_hex[65];
+	bool key_created;
+
+	gw->exit_status = MG_EXIT_UNAVAILABLE;
+	MG_GUARD(ensure_dir(gw->cfg.state_dir));
+	MG_GUARD(ensure_node_key(gw->cfg.node_key, &key_created));
+	if (mg_audit_open(gw->cfg.audit_log, gw->cfg.node_key, &gw->audit) < 0) {
+		/* An existing chain that no longer verifies is drift, not a hiccup. */
+		if (mg_errno() == MG_ERR_PROTO_FORMAT || mg_errno() == MG_ERR_PROTO_SIGNATURE)
+			gw->exit_status = MG_EXIT_DRIFT;
+		return -1;
+	}
+	mg_hex(gw->config_sha256, 32, cfg_hex);
+	mg_hex(gw->binary_sha256, 32, bin_hex);
+	MG_GUARD(mg_audit_append(gw->audit, "gateway.start", "version", MG_VERSION, "node",
+				 gw->cfg.node_name, "config_sha256", cfg_hex, "binary_sha256",
+				 bin_hex, NULL));
+	if (key_created)
+		MG_GUARD(mg_audit_append(gw->audit, "node_key.created", "path", gw->cfg.node_key,
+					 NULL));
+	return 0;
+}
+
 MG_RESULT mg_gateway_start(struct mg_gateway *gw)
 {
 	pthread_mutex_init(&gw->lock, NULL);
+	gw->control.listen_fd = -1;
 	gw->started_tsc = rte_rdtsc();
 	gw->started_unix = (uint64_t)time(NULL);
 	mg_neigh_init(&gw->neigh, gw->cfg.neigh_timeout_s);
 	MG_GUARD(check_lcores(&gw->cfg));
 	gw->n_workers = gw->cfg.n_workers;
+	MG_GUARD(open_audit(gw));
+	gw->exit_status = MG_EXIT_UNAVAILABLE;
 	MG_GUARD(open_ports(gw));
-	MG_GUARD(mg_publish_init(&gw->pub, gw->n_workers, NULL, NULL));
+	MG_GUARD(mg_publish_init(&gw->pub, gw->n_workers, NULL, free_policy));
+	MG_GUARD(mg_loader_init(&gw->loader, &gw->cfg, gw->audit, &gw->pub));
+	/* The persisted snapshot (or deny-all) is published before any worker runs. */
+	mg_loader_boot(&gw->loader, (uint64_t)time(NULL));
+	MG_GUARD(mg_control_open(&gw->control, gw->cfg.control_socket,
+				 gw->cfg.snapshot_max_bytes, gw->cfg.control_uids,
+				 gw->cfg.n_control_uids));
 	for (uint16_t i = 0; i < gw->n_workers; i++)
 		MG_GUARD(make_worker(gw, i));
 	for (uint16_t i = 0; i < gw->n_workers; i++) {
@@ -113,6 +198,7 @@ MG_RESULT mg_gateway_start(struct mg_gateway *gw)
 		MG_ENSURE(rc == 0, DPDK, "worker %u: launch on lcore %u: %s", i,
 			  gw->workers[i]->lcore, rte_strerror(-rc));
 	}
+	gw->exit_status = MG_EXIT_OK;
 	return 0;
 }
 
@@ -121,18 +207,83 @@ uint64_t mg_gateway_uptime_s(const struct mg_gateway *gw)
 	return (rte_rdtsc() - gw->started_tsc) / rte_get_tsc_hz();
 }
 
+static void on_snapshot(void *ctx, const uint8_t *bytes, size_t len, uid_t uid,
+			char *reply, size_t reply_size)
+{
+	struct mg_gateway *gw = ctx;
+	char source[32];
+
+	snprintf(source, sizeof(source), "control:uid=%u", (unsigned)uid);
+	pthread_mutex_lock(&gw->lock);
+	mg_loader_load(&gw->loader, bytes, len, source, (uint64_t)time(NULL), reply, reply_size);
+	pthread_mutex_unlock(&gw->lock);
+}
+
+static void audit_or_alarm(int rc)
+{
+	if (rc < 0)
+		fprintf(stderr, "meshgw: ALARM: audit append failed: %s\n", mg_errmsg());
+}
+
+static void on_control_refused(void *ctx, enum mg_control_refusal why, uid_t uid)
+{
+	struct mg_gateway *gw = ctx;
+	char uid_s[16];
+
+	snprintf(uid_s, sizeof(uid_s), "%d", (int)uid);
+	pthread_mutex_lock(&gw->lock);
+	audit_or_alarm(mg_audit_append(gw->audit, "control.refused", "reason",
+				       mg_control_refusal_name(why), "uid", uid_s, NULL));
+	pthread_mutex_unlock(&gw->lock);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Sign the audit head now and then, when something was appended since. */
+static void maybe_checkpoint(struct mg_gateway *gw)
+{
+	uint64_t head;
+	uint8_t hash[32];
+
+	mg_audit_head(gw->audit, &head, hash);
+	if (head == gw->last_checkpoint_index)
+		return;
+	audit_or_alarm(mg_audit_checkpoint(gw->audit));
+	mg_audit_head(gw->audit, &gw->last_checkpoint_index, hash);
+}
+
+static void housekeeping(struct mg_gateway *gw, uint64_t now_s)
+{
+	mg_neigh_expire(&gw->neigh, now_s);
+	pthread_mutex_lock(&gw->lock);
+	mg_loader_tick(&gw->loader, (uint64_t)time(NULL));
+	pthread_mutex_unlock(&gw->lock);
+}
+
 void mg_gateway_run(struct mg_gateway *gw)
 {
-	uint64_t next_housekeeping = 0;
+	const struct mg_control_handler handler = { on_snapshot, on_control_refused, gw };
+	uint64_t next_housekeeping = 0, next_checkpoint = 0;
 
 	mg_slowpath_announce(gw);
 	while (!__atomic_load_n(&gw->quit, __ATOMIC_RELAXED)) {
 		uint64_t now = mg_neigh_now();
 
 		if (now >= next_housekeeping) {
-			mg_neigh_expire(&gw->neigh, now);
+			housekeeping(gw, now);
 			next_housekeeping = now + HOUSEKEEPING_PERIOD_S;
 		}
+		if (now >= next_checkpoint) {
+			maybe_checkpoint(gw);
+			next_checkpoint = now + CHECKPOINT_PERIOD_S;
+		}
+		mg_control_poll(&gw->control, mono_ms(), &handler);
 		/* The control thread may sleep; workers never wait for it. */
 		if (mg_slowpath_poll(gw) == 0)
 			rte_delay_us_sleep(IDLE_SLEEP_US);
@@ -173,5 +324,14 @@ void mg_gateway_stop(struct mg_gateway *gw)
 	gw->n_ports = 0;
 	if (gw->pub.qsv)
 		mg_publish_fini(&gw->pub);
+	mg_control_close(&gw->control);
+	mg_loader_fini(&gw->loader);
+	if (gw->audit) {
+		audit_or_alarm(mg_audit_append(gw->audit, "gateway.stop", "reason",
+					       gw->exit_status ? "failure" : "signal", NULL));
+		audit_or_alarm(mg_audit_checkpoint(gw->audit));
+		mg_audit_close(gw->audit);
+		gw->audit = NULL;
+	}
 	pthread_mutex_unlock(&gw->lock);
 }

@@ -12,7 +12,10 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "audit.h"
 #include "config.h"
+#include "control.h"
+#include "loader.h"
 #include "neigh.h"
 #include "port.h"
 #include "publish.h"
@@ -62,6 +65,13 @@ struct mg_gateway {
 	struct mg_publish pub; /* the active policy (RCU) */
 	struct mg_neigh_table neigh;
 	struct mg_slowpath_stats slow;
+
+	/* Control-thread state; the telemetry thread reads it under lock. */
+	struct mg_audit *audit;
+	struct mg_loader loader;
+	struct mg_control control;
+	uint64_t last_checkpoint_index;
+	int exit_status; /* what main returns when start or run fails */
 };
 
 /** Bring up ports, rings and workers (after rte_eal_init). */

@@ -147,6 +147,20 @@ static int hash_identity(void)
 	return 0;
 }
 
+/* Drift wins; then what kind of error stopped the start. */
+static int exit_status_for(enum mg_err err, int gateway_status)
+{
+	if (gateway_status == MG_EXIT_DRIFT)
+		return MG_EXIT_DRIFT;
+	if (err == MG_ERR_USAGE)
+		return MG_EXIT_USAGE;
+	if (err >= MG_ERR_CONFIG_SYNTAX && err <= MG_ERR_CONFIG_VALUE)
+		return MG_EXIT_CONFIG;
+	if (err == MG_ERR_INTERNAL)
+		return MG_EXIT_SOFTWARE;
+	return MG_EXIT_UNAVAILABLE;
+}
+
 static int run(int eal_argc, char **argv)
 {
 	int rc = MG_EXIT_OK;
@@ -157,7 +171,7 @@ static int run(int eal_argc, char **argv)
 	}
 	if (mg_gateway_start(&gateway) < 0 || mg_telemetry_register(&gateway) < 0) {
 		fprintf(stderr, "meshgw: %s\n", mg_errmsg());
-		rc = mg_errno() == MG_ERR_USAGE ? MG_EXIT_USAGE : MG_EXIT_UNAVAILABLE;
+		rc = exit_status_for(mg_errno(), gateway.exit_status);
 		goto out;
 	}
 	fprintf(stderr, "meshgw: %s running: %u worker(s), %u port(s)\n",

@@ -7,11 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "meshctl_telemetry.h"
-#if __has_include("meshctl_cmds.h")
 #include "meshctl_cmds.h"
-#define HAVE_SNAPSHOT_CMDS 1
-#endif
+#include "meshctl_telemetry.h"
 
 #define TELEMETRY_FMT "/var/run/dpdk/%s/dpdk_telemetry.v2"
 
@@ -25,13 +22,14 @@ static void usage(FILE *out)
 "  stats [--json | --prometheus]    packet counters per port, worker and total\n"
 "  drops [--json]                   dropped packets by reason (text: non-zero only)\n"
 "  neighbours [--json]              the gateway's ARP table\n"
-#ifdef HAVE_SNAPSHOT_CMDS
+"\n"
+"Change the gateway (control socket, whole signed snapshots only):\n"
+"  push FILE [--socket PATH]        accepted / unchanged / refused with the reason\n"
 "\n"
 "Keys, snapshots and audit (files; see 'meshctl COMMAND --help'):\n"
 "  keygen                           make a signing key pair\n"
 "  snapshot build|sign|signed-bytes|attach-sig|verify|inspect|digest\n"
-"  audit verify                     check a hash-chained audit log\n"
-#endif
+"  audit verify|checkpoint          check a hash-chained audit log, export its head\n"
 "\n"
 "Options:\n"
 "  -f, --prefix PREFIX   the gateway's EAL --file-prefix (default: $MESHGW_PREFIX,\n"
@@ -53,15 +51,14 @@ static int telemetry_command(const char *socket_path, int argc, char **argv)
 
 static int file_command(int argc, char **argv)
 {
-	(void)argc;
-#ifdef HAVE_SNAPSHOT_CMDS
+	if (strcmp(argv[0], "push") == 0)
+		return mg_meshctl_push(argc, argv);
 	if (strcmp(argv[0], "keygen") == 0)
 		return mg_meshctl_keygen(argc, argv);
 	if (strcmp(argv[0], "snapshot") == 0)
 		return mg_meshctl_snapshot(argc, argv);
 	if (strcmp(argv[0], "audit") == 0)
 		return mg_meshctl_audit(argc, argv);
-#endif
 	fprintf(stderr, "meshctl: unknown command '%s' (see meshctl --help)\n", argv[0]);
 	return MESHCTL_EXIT_USAGE;
 }
