@@ -251,11 +251,13 @@ static void maybe_checkpoint(struct mg_gateway *gw)
 	uint64_t head;
 	uint8_t hash[32];
 
+	pthread_mutex_lock(&gw->lock);
 	mg_audit_head(gw->audit, &head, hash);
-	if (head == gw->last_checkpoint_index)
-		return;
-	audit_or_alarm(mg_audit_checkpoint(gw->audit));
-	mg_audit_head(gw->audit, &gw->last_checkpoint_index, hash);
+	if (head != gw->last_checkpoint_index) {
+		audit_or_alarm(mg_audit_checkpoint(gw->audit));
+		mg_audit_head(gw->audit, &gw->last_checkpoint_index, hash);
+	}
+	pthread_mutex_unlock(&gw->lock);
 }
 
 static void housekeeping(struct mg_gateway *gw, uint64_t now_s)

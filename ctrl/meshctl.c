@@ -22,6 +22,8 @@ static void usage(FILE *out)
 "  stats [--json | --prometheus]    packet counters per port, worker and total\n"
 "  drops [--json]                   dropped packets by reason (text: non-zero only)\n"
 "  neighbours [--json]              the gateway's ARP table\n"
+"  policy [--json]                  active snapshot, signers, validity, loader counters\n"
+"  audit-status [--json]            audit log head and last checkpoint\n"
 "\n"
 "Change the gateway (control socket, whole signed snapshots only):\n"
 "  push FILE [--socket PATH]        accepted / unchanged / refused with the reason\n"
@@ -65,7 +67,8 @@ static int file_command(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	static const char *const reads[] = { "status", "stats", "drops", "neighbours" };
+	static const char *const reads[] = { "status", "stats", "drops", "neighbours", "policy",
+					     "audit-status" };
 	const char *prefix = getenv("MESHGW_PREFIX"), *socket_path = NULL;
 	char path[256];
 	int i = 1;

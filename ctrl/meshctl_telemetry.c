@@ -213,6 +213,8 @@ int mg_meshctl_show(const char *socket_path, int argc, char **argv)
 		{ "status", "/meshgw/status" },
 		{ "drops", "/meshgw/drops" },
 		{ "neighbours", "/meshgw/neighbours" },
+		{ "policy", "/meshgw/policy" },
+		{ "audit-status", "/meshgw/audit" },
 	};
 	char usage[256];
 	int fmt;

@@ -260,6 +260,99 @@ static int cmd_neighbours(const char *cmd, const char *params, struct rte_tel_da
 	return 0;
 }
 
+static const char *deny_cause_name(enum mg_deny_all_cause c)
+{
+	static const char *const names[] = { "none", "no_snapshot", "boot_refused", "expired" };
+
+	return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : "unknown";
+}
+
+static void policy_signers(struct rte_tel_data *d, const struct mg_loader *l)
+{
+	struct rte_tel_data *list = rte_tel_data_alloc();
+	char hex[2 * MG_KEY_ID_LEN + 1];
+
+	if (!list)
+		return;
+	rte_tel_data_start_array(list, RTE_TEL_STRING_VAL);
+	for (unsigned i = 0; l->have_active && i < l->n_signers; i++) {
+		mg_hex(l->signers[i], MG_KEY_ID_LEN, hex);
+		rte_tel_data_add_array_string(list, hex);
+	}
+	rte_tel_data_add_dict_container(d, "signers", list, 0);
+}
+
+static int cmd_policy(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct mg_gateway *gw = tel_gw;
+	const struct mg_loader *l = &gw->loader;
+	char hex[65];
+
+	(void)cmd;
+	if (params && *params)
+		return -EINVAL;
+	pthread_mutex_lock(&gw->lock);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "active", l->have_active ? "snapshot" : "deny_all");
+	rte_tel_data_add_dict_string(d, "deny_all_cause", deny_cause_name(l->deny_cause));
+	rte_tel_data_add_dict_u64(d, "version", l->have_active ? l->active.version : 0);
+	mg_hex(l->active.digest, 32, hex);
+	rte_tel_data_add_dict_string(d, "digest", l->have_active ? hex : "");
+	policy_signers(d, l);
+	rte_tel_data_add_dict_u64(d, "not_before", l->have_active ? l->meta.not_before : 0);
+	rte_tel_data_add_dict_u64(d, "expires", l->have_active ? l->meta.expires : 0);
+	rte_tel_data_add_dict_u64(d, "loaded_at", l->have_active ? l->loaded_at : 0);
+	rte_tel_data_add_dict_u64(d, "generation", gw->pub.generation);
+	rte_tel_data_add_dict_u64(d, "floor_version", l->floor.version);
+	rte_tel_data_add_dict_u64(d, "swaps", gw->pub.swaps);
+	rte_tel_data_add_dict_u64(d, "grace_last_ns", gw->pub.last_sync_ns);
+	rte_tel_data_add_dict_u64(d, "grace_max_ns", gw->pub.max_sync_ns);
+	rte_tel_data_add_dict_u64(d, "accepted", l->accepted);
+	rte_tel_data_add_dict_u64(d, "unchanged", l->unchanged);
+	rte_tel_data_add_dict_u64(d, "alarms", l->alarms);
+	for (int r = 0; r < MG_LOAD_REFUSED__COUNT; r++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "refused/%s", mg_load_refusal_name(r));
+		rte_tel_data_add_dict_u64(d, key, l->refused[r]);
+	}
+	for (int r = 0; r < MG_CONTROL_REFUSED__COUNT; r++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "control_refused/%s", mg_control_refusal_name(r));
+		rte_tel_data_add_dict_u64(d, key, gw->control.refusals[r]);
+	}
+	pthread_mutex_unlock(&gw->lock);
+	return 0;
+}
+
+static int cmd_audit(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct mg_gateway *gw = tel_gw;
+	uint64_t head = 0, checkpoint = 0;
+	uint8_t hash[32] = { 0 };
+	char hex[65];
+	bool have_checkpoint = false;
+
+	(void)cmd;
+	if (params && *params)
+		return -EINVAL;
+	pthread_mutex_lock(&gw->lock);
+	if (gw->audit) {
+		mg_audit_head(gw->audit, &head, hash);
+		have_checkpoint = mg_audit_last_checkpoint(gw->audit, &checkpoint);
+	}
+	pthread_mutex_unlock(&gw->lock);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "path", gw->cfg.audit_log);
+	rte_tel_data_add_dict_u64(d, "head_index", head);
+	mg_hex(hash, 32, hex);
+	rte_tel_data_add_dict_string(d, "head_hash", hex);
+	rte_tel_data_add_dict_string(d, "last_checkpoint", have_checkpoint ? "yes" : "no");
+	rte_tel_data_add_dict_u64(d, "last_checkpoint_index", checkpoint);
+	return 0;
+}
+
 MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 {
 	tel_gw = gw;
@@ -272,7 +365,11 @@ MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 		&& rte_telemetry_register_cmd("/meshgw/drops", cmd_drops,
 		"Dropped packets by reason, summed over workers. No parameters.") == 0
 		&& rte_telemetry_register_cmd("/meshgw/neighbours", cmd_neighbours,
-		"The ARP neighbour table. No parameters.") == 0,
+		"The ARP neighbour table. No parameters.") == 0
+		&& rte_telemetry_register_cmd("/meshgw/policy", cmd_policy,
+		"Active snapshot: version, digest, signers, validity, generation, loader counters. No parameters.") == 0
+		&& rte_telemetry_register_cmd("/meshgw/audit", cmd_audit,
+		"Audit log head index and hash, last checkpoint. No parameters.") == 0,
 		DPDK, "cannot register telemetry commands");
 	return 0;
 }
