@@ -65,12 +65,21 @@ mg_ctl() {
 	"$MESHCTL" -f "$prefix" "$@"
 }
 
-# mg_json_get KEY: read a JSON object on stdin, print the value of KEY (0 if absent).
+# mg_json_get KEY: read a JSON object on stdin, print the value of KEY (0 if
+# absent). Keys are written with dots ("port.fabric.rx_packets"); the same key
+# with "/" or "_" between its parts is accepted too, since DPDK's telemetry
+# allows only [A-Za-z0-9_/] in dictionary names.
 mg_json_get() {
 	"$MG_PYTHON" -c '
 import json, sys
 d = json.load(sys.stdin)
-print(d.get(sys.argv[1], 0))' "$1"
+k = sys.argv[1]
+for cand in (k, k.replace(".", "/"), k.replace(".", "_")):
+    if cand in d:
+        print(d[cand])
+        break
+else:
+    print(0)' "$1"
 }
 
 # mg_stat PREFIX KEY: one counter from /meshgw/stats.

@@ -18,7 +18,7 @@
 #  meshgw #2 owns fab0 = 198.18.1.3 and loc0 = 198.18.3.1. Those addresses live in
 #  meshgw's gateway.conf only: mg-gw and mg-gw2 have no kernel IP (and no IPv6), so
 #  the kernel never answers for a gateway; meshgw reaches fab0/loc0 through
-#  af_packet (or af_xdp) vdevs.
+#  af_xdp (or af_packet) vdevs.
 #
 #  All peers sit on the gateway's subnet, so issue 3's tests need no routes. A
 #  later chained test (mg-client2 -> gw2 -> fabric -> gw -> backend) gives the
@@ -26,8 +26,10 @@
 #  default via 198.18.3.1` and `ip -n mg-backend route add default via 198.18.2.1`.
 #
 #  Offloads are off on both ends of every veth: the kernel then puts real
-#  checksums in every frame, which meshgw checks in software, and never hands
-#  meshgw a TSO/GRO super-frame. IPv6 is off everywhere, so no router or MLD
+#  checksums in every frame, which meshgw checks in software, never hands
+#  meshgw a TSO/GRO super-frame, and keeps VLAN tags inside the frame. The
+#  bridge does not call netfilter (br_netfilter would drop malformed IPv4 and
+#  reassemble fragments before the gateway saw them). IPv6 is off everywhere, so no router or MLD
 #  chatter reaches the gateways and drop counters count only what a test sent.
 #  MAC addresses are fixed (02:00:c6:12:<subnet>:<host>) so runs are reproducible.
 #
@@ -58,9 +60,14 @@ make_ns() {
 	ip -n "$1" link set lo up
 }
 
-# offloads_off NS IF: no checksum offload, no segmentation offload either way.
+# offloads_off NS IF: no checksum offload, no segmentation offload, no VLAN tag
+# offload, either way. With VLAN offload on, a tag travels beside the frame in
+# the skb, and an XDP program (af_xdp) on the far end would see the frame
+# without it.
 offloads_off() {
 	ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off rx off \
+		rxvlan off txvlan off rx-vlan-stag-hw-parse off \
+		tx-vlan-stag-hw-insert off \
 		>/dev/null 2>&1 || echo "topo.sh: warning: ethtool -K $2 in $1 failed" >&2
 }
 
@@ -115,6 +122,13 @@ up() {
 	ip -n mg-fabric link add br0 type bridge stp_state 0 forward_delay 0 \
 		mcast_snooping 0
 	ip -n mg-fabric link set br0 up
+	# br_netfilter, where loaded, validates and defragments IPv4 on the
+	# bridge: frames with a bad header checksum or length would never reach
+	# the gateway and fragments would arrive reassembled. The gateway must
+	# see the wire as sent.
+	fabric sysctl -qw net.bridge.bridge-nf-call-iptables=0 \
+		net.bridge.bridge-nf-call-ip6tables=0 \
+		net.bridge.bridge-nf-call-arptables=0 2>/dev/null || true
 
 	veth mg-client eth0 02:00:c6:12:01:02 mg-fabric c0 02:00:c6:12:fe:02
 	veth mg-gw fab0 02:00:c6:12:01:01 mg-fabric g1 02:00:c6:12:fe:01
