@@ -22,12 +22,15 @@
 /*
  * Debian's libconfig 1.5 leaks the string token that is the parser's lookahead
  * when a syntax error is found (upstream fix f2e951c, libconfig 1.7.3: a bison
- * %destructor). The buffer comes from its strbuf_append; nothing of ours is.
+ * %destructor): `""` alone leaks one byte. Token text is allocated in its
+ * scanner (strbuf_append, or libconfig_yylex for an empty string) and nowhere
+ * else, so these two frames hide that leak and nothing of ours (settings come
+ * from yyparse).
  */
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {
-	return "leak:strbuf_append\n";
+	return "leak:strbuf_append\nleak:libconfig_yylex\n";
 }
 
 static struct mg_config *cfg_new(void)
@@ -324,12 +327,12 @@ static void string_name_in_messages(void **state)
 /* The L-suffix pass must not touch digits inside strings or comments. */
 static void wide_digits_in_strings_untouched(void **state)
 {
+	const char *text = BASE "node = \"12345678901\"; # 99999999999\n"
+			   "/* 4294967296 */ limits = { snapshot_max_bytes = 8192L; };\n";
 	struct mg_config *c = cfg_new();
 
 	(void)state;
-	assert_int_equal(mg_config_load_string(c, BASE "node = \"12345678901\"; # 99999999999\n"
-					       "/* 4294967296 */ limits = { snapshot_max_bytes = 8192L; };\n",
-					       "t.conf"), 0);
+	assert_int_equal(mg_config_load_string(c, text, "t.conf"), 0);
 	assert_string_equal(c->node_name, "12345678901");
 	assert_int_equal(c->snapshot_max_bytes, 8192);
 	free(c);
@@ -341,6 +344,41 @@ static void wide_negative_literal_in_range_check(void **state)
 	expect_string_bad(BASE "integrity = { interval_s = -4294967286; };\n",
 			  MG_ERR_CONFIG_RANGE,
 			  "t.conf:3: integrity.interval_s: -4294967286 is outside 1..3600");
+}
+
+/* An escaped quote must not end the string for the L-suffix pass either. */
+static void escaped_quote_keeps_string(void **state)
+{
+	const char *text = BASE "trust = { keys = [ \"/k/\\\"12345678901\\\".pub\" ];"
+			   " threshold = 1; };\n";
+	struct mg_config *c = cfg_new();
+
+	(void)state;
+	assert_int_equal(mg_config_load_string(c, text, "t.conf"), 0);
+	assert_string_equal(c->trust_keys[0], "/k/\"12345678901\".pub");
+	free(c);
+}
+
+static void exponent_is_float(void **state)
+{
+	(void)state;
+	expect_string_bad(BASE "mbufs_per_port = 1e4;\n", MG_ERR_CONFIG_TYPE,
+			  "t.conf:3: mbufs_per_port: expected an integer, found a float");
+}
+
+static void multicast_address(void **state)
+{
+	(void)state;
+	expect_string_bad("workers = { lcores = [ 1 ]; };\nports = ( { name = \"p\";\n"
+			  "device = \"net_null0\"; address = \"224.0.0.1/24\"; } );\n",
+			  MG_ERR_CONFIG_VALUE, "t.conf:3: ports[0].address: is a multicast");
+}
+
+static void control_char_in_path(void **state)
+{
+	(void)state;
+	expect_string_bad(BASE "audit_log = \"/var/log/a\\nb\";\n", MG_ERR_CONFIG_VALUE,
+			  "t.conf:3: audit_log: contains a control character");
 }
 
 static void literal_beyond_64_bits(void **state)
@@ -469,6 +507,10 @@ int main(void)
 		cmocka_unit_test(wide_digits_in_strings_untouched),
 		cmocka_unit_test(wide_negative_literal_in_range_check),
 		cmocka_unit_test(literal_beyond_64_bits),
+		cmocka_unit_test(escaped_quote_keeps_string),
+		cmocka_unit_test(exponent_is_float),
+		cmocka_unit_test(multicast_address),
+		cmocka_unit_test(control_char_in_path),
 		cmocka_unit_test(long_unknown_name_cut),
 		cmocka_unit_test(include_inside_comment_tolerated_mid_line),
 		cmocka_unit_test(provider_names_round_trip),
