@@ -128,9 +128,9 @@ static inline bool martian_src(uint32_t be_ip)
 /*
  * RFC 793/9293 and RFC 3168: a segment must carry SYN, FIN, RST or ACK;
  * SYN excludes FIN and RST, FIN excludes RST; FIN, PSH and URG only make
- * sense with ACK; ECE/CWR ride on a SYN or an ACK. Everything else (SYN,
- * SYN+ACK, RST, RST+ACK, ACK with any of PSH/FIN/URG) passes: option and
- * sequence checks belong to the TCP stack.
+ * sense with ACK; ECE/CWR ride on a SYN or an ACK. So SYN, SYN+ACK, RST,
+ * RST+ACK and ACK with any of PSH/FIN/URG pass; option and sequence checks
+ * belong to the TCP stack.
  */
 static inline bool tcp_flags_ok(uint8_t f)
 {
