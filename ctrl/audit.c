@@ -603,7 +603,8 @@ static MG_RESULT ext_checkpoint(const char *path, const struct mg_key *pub,
 }
 
 MG_RESULT mg_audit_verify(const char *path, const struct mg_key *pub,
-			  const char *checkpoint_path, struct mg_audit_report *r)
+			  const char *checkpoint_path, const struct mg_key *checkpoint_pub,
+			  struct mg_audit_report *r)
 {
 	struct walk w = { .r = r, .pub = pub };
 	struct checkpoint ext;
@@ -612,7 +613,8 @@ MG_RESULT mg_audit_verify(const char *path, const struct mg_key *pub,
 	memset(r, 0, sizeof(*r));
 	r->checkpoints_signed = pub != NULL;
 	if (checkpoint_path)
-		rc = ext_checkpoint(checkpoint_path, pub, &ext, &w);
+		rc = ext_checkpoint(checkpoint_path, checkpoint_pub ? checkpoint_pub : pub,
+				    &ext, &w);
 	if (rc == 0) {
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		MG_ENSURE(fd >= 0, IO, "%s: %s", path, strerror(errno));
@@ -843,7 +845,7 @@ MG_RESULT mg_audit_export_checkpoint(const char *log_path, const struct mg_key *
 {
 	struct checkpoint c;
 
-	MG_GUARD(mg_audit_verify(log_path, NULL, NULL, r));
+	MG_GUARD(mg_audit_verify(log_path, NULL, NULL, NULL, r));
 	memcpy(c.log, r->log_id, sizeof(c.log));
 	c.index = r->head_index;
 	memcpy(c.hash, r->head_hash, 32);
@@ -913,7 +915,8 @@ static MG_RESULT load_head(struct mg_audit *log)
 	struct stat st;
 
 	MG_GUARD(mg_audit_checkpoint_path(log->path, cp, sizeof(cp)));
-	MG_GUARD(mg_audit_verify(log->path, log->key, stat(cp, &st) == 0 ? cp : NULL, &r));
+	MG_GUARD(mg_audit_verify(log->path, log->key, stat(cp, &st) == 0 ? cp : NULL, NULL,
+				 &r));
 	MG_ENSURE(fstat(log->fd, &st) == 0, IO, "%s: %s", log->path, strerror(errno));
 	log->size = st.st_size;
 	log->next = r.head_index + 1;

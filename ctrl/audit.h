@@ -127,16 +127,19 @@ void mg_audit_head(const struct mg_audit *log, uint64_t *index, uint8_t hash[32]
 bool mg_audit_last_checkpoint(const struct mg_audit *log, uint64_t *index);
 
 /**
- * Verify the log at @p path; @p r is filled either way. With @p pub, every
- * checkpoint's signature (and the key id it names) is checked. With
- * @p checkpoint_path, the log must reach that checkpoint's head with the same
- * hash, else MG_AUDIT_TRUNCATED (bad_index: the first missing record) or
- * MG_AUDIT_ALTERED. Returns 0 if all verifies; otherwise -1 with
+ * Verify the log at @p path; @p r is filled either way. With @p pub (the
+ * node key), every checkpoint record's signature (and the key id it names)
+ * is checked. With @p checkpoint_path, the log must reach that checkpoint's
+ * head with the same hash, else MG_AUDIT_TRUNCATED (bad_index: the first
+ * missing record) or MG_AUDIT_ALTERED; its signature is checked with
+ * @p checkpoint_pub, or @p pub when that is NULL (the gateway's own
+ * <log>.checkpoint is signed by the node key). Returns 0 if all verifies; otherwise -1 with
  * MG_ERR_PROTO_FORMAT (chain faults), MG_ERR_PROTO_SIGNATURE (checkpoint
  * faults) or MG_ERR_IO (cannot read).
  */
 MG_RESULT mg_audit_verify(const char *path, const struct mg_key *pub,
-			  const char *checkpoint_path, struct mg_audit_report *r);
+			  const char *checkpoint_path, const struct mg_key *checkpoint_pub,
+			  struct mg_audit_report *r);
 
 /**
  * Verify the log at @p log_path (no key, no external checkpoint), then sign

@@ -14,16 +14,18 @@
 static const char audit_help[] =
 "Usage: meshctl audit COMMAND ARGS\n"
 "\n"
-"  verify LOG [--checkpoint FILE] [--checkpoint-key PUBLIC]\n"
+"  verify LOG [--checkpoint-key PUBLIC] [--checkpoint FILE [--export-key PUBLIC]]\n"
 "      Walk the hash chain from the genesis record and print OK with the head\n"
 "      index and hash, or the first bad index and why: altered (a changed\n"
 "      byte), malformed, broken_link, gap (records deleted), reorder,\n"
 "      truncated (the log ends before the checkpoint's head, or mid-record),\n"
-"      checkpoint (a signature that does not verify). With --checkpoint-key\n"
-"      (the node's public key) every checkpoint signature is checked.\n"
-"      --checkpoint FILE is a signed head kept outside the log; without it\n"
+"      checkpoint (a signature that does not verify).\n"
+"      --checkpoint-key: the node's public key (gateway.conf node_key); every\n"
+"      checkpoint signature is checked with it. Without it they are not.\n"
+"      --checkpoint FILE: a signed head kept outside the log. Without it,\n"
 "      LOG.checkpoint, which the gateway rewrites at each checkpoint, is used\n"
 "      when it exists. Only a checkpoint outside the log reveals a cut tail.\n"
+"      --export-key: the key that signed FILE if not the node's (see below).\n"
 "  checkpoint LOG --key PRIVATE -o FILE\n"
 "      Verify LOG, then write its head signed with PRIVATE to FILE, to keep\n"
 "      off the box and pass to 'verify --checkpoint' later. Never writes LOG.\n"
@@ -31,7 +33,7 @@ static const char audit_help[] =
 "Exit status: 0 ok; 1 the log or a checkpoint does not verify; 2 usage; 3 i/o.\n";
 
 struct audit_opts {
-	const char *log, *checkpoint, *checkpoint_key, *key, *out;
+	const char *log, *checkpoint, *checkpoint_key, *export_key, *key, *out;
 };
 
 static MG_RESULT parse(int argc, char **argv, bool for_verify, struct audit_opts *o)
@@ -48,6 +50,8 @@ static MG_RESULT parse(int argc, char **argv, bool for_verify, struct audit_opts
 			v = &o->checkpoint;
 		else if (for_verify && !strcmp(a, "--checkpoint-key"))
 			v = &o->checkpoint_key;
+		else if (for_verify && !strcmp(a, "--export-key"))
+			v = &o->export_key;
 		else if (!for_verify && (!strcmp(a, "--key") || !strcmp(a, "-k")))
 			v = &o->key;
 		else if (!for_verify && (!strcmp(a, "--out") || !strcmp(a, "-o")))
@@ -88,7 +92,7 @@ static int verify(int argc, char **argv)
 {
 	struct mg_audit_report r;
 	struct audit_opts o = { 0 };
-	struct mg_key *pub = NULL;
+	struct mg_key *pub = NULL, *export_pub = NULL;
 	char cp[PATH_MAX];
 	struct stat st;
 	int rc = MESHCTL_EXIT_OK;
@@ -98,9 +102,12 @@ static int verify(int argc, char **argv)
 	if (!o.checkpoint && mg_audit_checkpoint_path(o.log, cp, sizeof(cp)) == 0 &&
 	    stat(cp, &st) == 0)
 		o.checkpoint = cp;
-	if (o.checkpoint_key && mg_key_load_public(o.checkpoint_key, &pub) < 0)
-		return mg_meshctl_fail("audit verify");
-	if (mg_audit_verify(o.log, pub, o.checkpoint, &r) == 0) {
+	if ((o.checkpoint_key && mg_key_load_public(o.checkpoint_key, &pub) < 0) ||
+	    (o.export_key && mg_key_load_public(o.export_key, &export_pub) < 0)) {
+		rc = mg_meshctl_fail("audit verify");
+		goto out;
+	}
+	if (mg_audit_verify(o.log, pub, o.checkpoint, export_pub, &r) == 0) {
 		print_ok(o.log, &r, o.checkpoint);
 	} else if (r.fault != MG_AUDIT_OK) {
 		printf("%s: BAD at index %llu: %s: %s\n", o.log, (unsigned long long)r.bad_index,
@@ -111,7 +118,9 @@ static int verify(int argc, char **argv)
 	} else {
 		rc = mg_meshctl_fail("audit verify");
 	}
+out:
 	mg_key_free(pub);
+	mg_key_free(export_pub);
 	return rc;
 }
 
