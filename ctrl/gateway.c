@@ -179,6 +179,7 @@ MG_RESULT mg_gateway_start(struct mg_gateway *gw)
 	mg_neigh_init(&gw->neigh, gw->cfg.neigh_timeout_s);
 	MG_GUARD(check_lcores(&gw->cfg));
 	gw->n_workers = gw->cfg.n_workers;
+	MG_GUARD(mg_integrity_init(&gw->integrity));
 	MG_GUARD(open_audit(gw));
 	gw->exit_status = MG_EXIT_UNAVAILABLE;
 	MG_GUARD(open_ports(gw));
@@ -268,10 +269,26 @@ static void housekeeping(struct mg_gateway *gw, uint64_t now_s)
 	pthread_mutex_unlock(&gw->lock);
 }
 
+/* Drift: record it, then stop so the supervisor starts a clean instance. */
+static void check_integrity(struct mg_gateway *gw)
+{
+	enum mg_drift what;
+
+	pthread_mutex_lock(&gw->lock);
+	if (mg_integrity_check(&gw->integrity, gw, &what) < 0) {
+		fprintf(stderr, "meshgw: DRIFT: %s: %s\n", mg_drift_name(what), mg_errmsg());
+		audit_or_alarm(mg_audit_append(gw->audit, "drift", "what", mg_drift_name(what),
+					       "detail", mg_errmsg(), NULL));
+		gw->exit_status = MG_EXIT_DRIFT;
+		__atomic_store_n(&gw->quit, 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&gw->lock);
+}
+
 void mg_gateway_run(struct mg_gateway *gw)
 {
 	const struct mg_control_handler handler = { on_snapshot, on_control_refused, gw };
-	uint64_t next_housekeeping = 0, next_checkpoint = 0;
+	uint64_t next_housekeeping = 0, next_checkpoint = 0, next_integrity = 0;
 
 	mg_slowpath_announce(gw);
 	while (!__atomic_load_n(&gw->quit, __ATOMIC_RELAXED)) {
@@ -280,6 +297,10 @@ void mg_gateway_run(struct mg_gateway *gw)
 		if (now >= next_housekeeping) {
 			housekeeping(gw, now);
 			next_housekeeping = now + HOUSEKEEPING_PERIOD_S;
+		}
+		if (now >= next_integrity) {
+			check_integrity(gw);
+			next_integrity = now + gw->cfg.integrity_interval_s;
 		}
 		if (now >= next_checkpoint) {
 			maybe_checkpoint(gw);
@@ -330,7 +351,8 @@ void mg_gateway_stop(struct mg_gateway *gw)
 	mg_loader_fini(&gw->loader);
 	if (gw->audit) {
 		audit_or_alarm(mg_audit_append(gw->audit, "gateway.stop", "reason",
-					       gw->exit_status ? "failure" : "signal", NULL));
+					       gw->exit_status == MG_EXIT_DRIFT ? "drift"
+					       : gw->exit_status ? "failure" : "signal", NULL));
 		audit_or_alarm(mg_audit_checkpoint(gw->audit));
 		mg_audit_close(gw->audit);
 		gw->audit = NULL;

@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "config.h"
 #include "control.h"
+#include "integrity.h"
 #include "loader.h"
 #include "neigh.h"
 #include "port.h"
@@ -70,6 +71,7 @@ struct mg_gateway {
 	struct mg_audit *audit;
 	struct mg_loader loader;
 	struct mg_control control;
+	struct mg_integrity integrity;
 	uint64_t last_checkpoint_index;
 	int exit_status; /* what main returns when start or run fails */
 };

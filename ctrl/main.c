@@ -177,7 +177,8 @@ static int run(int eal_argc, char **argv)
 	fprintf(stderr, "meshgw: %s running: %u worker(s), %u port(s)\n",
 		gateway.cfg.node_name, gateway.n_workers, gateway.n_ports);
 	mg_gateway_run(&gateway);
-	fprintf(stderr, "meshgw: stopping\n");
+	rc = gateway.exit_status;
+	fprintf(stderr, "meshgw: stopping%s\n", rc == MG_EXIT_DRIFT ? " (drift)" : "");
 out:
 	mg_gateway_stop(&gateway);
 	rte_eal_cleanup();

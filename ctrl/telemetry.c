@@ -105,6 +105,8 @@ static int cmd_status(const char *cmd, const char *params, struct rte_tel_data *
 	rte_tel_data_add_dict_string(d, "binary_sha256", hex);
 	rte_tel_data_add_dict_string(d, "crypto_provider",
 				     mg_crypto_provider_name(gw->cfg.crypto_provider));
+	rte_tel_data_add_dict_u64(d, "integrity_checks", gw->integrity.checks);
+	rte_tel_data_add_dict_u64(d, "integrity_last_check", gw->integrity.last_check_unix);
 	rte_tel_data_add_dict_u64(d, "ports", gw->n_ports);
 	for (uint16_t i = 0; i < gw->n_ports; i++)
 		status_port(d, &gw->ports[i]);
