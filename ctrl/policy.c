@@ -97,18 +97,18 @@ struct ctx {
 
 /*
  * libconfig 1.5 keeps a setting's line in an unsigned short. Every setting's
- * true line is rebuilt once, walking the tree in document order (children
- * follow their parent, siblings in order) and assuming two consecutive
- * settings are less than 32768 lines apart, and kept in the setting's hook.
+ * true line is rebuilt once, walking the tree in document order (a setting's
+ * line is where it starts, so children follow their parent and siblings
+ * follow each other) and assuming two consecutive settings are less than
+ * 65536 lines apart; it is kept in the setting's hook.
  */
 static void fix_lines(config_setting_t *s, unsigned *prev)
 {
-	int16_t delta = (int16_t)(uint16_t)(config_setting_source_line(s) - *prev);
-	long line = (long)*prev + delta;
+	uint16_t delta = (uint16_t)(config_setting_source_line(s) - *prev);
 	int n = config_setting_is_aggregate(s) ? config_setting_length(s) : 0;
 
-	*prev = line < 1 ? 1 : (unsigned)line;
-	config_setting_set_hook(s, (void *)(uintptr_t)*prev);
+	*prev += delta;
+	config_setting_set_hook(s, (void *)(uintptr_t)(*prev ? *prev : 1));
 	for (int i = 0; i < n; i++)
 		fix_lines(config_setting_get_elem(s, (unsigned)i), prev);
 }
@@ -1060,7 +1060,7 @@ static int parse_workload(struct ctx *c, const config_setting_t *e, const char *
 	MG_GUARD(want_group(c, e, f));
 	MG_GUARD(check_members(c, e, f, known));
 	w->line = line_of(e);
-	MG_GUARD(get_str(c, e, f, "name", true, MG_POLICY_NAME_MAX + 1, &w->name));
+	MG_GUARD(get_str(c, e, f, "name", true, MG_POLICY_NAME_MAX, &w->name));
 	MG_GUARD(check_name_field(c, e, f, w->name));
 	MG_GUARD(parse_workload_id(c, e, f, w));
 	MG_GUARD(parse_addrs(c, e, f, pos, w));
@@ -1204,7 +1204,7 @@ static int parse_service(struct ctx *c, const config_setting_t *e, const char *f
 	MG_GUARD(want_group(c, e, f));
 	MG_GUARD(check_members(c, e, f, known));
 	s->line = line_of(e);
-	MG_GUARD(get_str(c, e, f, "name", true, MG_POLICY_NAME_MAX + 1, &s->name));
+	MG_GUARD(get_str(c, e, f, "name", true, MG_POLICY_NAME_MAX, &s->name));
 	MG_GUARD(check_name_field(c, e, f, s->name));
 	MG_GUARD(get_str(c, e, f, "address", true, 15, &addr));
 	join(ff, sizeof(ff), f, "address");
@@ -1214,7 +1214,7 @@ static int parse_service(struct ctx *c, const config_setting_t *e, const char *f
 	problem = check_unicast(s->addr);
 	if (problem != NULL)
 		return fail(c, member(e, "address"), CONFIG_VALUE, ff, "\"%s\" %s", addr, problem);
-	MG_GUARD(get_str(c, e, f, "workload", true, MG_POLICY_NAME_MAX + 1, &s->workload));
+	MG_GUARD(get_str(c, e, f, "workload", true, MG_POLICY_NAME_MAX, &s->workload));
 	if (find_workload(c->src, s->workload, &s->workload_idx) < 0)
 		return fail(c, member(e, "workload"), CONFIG_VALUE,
 			    join(ff, sizeof(ff), f, "workload"), "no workload is named \"%s\"",
@@ -1313,7 +1313,7 @@ static int parse_from(struct ctx *c, const config_setting_t *e, const char *f,
 	struct mg_spiffe_id id;
 	char ff[176], ef[192];
 
-	MG_GUARD(get_strv(c, e, f, "from", true, MG_POLICY_MAX_FROM, MG_SPIFFE_MAX_LEN,
+	MG_GUARD(get_strv(c, e, f, "from", true, MG_POLICY_MAX_FROM, MG_SPIFFE_MAX_LEN + 2,
 			  check_pattern_syntax, false, &r->from));
 	join(ff, sizeof(ff), f, "from");
 	if (r->from.n == 0)
@@ -1350,7 +1350,7 @@ static int parse_to(struct ctx *c, const config_setting_t *e, const char *f,
 		return fail(c, e, CONFIG_MISSING, tf, "required field is missing");
 	MG_GUARD(want_group(c, to, tf));
 	MG_GUARD(check_members(c, to, tf, known));
-	MG_GUARD(get_str(c, to, tf, "workload", true, MG_POLICY_NAME_MAX + 1, &r->to_workload));
+	MG_GUARD(get_str(c, to, tf, "workload", true, MG_POLICY_NAME_MAX, &r->to_workload));
 	if (find_workload(c->src, r->to_workload, &r->to_idx) < 0)
 		return fail(c, member(to, "workload"), CONFIG_VALUE,
 			    join(ff, sizeof(ff), tf, "workload"), "no workload is named \"%s\"",
@@ -1413,7 +1413,7 @@ static int parse_rule(struct ctx *c, const config_setting_t *e, const char *f,
 	MG_GUARD(want_group(c, e, f));
 	MG_GUARD(check_members(c, e, f, known));
 	r->line = line_of(e);
-	MG_GUARD(get_str(c, e, f, "name", true, MG_POLICY_NAME_MAX + 1, &r->name));
+	MG_GUARD(get_str(c, e, f, "name", true, MG_POLICY_NAME_MAX, &r->name));
 	MG_GUARD(check_name_field(c, e, f, r->name));
 	MG_GUARD(get_str(c, e, f, "action", true, 16, &action));
 	if (strcmp(action, "allow") == 0)

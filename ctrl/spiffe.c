@@ -158,9 +158,10 @@ MG_RESULT mg_spiffe_parse(const char *s, struct mg_spiffe_id *out)
 
 MG_RESULT mg_spiffe_parse_pattern(const char *s, struct mg_spiffe_id *out)
 {
-	size_t len = strnlen(s, MG_SPIFFE_MAX_LEN + 1);
+	size_t len = strnlen(s, MG_SPIFFE_MAX_LEN + 3);
 	bool prefix = len >= 2 && s[len - 2] == '/' && s[len - 1] == '*';
 
+	MG_ENSURE(len <= MG_SPIFFE_MAX_LEN + 2, PROTO_FORMAT, "SPIFFE ID: longer than 2048 bytes");
 	/* "spiffe://td/\*" is the trust domain ID plus "/\*": parse it without. */
 	MG_GUARD(mg_spiffe_parse_n(s, prefix ? len - 2 : len, out));
 	if (!prefix) {

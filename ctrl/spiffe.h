@@ -37,7 +37,7 @@
 
 /** A parsed ID (or pattern): the whole text plus where its parts are. */
 struct mg_spiffe_id {
-	char id[MG_SPIFFE_MAX_LEN + 1];   /* the whole ID, NUL-terminated */
+	char id[MG_SPIFFE_MAX_LEN + 2];   /* the whole ID (a pattern adds '/'), NUL-terminated */
 	char td[MG_SPIFFE_TD_MAX + 1];    /* the trust domain, NUL-terminated */
 	uint16_t len;                     /* strlen(id) */
 	uint16_t td_len;                  /* strlen(td) */
