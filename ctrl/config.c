@@ -565,8 +565,9 @@ static MG_RESULT parse_port_name(struct load *ld, const struct field *f,
 
 	(void)f;
 	MG_GUARD(read_string(ld, s, path, port->name, sizeof(port->name)));
-	ENSURE_AT(all_in(port->name, "_-", false), ld, s, path, CONFIG_VALUE,
-		  "may hold only a-z 0-9 _ -");
+	/* The name becomes part of telemetry keys, which allow [A-Za-z0-9_/] only. */
+	ENSURE_AT(all_in(port->name, "_", false), ld, s, path, CONFIG_VALUE,
+		  "may hold only a-z 0-9 _");
 	return 0;
 }
 

@@ -269,6 +269,7 @@ BAD(value_provider, "value-provider", CONFIG_VALUE, "9: crypto.provider")
 BAD(value_hex_refused, "value-hex", CONFIG_VALUE, "7: ports[0].mtu")
 BAD(value_node_name, "value-node", CONFIG_VALUE, "1: node")
 BAD(value_port_name, "value-port-name", CONFIG_VALUE, "4: ports[0].name")
+BAD(value_port_name_dash, "value-port-name-dash", CONFIG_VALUE, "4: ports[0].name")
 BAD(value_duplicate_trust_key, "value-dup-trust-key", CONFIG_VALUE, "11: trust.keys[1]")
 BAD(value_same_file_twice, "value-same-paths", CONFIG_VALUE, "10: node_key")
 BAD(value_key_is_directory, "value-key-dir", CONFIG_VALUE, "9: node_key")
@@ -496,6 +497,7 @@ int main(void)
 		cmocka_unit_test(value_hex_refused),
 		cmocka_unit_test(value_node_name),
 		cmocka_unit_test(value_port_name),
+		cmocka_unit_test(value_port_name_dash),
 		cmocka_unit_test(value_duplicate_trust_key),
 		cmocka_unit_test(value_same_file_twice),
 		cmocka_unit_test(value_key_is_directory),
