@@ -153,6 +153,7 @@ static MG_RESULT open_audit(struct mg_gateway *gw)
 	gw->exit_status = MG_EXIT_UNAVAILABLE;
 	MG_GUARD(ensure_dir(gw->cfg.state_dir));
 	MG_GUARD(ensure_node_key(gw->cfg.node_key, &key_created));
+	MG_GUARD(mg_key_load_private(gw->cfg.node_key, &gw->node_key));
 	if (mg_audit_open(gw->cfg.audit_log, gw->cfg.node_key, &gw->audit) < 0) {
 		/* An existing chain that no longer verifies is drift, not a hiccup. */
 		if (mg_errno() == MG_ERR_PROTO_FORMAT || mg_errno() == MG_ERR_PROTO_SIGNATURE)
@@ -357,5 +358,7 @@ void mg_gateway_stop(struct mg_gateway *gw)
 		mg_audit_close(gw->audit);
 		gw->audit = NULL;
 	}
+	mg_key_free(gw->node_key);
+	gw->node_key = NULL;
 	pthread_mutex_unlock(&gw->lock);
 }

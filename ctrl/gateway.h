@@ -72,6 +72,7 @@ struct mg_gateway {
 	struct mg_loader loader;
 	struct mg_control control;
 	struct mg_integrity integrity;
+	struct mg_key *node_key; /* signs audit checkpoints and attestation reports */
 	uint64_t last_checkpoint_index;
 	int exit_status; /* what main returns when start or run fails */
 };

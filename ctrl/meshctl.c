@@ -24,6 +24,7 @@ static void usage(FILE *out)
 "  neighbours [--json]              the gateway's ARP table\n"
 "  policy [--json]                  active snapshot, signers, validity, loader counters\n"
 "  audit-status [--json]            audit log head and last checkpoint\n"
+"  attest --node-key PUB [--expect-snapshot D]  signed report, verified here\n"
 "\n"
 "Change the gateway (control socket, whole signed snapshots only):\n"
 "  push FILE [--socket PATH]        accepted / unchanged / refused with the reason\n"
@@ -46,6 +47,8 @@ static void usage(FILE *out)
 
 static int telemetry_command(const char *socket_path, int argc, char **argv)
 {
+	if (strcmp(argv[0], "attest") == 0)
+		return mg_meshctl_attest(socket_path, argc, argv);
 	if (strcmp(argv[0], "stats") == 0)
 		return mg_meshctl_stats(socket_path, argc, argv);
 	return mg_meshctl_show(socket_path, argc, argv);
@@ -68,7 +71,7 @@ static int file_command(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const char *const reads[] = { "status", "stats", "drops", "neighbours", "policy",
-					     "audit-status" };
+					     "audit-status", "attest" };
 	const char *prefix = getenv("MESHGW_PREFIX"), *socket_path = NULL;
 	char path[256];
 	int i = 1;

@@ -67,17 +67,20 @@ static int query(const char *path, const char *cmd, struct reply *r)
 	return 0;
 }
 
-/* The reply is {"<cmd>": value}; a refused command's value is null. */
+/* The reply is {"<cmd>": value} (without ",params"); a refused command's value is null. */
 static int parse_reply(const char *cmd, struct reply *r)
 {
+	char key[128];
+
+	snprintf(key, sizeof(key), "%.*s", (int)strcspn(cmd, ","), cmd);
 	if (mg_json_parse(r->buf, r->len, r->toks, MAX_TOKENS) < 0) {
-		fprintf(stderr, "meshctl: bad reply to %s: %s\n", cmd, mg_errmsg());
+		fprintf(stderr, "meshctl: bad reply to %s: %s\n", key, mg_errmsg());
 		return MESHCTL_EXIT_PROTO;
 	}
-	r->body = mg_json_get(r->buf, r->toks, 0, cmd);
+	r->body = mg_json_get(r->buf, r->toks, 0, key);
 	if (r->body < 0 || r->toks[r->body].type != MG_JSON_OBJECT) {
 		fprintf(stderr, "meshctl: %s: the gateway has no such command or refused it\n",
-			cmd);
+			key);
 		return MESHCTL_EXIT_PROTO;
 	}
 	return 0;

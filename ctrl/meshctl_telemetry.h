@@ -29,6 +29,8 @@ const char *mg_meshctl_reply_body(const struct reply *r, const struct mg_json_to
 int mg_meshctl_show(const char *socket_path, int argc, char **argv);
 /** `stats [--json | --prometheus]`. */
 int mg_meshctl_stats(const char *socket_path, int argc, char **argv);
+/** `attest --node-key PUB [...]`: fetch a signed report and verify it offline. */
+int mg_meshctl_attest(const char *socket_path, int argc, char **argv);
 /** `push FILE [--socket PATH]`: one snapshot to the control socket. */
 int mg_meshctl_push(int argc, char **argv);
 /** Stats and drops in the Prometheus text format (node_exporter textfile). */

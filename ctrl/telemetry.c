@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -11,6 +13,7 @@
 #include <rte_lcore.h>
 #include <rte_telemetry.h>
 
+#include "attest.h"
 #include "filehash.h"
 
 /*
@@ -355,6 +358,86 @@ static int cmd_audit(const char *cmd, const char *params, struct rte_tel_data *d
 	return 0;
 }
 
+static void attest_fill(struct mg_gateway *gw, const char *nonce, struct mg_attest_report *r)
+{
+	const struct mg_loader *l = &gw->loader;
+	char hex[65];
+	size_t n = 0;
+
+	memset(r, 0, sizeof(*r));
+#define SET(f, ...) snprintf(r->value[MG_ATTEST_##f], MG_ATTEST_VALUE_MAX, __VA_ARGS__)
+	SET(format, "%s", MG_ATTEST_FORMAT);
+	SET(node, "%s", gw->cfg.node_name);
+	SET(nonce, "%s", nonce);
+	SET(time, "%lu", (unsigned long)time(NULL));
+	SET(uptime_s, "%lu", (unsigned long)mg_gateway_uptime_s(gw));
+	mg_hex(gw->binary_sha256, 32, hex);
+	SET(binary_sha256, "%s", hex);
+	mg_hex(gw->config_sha256, 32, hex);
+	SET(config_sha256, "%s", hex);
+	SET(policy, "%s", l->have_active ? "snapshot" : "deny_all");
+	SET(snapshot_version, "%lu", (unsigned long)(l->have_active ? l->active.version : 0));
+	mg_hex(l->active.digest, 32, hex);
+	SET(snapshot_digest, "%s", l->have_active ? hex : "");
+	for (unsigned i = 0; l->have_active && i < l->n_signers; i++) {
+		mg_hex(l->signers[i], MG_KEY_ID_LEN, hex);
+		n += (size_t)snprintf(r->value[MG_ATTEST_snapshot_signers] + n,
+				      MG_ATTEST_VALUE_MAX - n, "%s%s", i ? "," : "", hex);
+	}
+	mg_hex(mg_key_id(gw->node_key), MG_KEY_ID_LEN, hex);
+	SET(node_key_id, "%s", hex);
+#undef SET
+}
+
+/* Signers travel as an array: the joined list is longer than one telemetry string. */
+static void attest_signers(struct rte_tel_data *d, const struct mg_gateway *gw)
+{
+	struct rte_tel_data *list = rte_tel_data_alloc();
+
+	if (!list)
+		return;
+	rte_tel_data_start_array(list, RTE_TEL_STRING_VAL);
+	for (unsigned i = 0; gw->loader.have_active && i < gw->loader.n_signers; i++) {
+		char hex[65];
+
+		mg_hex(gw->loader.signers[i], MG_KEY_ID_LEN, hex);
+		rte_tel_data_add_array_string(list, hex);
+	}
+	rte_tel_data_add_dict_container(d, "snapshot_signers", list, 0);
+}
+
+/* Reading with a nonce: signs a report, changes nothing. */
+static int cmd_attest(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct mg_gateway *gw = tel_gw;
+	struct mg_attest_report r;
+	char sig[128];
+	int rc = 0;
+
+	(void)cmd;
+	if (!params || !mg_attest_nonce_ok(params))
+		return -EINVAL;
+	pthread_mutex_lock(&gw->lock);
+	attest_fill(gw, params, &r);
+	if (!gw->node_key || mg_attest_sign(&r, gw->node_key, sig, sizeof(sig)) < 0)
+		rc = -EIO;
+	if (rc == 0) {
+		rte_tel_data_start_dict(d);
+		for (int f = 0; f < MG_ATTEST__COUNT; f++) {
+			if (f == MG_ATTEST_snapshot_signers)
+				attest_signers(d, gw);
+			else if (mg_attest_field_is_number(f))
+				rte_tel_data_add_dict_u64(d, mg_attest_field_name(f),
+							  strtoull(r.value[f], NULL, 10));
+			else
+				rte_tel_data_add_dict_string(d, mg_attest_field_name(f), r.value[f]);
+		}
+		rte_tel_data_add_dict_string(d, "signature", sig);
+	}
+	pthread_mutex_unlock(&gw->lock);
+	return rc;
+}
+
 MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 {
 	tel_gw = gw;
@@ -371,7 +454,9 @@ MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 		&& rte_telemetry_register_cmd("/meshgw/policy", cmd_policy,
 		"Active snapshot: version, digest, signers, validity, generation, loader counters. No parameters.") == 0
 		&& rte_telemetry_register_cmd("/meshgw/audit", cmd_audit,
-		"Audit log head index and hash, last checkpoint. No parameters.") == 0,
+		"Audit log head index and hash, last checkpoint. No parameters.") == 0
+		&& rte_telemetry_register_cmd("/meshgw/attest", cmd_attest,
+		"Attestation report signed by the node key. Parameter: a nonce of 16-64 lower-case hex digits.") == 0,
 		DPDK, "cannot register telemetry commands");
 	return 0;
 }
