@@ -1,0 +1,300 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Deny-path packet rate: how fast one meshgw worker takes in 64-byte frames,
+# validates every header and drops them, against dpdk-testpmd in rxonly mode on
+# the same link (receive, count, free) as the baseline.
+#
+#   core 0                                         core 1
+#   +----------------------------+   net_memif    +-------------------------------+
+#   | dpdk-testpmd txonly        |  (shared mem,  | run 1: dpdk-testpmd rxonly    |
+#   | memif server, 64-byte UDP  | ------------>  | run 2: meshgw, 1 worker       |
+#   | 198.18.0.1 -> 198.18.0.2:9 |  unix socket)  |   198.18.0.2/24, drops every  |
+#   +----------------------------+                |   frame as udp_no_listener    |
+#                                                 +-------------------------------+
+#
+# The receiver's counters are sampled every WINDOW seconds, RUNS windows after
+# WARMUP seconds: Mpps = packets / seconds of the best window (other load on the
+# machine only ever slows a window down). meshgw's cycles per packet come from its
+# worker's busy_cycles / busy_packets over the same window. The receivers are
+# memif clients and connect to the sender's socket: with the roles the other way
+# round (receiver as server), testpmd rxonly on DPDK 22.11 counted no packets at
+# all here, so the baseline could not be measured that way.
+#
+# Writes bench/results/deny.json and the table in bench/README.md (between the
+# deny markers), prints the table. Exit 0 on a completed measurement (whatever
+# the ratio), 1 if something did not run.
+#
+# Environment: WINDOW (5 s), RUNS (3 windows per receiver, the best counts),
+# WARMUP (3 s), MG_BUILD / MESHGW / MESHCTL (tests/lib.sh),
+# BENCH_DIR (/run/meshgw-bench: memif socket, state, logs).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/tests/lib.sh"
+
+WINDOW=${WINDOW:-5}
+RUNS=${RUNS:-3}
+WARMUP=${WARMUP:-3}
+BENCH_DIR=${BENCH_DIR:-/run/meshgw-bench}
+SOCK=$BENCH_DIR/memif.sock
+RX_MAC=02:00:c6:12:00:02   # the receiver's memif MAC; the sender aims at it
+RESULT=$ROOT/bench/results/deny.json
+README=$ROOT/bench/README.md
+TESTPMD=${TESTPMD:-dpdk-testpmd}
+PY=${MG_PYTHON:-/usr/bin/python3}
+
+# Main lcore first, forwarding lcore second: each program's busy lcore gets
+# its own core, its main lcore (idle: stats timer, telemetry, control thread)
+# shares the other program's core.
+SENDER_LCORES=0@1,1@0
+RECEIVER_LCORES=0@0,1@1
+EAL_COMMON=(--no-huge -m 512 --no-pci "--log-level=*:notice")
+
+PIDS=()
+cleanup() {
+	local rc=$? pid i
+	for pid in "${PIDS[@]}"; do
+		kill -INT "$pid" 2>/dev/null || true
+	done
+	for ((i = 0; i < 50; i++)); do
+		local alive=0
+		for pid in "${PIDS[@]}"; do
+			kill -0 "$pid" 2>/dev/null && alive=1
+		done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
+	for pid in "${PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	rm -f "$SOCK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+die() { echo "deny.sh: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (DPDK runtime dirs, memif socket)"
+command -v "$TESTPMD" >/dev/null || die "no $TESTPMD (Debian package dpdk)"
+mg_need_bins
+mkdir -p -m 0700 "$BENCH_DIR" "$BENCH_DIR/state" "$(dirname "$RESULT")"
+rm -f "$SOCK"
+
+# measure PREFIX KIND WINDOW [RUNS]: sample the receiver's counters over its
+# DPDK telemetry socket every WINDOW seconds, RUNS windows in a row, over one
+# connection with no process start between samples; prints the best window
+# as one JSON object. KIND testpmd reads
+# /ethdev/stats,0; KIND meshgw reads /meshgw/stats and /meshgw/drops. With
+# WINDOW 0 it only checks that the socket answers.
+measure() {
+	"$PY" - "$@" <<'PY'
+import json, socket, sys, time
+prefix, kind, window = sys.argv[1], sys.argv[2], float(sys.argv[3])
+runs = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect("/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix)
+s.recv(1 << 16)                      # the greeting: version, pid, max length
+def query(cmd):
+    s.send(cmd.encode())
+    return json.loads(s.recv(1 << 20))[cmd.split(",")[0]]
+def get(d, key):  # "a.b.c", or "a/b/c" as DPDK telemetry names allow
+    for k in (key, key.replace(".", "/"), key.replace(".", "_")):
+        if k in d:
+            return d[k]
+    raise KeyError(key)
+def sample():
+    if kind == "testpmd":
+        st = query("/ethdev/stats,0")
+        return time.monotonic(), {"packets": st["ipackets"]}, {}
+    st = query("/meshgw/stats")
+    t = time.monotonic()
+    return t, {"packets": get(st, "port.bench.rx_packets"),
+               "busy_cycles": get(st, "worker.0.busy_cycles"),
+               "busy_packets": get(st, "worker.0.busy_packets")}, query("/meshgw/drops")
+t0, c0, d0 = sample()
+if window <= 0:
+    sys.exit(0)
+# Consecutive windows; the best one is the result, as other load on the
+# machine can only slow a window down, never speed it up.
+wins = []
+for _ in range(runs):
+    time.sleep(window)
+    t1, c1, d1 = sample()
+    w = {k: c1[k] - c0[k] for k in c0}
+    w["seconds"] = t1 - t0
+    w["mpps"] = w["packets"] / w["seconds"] / 1e6
+    w["drops"] = {k: v - d0.get(k, 0) for k, v in d1.items() if v != d0.get(k, 0)}
+    wins.append(w)
+    t0, c0, d0 = t1, c1, d1
+best = max(wins, key=lambda w: w["mpps"])
+best["windows_mpps"] = [round(w["mpps"], 3) for w in wins]
+print(json.dumps(best))
+PY
+}
+
+# wait_for WHAT SECONDS CMD...: poll CMD every 0.2 s.
+wait_for() {
+	local what=$1 deadline=$((SECONDS + $2))
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $deadline ] || die "timed out waiting for $what"
+		sleep 0.2
+	done
+}
+
+# start_sender: testpmd txonly as memif server; returns once the socket exists.
+start_sender() {
+	local log=$BENCH_DIR/sender-$1.log
+	"$TESTPMD" "${EAL_COMMON[@]}" --file-prefix=mgbench-tx "--lcores=$SENDER_LCORES" \
+		--vdev "net_memif0,role=server,socket=$SOCK,socket-abstract=no" -- \
+		--total-num-mbufs=8192 --nb-cores=1 --forward-mode=txonly --txpkts=64 \
+		"--eth-peer=0,$RX_MAC" --auto-start --stats-period=1 \
+		</dev/null >"$log" 2>&1 &
+	# --stats-period keeps testpmd running without a terminal until SIGINT.
+	SENDER=$!
+	PIDS+=("$SENDER")
+	wait_for "the sender's memif socket" 20 test -S "$SOCK"
+}
+
+stop() { # PID: SIGINT, wait up to 10 s, reap it (its exit status is not ours)
+	local i
+	kill -INT "$1" 2>/dev/null || return 0
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
+if "$PY" -c "import sys; sys.exit(0 if $LOAD_START > 1.0 else 1)"; then
+	echo "deny.sh: warning: load average $LOAD_START before the run: other work shares these cores, expect lower and noisier numbers" >&2
+fi
+
+# --- run 1: baseline, testpmd rxonly ------------------------------------------
+echo "deny.sh: baseline: testpmd txonly -> memif -> testpmd rxonly ($RUNS x ${WINDOW} s)"
+start_sender baseline
+"$TESTPMD" "${EAL_COMMON[@]}" --file-prefix=mgbench-rx "--lcores=$RECEIVER_LCORES" \
+	--vdev "net_memif0,role=client,socket=$SOCK,socket-abstract=no,mac=$RX_MAC" -- \
+	--total-num-mbufs=8192 --nb-cores=1 --forward-mode=rxonly --auto-start \
+	--stats-period=1 </dev/null >"$BENCH_DIR/receiver-testpmd.log" 2>&1 &
+RX=$!
+PIDS+=("$RX")
+wait_for "testpmd rxonly telemetry" 20 measure mgbench-rx testpmd 0
+sleep "$WARMUP"
+base=$(measure mgbench-rx testpmd "$WINDOW" "$RUNS")
+stop "$SENDER"
+stop "$RX"
+rm -f "$SOCK"
+base_mpps=$(echo "$base" | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+print("%.3f" % (d["packets"] / d["seconds"] / 1e6))')
+echo "deny.sh: testpmd rxonly: $base -> $base_mpps Mpps"
+echo "$base" | grep -q '"packets": [1-9]' || die "the baseline received nothing; logs in $BENCH_DIR"
+
+# --- run 2: meshgw --------------------------------------------------------------
+echo "deny.sh: meshgw: testpmd txonly -> memif -> meshgw, 1 worker ($RUNS x ${WINDOW} s)"
+conf=$BENCH_DIR/gateway.conf
+cat >"$conf" <<EOF
+# Written by bench/deny.sh: one memif port whose address is txonly's destination,
+# so every frame passes full validation and is dropped as udp_no_listener.
+node = "bench";
+workers = { lcores = [1]; };
+ports = (
+  {
+    name = "bench";
+    device = "net_memif0,role=client,socket=$SOCK,socket-abstract=no,mac=$RX_MAC";
+    address = "198.18.0.2/24";
+    mtu = 1500;
+  }
+);
+state_dir = "$BENCH_DIR/state";
+control = { socket = "$BENCH_DIR/state/control.sock"; };
+EOF
+start_sender meshgw
+"$MESHGW" "${EAL_COMMON[@]}" --file-prefix=mgbench-gw "--lcores=$RECEIVER_LCORES" \
+	-- -c "$conf" </dev/null >"$BENCH_DIR/receiver-meshgw.log" 2>&1 &
+GW=$!
+PIDS+=("$GW")
+wait_for "meshgw telemetry" 30 mg_ctl mgbench-gw status
+kill -0 "$GW" 2>/dev/null || die "meshgw exited; see $BENCH_DIR/receiver-meshgw.log"
+tsc_hz=$(mg_ctl mgbench-gw status --json | mg_json_get tsc_hz)
+sleep "$WARMUP"
+gw=$(measure mgbench-gw meshgw "$WINDOW" "$RUNS")
+stop "$SENDER"
+stop "$GW"
+rm -f "$SOCK"
+echo "deny.sh: meshgw: $gw"
+echo "$gw" | grep -q '"packets": [1-9]' || die "meshgw received nothing; logs in $BENCH_DIR"
+
+# --- results --------------------------------------------------------------------
+export base gw tsc_hz RESULT WINDOW RUNS LOAD_START
+"$PY" - <<'PY'
+import json, os, platform, time
+e = os.environ
+base, gw = json.loads(e["base"]), json.loads(e["gw"])
+mg = gw["packets"] / gw["seconds"] / 1e6
+bl = base["packets"] / base["seconds"] / 1e6
+cpp = gw["busy_cycles"] / gw["busy_packets"] if gw["busy_packets"] else None
+cpu = "unknown"
+try:
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+except OSError:
+    pass
+res = {
+    "meshgw_mpps": round(mg, 3),
+    "testpmd_rxonly_mpps": round(bl, 3),
+    "ratio": round(mg / bl, 3) if bl else None,
+    "goal_ratio": 0.8,
+    "cycles_per_packet": round(cpp, 1) if cpp else None,
+    "tsc_hz": int(e["tsc_hz"]),
+    "window_s": int(e["WINDOW"]),
+    "windows": int(e["RUNS"]),
+    "meshgw_windows_mpps": gw["windows_mpps"],
+    "testpmd_rxonly_windows_mpps": base["windows_mpps"],
+    "frame_bytes": 64,
+    "meshgw_drops_in_window": gw["drops"],
+    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    "cpu": cpu,
+    "cores": os.cpu_count(),
+    "loadavg_at_start": float(e["LOAD_START"]),
+    "loadavg_at_end": round(os.getloadavg()[0], 2),
+    "kernel": platform.release(),
+}
+with open(e["RESULT"], "w") as f:
+    json.dump(res, f, indent=2)
+    f.write("\n")
+PY
+cat "$RESULT"
+
+# The README table, between its markers.
+table=$("$PY" - "$RESULT" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+ok = "met" if r["ratio"] is not None and r["ratio"] >= r["goal_ratio"] else "NOT met"
+print("| measured | meshgw Mpps | testpmd rxonly Mpps | ratio (goal >= %.1f) | cycles/packet | CPU |" % r["goal_ratio"])
+print("|---|---|---|---|---|---|")
+print("| %s | %.2f | %.2f | %.2f (%s) | %s | %s, %d cores, TSC %.2f GHz |" % (
+    r["date"], r["meshgw_mpps"], r["testpmd_rxonly_mpps"], r["ratio"], ok,
+    r["cycles_per_packet"], r["cpu"], r["cores"], r["tsc_hz"] / 1e9))
+PY
+)
+echo
+echo "$table"
+if [ -f "$README" ] && grep -q '<!-- deny:begin -->' "$README"; then
+	"$PY" - "$README" "$table" <<'PY'
+import re, sys
+path, table = sys.argv[1], sys.argv[2]
+text = open(path).read()
+text = re.sub(r"(<!-- deny:begin -->\n).*?(<!-- deny:end -->)",
+              lambda m: m.group(1) + table + "\n" + m.group(2), text, flags=re.S)
+open(path, "w").write(text)
+PY
+	echo "deny.sh: table updated in bench/README.md"
+fi
