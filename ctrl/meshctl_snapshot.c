@@ -623,11 +623,17 @@ static int cmd_verify(int argc, char **argv)
 			"of --trust keys)\n", o.n_trust);
 		return MESHCTL_EXIT_USAGE;
 	}
-	if (load_trust(&o, keys) < 0 || mg_snapshot_read_file(o.pos[0], cap, &s.buf, &s.len) < 0) {
+	if (load_trust(&o, keys) < 0) {
 		rc = mg_meshctl_fail("snapshot verify");
 		goto out;
 	}
 	/* The loader's order: cap and framing, signatures, then time. */
+	if (mg_snapshot_read_file(o.pos[0], cap, &s.buf, &s.len) < 0) {
+		if (mg_errno() == MG_ERR_IO_TOO_BIG)
+			goto refused;
+		rc = mg_meshctl_fail("snapshot verify");
+		goto out;
+	}
 	if (mg_snapshot_parse(s.buf, s.len, cap, &s.v) < 0)
 		goto refused;
 	sigs_checked = true;
