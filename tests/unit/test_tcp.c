@@ -1,0 +1,1187 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The TCP stack, two instances back to back: a client stack and a server
+ * stack joined by an in-test wire that loses, duplicates, reorders and
+ * corrupts frames from a seeded generator, under a fake clock. Every case
+ * ends by tearing both stacks down and checking that every mbuf went back to
+ * the pool, so a leak anywhere in the stack fails the case.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <rte_eal.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_tcp.h>
+
+#include "tcp/tcp.h"
+#include "tcp/tcp_priv.h"
+
+/* The unit-test target links only the data-plane library for now; the
+ * error helpers (ctrl/mg_error.c) come in here until it also links ctrl. */
+#include "mg_error.c"
+
+#define IP_A RTE_BE32(0xc6120102) /* 198.18.1.2: client */
+#define IP_B RTE_BE32(0xc6120101) /* 198.18.1.1: server */
+#define PORT_SRV RTE_BE16(8080)
+#define TICK 100 /* µs per simulation step */
+#define MAX_INFLIGHT 16384
+
+static const uint8_t MAC_A[6] = {0x02, 0, 0, 0, 0, 0xa};
+static const uint8_t MAC_B[6] = {0x02, 0, 0, 0, 0, 0xb};
+static struct rte_mempool *pool;
+static unsigned pool_full;
+static unsigned stack_seq;
+
+/* ---- the application on each side -------------------------------------- */
+
+struct app {
+	struct mg_tcp_conn *c;
+	unsigned events;
+	bool connected, closed, peer_fin, accepted;
+	int close_reason;
+	bool auto_read;
+	uint64_t rx, rx_bad;   /* bytes read, bytes that differed from the stream */
+	uint64_t tx, tx_total; /* bytes queued, bytes to queue */
+	bool shutdown_after_tx;
+};
+
+struct net;
+static struct app apps[8];
+static unsigned n_apps;
+
+static uint8_t stream_byte(uint64_t i)
+{
+	return (uint8_t)((i * 2654435761u) >> 11 ^ (i >> 9));
+}
+
+/* ---- the wire ----------------------------------------------------------- */
+
+struct inflight {
+	uint64_t at;
+	int to; /* 0: stack a, 1: stack b */
+	struct rte_mbuf *m;
+};
+
+struct net {
+	struct mg_tcp_stack st[2];
+	uint64_t now;
+	uint64_t rng;
+	unsigned loss, dup, reorder, corrupt; /* per mille */
+	uint64_t latency;
+	bool hold;                            /* keep frames in flight (tests craft) */
+	struct inflight fl[MAX_INFLIGHT];
+	unsigned n_fl;
+	uint64_t sent, lost, duped, corrupted, bad_csum;
+	struct rte_mbuf *captured[64];        /* frames taken by capture() */
+	unsigned n_captured;
+};
+
+static struct net *N;
+
+static uint32_t rnd(struct net *n)
+{
+	n->rng ^= n->rng << 13;
+	n->rng ^= n->rng >> 7;
+	n->rng ^= n->rng << 17;
+	return (uint32_t)(n->rng >> 16);
+}
+
+static struct rte_mbuf *linearize(struct rte_mbuf *m)
+{
+	struct rte_mbuf *l = rte_pktmbuf_alloc(pool);
+	const void *src;
+	uint8_t *p;
+
+	assert_non_null(l);
+	p = (uint8_t *)rte_pktmbuf_append(l, (uint16_t)m->pkt_len);
+	assert_non_null(p);
+	src = rte_pktmbuf_read(m, 0, m->pkt_len, p);
+	assert_non_null(src);
+	if (src != p)
+		memcpy(p, src, m->pkt_len);
+	rte_pktmbuf_free(m);
+	return l;
+}
+
+static void wire_put(struct net *n, int to, struct rte_mbuf *m, uint64_t delay)
+{
+	assert_true(n->n_fl < MAX_INFLIGHT);
+	n->fl[n->n_fl].at = n->now + n->latency + delay;
+	n->fl[n->n_fl].to = to;
+	n->fl[n->n_fl].m = m;
+	n->n_fl++;
+}
+
+static void wire_send(struct net *n, int from, struct rte_mbuf *m)
+{
+	uint64_t delay = 0;
+
+	m = linearize(m);
+	n->sent++;
+	if (rnd(n) % 1000 < n->loss) {
+		n->lost++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (rnd(n) % 1000 < n->corrupt) {
+		uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+
+		p[14 + 20 + rnd(n) % (m->data_len - 34)] ^= (uint8_t)(1 + rnd(n) % 255);
+		n->corrupted++;
+	}
+	if (rnd(n) % 1000 < n->reorder)
+		delay = 100 + rnd(n) % 3000;
+	if (rnd(n) % 1000 < n->dup) {
+		struct rte_mbuf *d = rte_pktmbuf_copy(m, pool, 0, UINT32_MAX);
+
+		assert_non_null(d);
+		n->duped++;
+		wire_put(n, !from, d, delay + rnd(n) % 500);
+	}
+	wire_put(n, !from, m, delay);
+}
+
+/* What mg_parse_frame would say about a frame the stack sent: offsets and
+ * fields; false for a bad checksum (the NIC or the parser drops it). */
+static bool parse(struct rte_mbuf *m, struct mg_pkt *pkt)
+{
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(f + 14);
+	struct rte_tcp_hdr *th;
+	uint16_t ihl = (uint16_t)((ip->version_ihl & 0xf) * 4), tot, sum, want;
+
+	if (rte_ipv4_cksum(ip) != 0 && rte_raw_cksum(ip, ihl) != 0xffff)
+		return false;
+	tot = rte_be_to_cpu_16(ip->total_length);
+	th = (struct rte_tcp_hdr *)(f + 14 + ihl);
+	want = th->cksum;
+	th->cksum = 0;
+	sum = rte_ipv4_udptcp_cksum(ip, th);
+	th->cksum = want;
+	if (sum != want)
+		return false;
+	memset(pkt, 0, sizeof(*pkt));
+	pkt->l3 = MG_L3_IPV4;
+	pkt->l3_off = 14;
+	pkt->l4_off = (uint16_t)(14 + ihl);
+	pkt->l4_len = (uint16_t)(tot - ihl);
+	pkt->data_off = (uint16_t)(pkt->l4_off + (th->data_off >> 4) * 4);
+	pkt->data_len = (uint16_t)(tot - ihl - (th->data_off >> 4) * 4);
+	pkt->proto = IPPROTO_TCP;
+	pkt->tcp_flags = th->tcp_flags;
+	pkt->src_ip = ip->src_addr;
+	pkt->dst_ip = ip->dst_addr;
+	pkt->src_port = th->src_port;
+	pkt->dst_port = th->dst_port;
+	pkt->frame_len = 14u + tot;
+	return true;
+}
+
+static void deliver(struct net *n, int to, struct rte_mbuf *m)
+{
+	struct mg_pkt pkt;
+
+	if (!parse(m, &pkt)) {
+		n->bad_csum++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	m->port = 0;
+	mg_tcp_input(&n->st[to], m, &pkt, n->now);
+}
+
+static void collect(struct net *n)
+{
+	struct rte_mbuf *out[32];
+
+	for (int i = 0; i < 2; i++) {
+		uint16_t k;
+
+		while ((k = mg_tcp_tx_take(&n->st[i], out, 32)) > 0)
+			for (uint16_t j = 0; j < k; j++) {
+				if (n->hold && n->n_captured < RTE_DIM(n->captured)) {
+					n->captured[n->n_captured++] = linearize(out[j]);
+					continue;
+				}
+				wire_send(n, i, out[j]);
+			}
+	}
+}
+
+static void app_pump(struct app *a);
+
+static void step(struct net *n)
+{
+	unsigned i = 0;
+
+	collect(n);
+	while (i < n->n_fl) {
+		if (n->fl[i].at <= n->now) {
+			struct inflight f = n->fl[i];
+
+			n->fl[i] = n->fl[--n->n_fl];
+			deliver(n, f.to, f.m);
+		} else {
+			i++;
+		}
+	}
+	mg_tcp_timers_run(&n->st[0], n->now);
+	mg_tcp_timers_run(&n->st[1], n->now);
+	for (unsigned k = 0; k < n_apps; k++)
+		app_pump(&apps[k]);
+	collect(n);
+	n->now += TICK;
+}
+
+/* Run until @p done holds or @p max_us of simulated time passed. */
+static bool run_until(struct net *n, bool (*done)(void), uint64_t max_us)
+{
+	uint64_t end = n->now + max_us;
+
+	while (n->now < end) {
+		step(n);
+		if (done && done())
+			return true;
+	}
+	return done ? done() : true;
+}
+
+static void run_for(struct net *n, uint64_t us)
+{
+	run_until(n, NULL, us);
+}
+
+/* ---- app callbacks ------------------------------------------------------ */
+
+static struct app *app_new(void)
+{
+	struct app *a = &apps[n_apps++];
+
+	memset(a, 0, sizeof(*a));
+	a->auto_read = true;
+	return a;
+}
+
+static void app_read(struct app *a)
+{
+	struct rte_mbuf *m;
+	int si = N->st[0].conns <= a->c && a->c < N->st[0].conns + N->st[0].p.max_conns ? 0 : 1;
+
+	while (mg_tcp_recv(&N->st[si], a->c, UINT32_MAX, &m) > 0) {
+		for (struct rte_mbuf *x = m; x; x = x->next) {
+			const uint8_t *p = rte_pktmbuf_mtod(x, const uint8_t *);
+
+			for (uint16_t i = 0; i < x->data_len; i++)
+				if (p[i] != stream_byte(a->rx + i))
+					a->rx_bad++;
+			a->rx += x->data_len;
+		}
+		rte_pktmbuf_free(m);
+	}
+}
+
+static struct mg_tcp_stack *stack_of(const struct app *a)
+{
+	const struct mg_tcp_stack *s0 = &N->st[0];
+
+	return (a->c >= s0->conns && a->c < s0->conns + s0->p.max_conns) ? &N->st[0]
+									 : &N->st[1];
+}
+
+static void app_pump(struct app *a)
+{
+	uint8_t buf[4096];
+
+	if (!a->c || a->closed)
+		return;
+	if (a->auto_read && mg_tcp_recv_ready(a->c))
+		app_read(a);
+	while (a->tx < a->tx_total) {
+		uint32_t n = (uint32_t)RTE_MIN(a->tx_total - a->tx, (uint64_t)sizeof(buf));
+		int64_t r;
+
+		for (uint32_t i = 0; i < n; i++)
+			buf[i] = stream_byte(a->tx + i);
+		r = mg_tcp_send_copy(stack_of(a), a->c, buf, n);
+		if (r <= 0)
+			break;
+		a->tx += (uint64_t)r;
+	}
+	if (a->shutdown_after_tx && a->tx == a->tx_total && a->tx_total) {
+		a->shutdown_after_tx = false;
+		mg_tcp_shutdown(stack_of(a), a->c);
+	}
+}
+
+static void on_event(void *user, struct mg_tcp_conn *c, unsigned ev)
+{
+	struct app *a = user;
+
+	a->c = c;
+	a->events |= ev;
+	if (ev & MG_TCP_EV_CONNECTED)
+		a->connected = true;
+	if (ev & MG_TCP_EV_PEER_FIN)
+		a->peer_fin = true;
+	if (ev & MG_TCP_EV_CLOSED) {
+		a->closed = true;
+		a->close_reason = mg_tcp_close_reason(c);
+		return;
+	}
+	if ((ev & MG_TCP_EV_READABLE) && a->auto_read)
+		app_read(a);
+}
+
+static struct app *last_accepted;
+
+static void *on_accept(void *lu, struct mg_tcp_conn *c)
+{
+	struct app *a = app_new();
+
+	(void)lu;
+	a->c = c;
+	a->accepted = true;
+	last_accepted = a;
+	return a;
+}
+
+static const struct mg_tcp_ops ops = {.accept = on_accept, .event = on_event};
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+static void params(struct mg_tcp_params *p, int side)
+{
+	mg_tcp_params_default(p);
+	p->max_conns = 64;
+	p->pool = pool;
+	p->rcvbuf = 64 * 1024;
+	p->sndbuf = 64 * 1024;
+	p->mem_max = 8 * 1024 * 1024;
+	p->time_wait = 2000000;
+	memcpy(p->ports[0].mac, side ? MAC_B : MAC_A, 6);
+	p->ports[0].ip = side ? IP_B : IP_A;
+	for (int i = 0; i < 16; i++)
+		p->isn_secret[i] = (uint8_t)(i * 7 + side);
+}
+
+static int setup_with(void **state, struct mg_tcp_params *pa, struct mg_tcp_params *pb)
+{
+	char na[32], nb[32];
+
+	N = calloc(1, sizeof(*N));
+	assert_non_null(N);
+	snprintf(na, sizeof(na), "tcpA%u", stack_seq);
+	snprintf(nb, sizeof(nb), "tcpB%u", stack_seq++);
+	pa->name = na;
+	pb->name = nb;
+	assert_int_equal(mg_tcp_stack_init(&N->st[0], pa), 0);
+	assert_int_equal(mg_tcp_stack_init(&N->st[1], pb), 0);
+	N->rng = 0x9e3779b97f4a7c15ULL;
+	N->latency = 500;
+	N->now = 1000000;
+	/* The stacks learn the time from input and timers; start them now. */
+	mg_tcp_timers_run(&N->st[0], N->now);
+	mg_tcp_timers_run(&N->st[1], N->now);
+	n_apps = 0;
+	last_accepted = NULL;
+	*state = N;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	struct mg_tcp_params pa, pb;
+
+	params(&pa, 0);
+	params(&pb, 1);
+	return setup_with(state, &pa, &pb);
+}
+
+static int teardown(void **state)
+{
+	struct net *n = *state;
+
+	for (unsigned i = 0; i < n->n_fl; i++)
+		rte_pktmbuf_free(n->fl[i].m);
+	for (unsigned i = 0; i < n->n_captured; i++)
+		rte_pktmbuf_free(n->captured[i]);
+	mg_tcp_stack_free(&n->st[0]);
+	mg_tcp_stack_free(&n->st[1]);
+	free(n);
+	N = NULL;
+	/* Every mbuf is back: nothing leaked in the stack or the wire. */
+	assert_int_equal(rte_mempool_avail_count(pool), pool_full);
+	return 0;
+}
+
+static struct app *client_connect(uint16_t sport)
+{
+	struct app *a = app_new();
+	struct mg_tcp_connect_args ca = {
+		.port = 0, .src_ip = IP_A, .dst_ip = IP_B,
+		.src_port = rte_cpu_to_be_16(sport), .dst_port = PORT_SRV,
+		.ops = &ops, .user = a,
+	};
+
+	memcpy(ca.next_hop_mac, MAC_B, 6);
+	assert_int_equal(mg_tcp_connect(&N->st[0], &ca, &a->c), 0);
+	return a;
+}
+
+static bool both_up(void)
+{
+	return n_apps >= 2 && apps[0].connected && last_accepted;
+}
+
+/* Listener on b, one connection from a, both ESTABLISHED. */
+static struct app *open_pair(uint32_t backlog)
+{
+	struct app *cl;
+
+	assert_true(mg_tcp_listen(&N->st[1], 0, PORT_SRV, backlog, &ops, NULL) >= 0);
+	cl = client_connect(40000);
+	assert_true(run_until(N, both_up, 5000000));
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_ESTABLISHED);
+	assert_int_equal(mg_tcp_state(last_accepted->c), MG_TCP_ESTABLISHED);
+	return cl;
+}
+
+#define CTR_OF(side, name) (N->st[side].st.ctr[MG_TCP_CTR_##name])
+#define DROP_OF(side, name) (N->st[side].st.drops[MG_TCP_DROP_##name])
+
+/* ---- cases ---------------------------------------------------------------- */
+
+static void siphash_matches_reference_vector(void **state)
+{
+	uint8_t key[16], msg[15];
+
+	(void)state;
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 15; i++)
+		msg[i] = (uint8_t)i;
+	/* SipHash-2-4 paper, appendix A: key 00..0f, message 00..0e. */
+	assert_true(isn_siphash(key, msg, 15) == 0xa129ca6149be45e5ULL);
+	assert_true(isn_siphash(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+}
+
+static void init_rejects_bad_params(void **state)
+{
+	struct mg_tcp_params p;
+	struct mg_tcp_stack s;
+
+	(void)state;
+	params(&p, 0);
+	p.name = "tcpbad";
+	p.tx_ring_size = 100;
+	assert_int_equal(mg_tcp_stack_init(&s, &p), -1);
+	assert_int_equal(mg_errno(), MG_ERR_USAGE);
+	assert_non_null(strstr(mg_errmsg(), "tx_ring_size"));
+	params(&p, 0);
+	p.pool = NULL;
+	assert_int_equal(mg_tcp_stack_init(&s, &p), -1);
+	assert_int_equal(mg_errno(), MG_ERR_USAGE);
+	assert_non_null(strstr(mg_errmsg(), "pool"));
+}
+
+static void handshake_negotiates_options(void **state)
+{
+	struct app *cl;
+	struct mg_tcp_conn *c, *sc;
+
+	(void)state;
+	cl = open_pair(16);
+	c = cl->c;
+	sc = last_accepted->c;
+	assert_true(c->flags & TF_TS_OK);
+	assert_true(c->flags & TF_SACK_OK);
+	assert_true(c->flags & TF_WS_OK);
+	assert_int_equal(c->mss, 1460);
+	assert_int_equal(c->snd_wscale, sc->rcv_wscale);
+	assert_int_equal(c->snd_una, sc->irs + 1);
+	assert_int_equal(sc->snd_una, c->irs + 1);
+	assert_int_equal(N->st[0].st.conns[MG_TCP_ESTABLISHED], 1);
+	assert_int_equal(CTR_OF(1, passive_opens), 1);
+	assert_int_equal(CTR_OF(0, active_opens), 1);
+	assert_true(c->srtt > 0); /* the SYN was timed */
+}
+
+static bool server_got_all(void)
+{
+	return last_accepted && last_accepted->rx == apps[0].tx_total;
+}
+
+static void transfer_1mb_in_order(void **state)
+{
+	struct app *cl;
+
+	(void)state;
+	cl = open_pair(16);
+	cl->tx_total = 1 << 20;
+	assert_true(run_until(N, server_got_all, 30000000));
+	assert_int_equal(last_accepted->rx_bad, 0);
+	assert_int_equal(CTR_OF(0, retransmits), 0);
+	assert_int_equal(CTR_OF(1, bytes_in), 1 << 20);
+}
+
+static void transfer_under_loss_reorder_dup_corrupt(void **state)
+{
+	struct app *cl;
+
+	(void)state;
+	cl = open_pair(16);
+	N->loss = 50;
+	N->reorder = 50;
+	N->dup = 50;
+	N->corrupt = 10;
+	cl->tx_total = 1 << 20;
+	assert_true(run_until(N, server_got_all, 300000000));
+	assert_int_equal(last_accepted->rx_bad, 0);
+	assert_true(N->lost > 0 && N->duped > 0 && N->bad_csum > 0);
+	assert_true(CTR_OF(0, retransmits) > 0);
+	assert_true(CTR_OF(1, ooo_segs) > 0);
+	assert_true(CTR_OF(1, dup_bytes) > 0);
+	print_message("lossy 1 MB: %.1f s simulated, sent %lu lost %lu dup %lu bad %lu, "
+		      "rexmit %lu rto %lu fast %lu sack %lu\n",
+		      (double)N->now / 1e6, N->sent, N->lost, N->duped, N->bad_csum,
+		      CTR_OF(0, retransmits), CTR_OF(0, rto_fires), CTR_OF(0, fast_retransmits),
+		      CTR_OF(0, sack_rexmits));
+}
+
+static bool all_closed(void)
+{
+	for (unsigned i = 0; i < n_apps; i++)
+		if (!apps[i].closed)
+			return false;
+	return true;
+}
+
+static void fin_both_ways_then_time_wait(void **state)
+{
+	struct app *cl, *sv;
+
+	(void)state;
+	cl = open_pair(16);
+	sv = last_accepted;
+	mg_tcp_shutdown(&N->st[0], cl->c);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_FIN_WAIT_1);
+	run_for(N, 10000);
+	assert_true(sv->peer_fin);
+	assert_int_equal(mg_tcp_state(sv->c), MG_TCP_CLOSE_WAIT);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_FIN_WAIT_2);
+	mg_tcp_shutdown(&N->st[1], sv->c);
+	assert_int_equal(mg_tcp_state(sv->c), MG_TCP_LAST_ACK);
+	run_for(N, 10000);
+	assert_true(sv->closed);
+	assert_int_equal(sv->close_reason, MG_TCP_CLOSE_NORMAL);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_TIME_WAIT);
+	assert_true(cl->peer_fin);
+	assert_false(cl->closed);
+	assert_true(run_until(N, all_closed, 5000000)); /* 2 MSL later */
+	assert_int_equal(cl->close_reason, MG_TCP_CLOSE_NORMAL);
+	assert_int_equal(N->st[0].st.closes[MG_TCP_CLOSE_NORMAL], 1);
+	assert_int_equal(N->st[1].st.conns[MG_TCP_ESTABLISHED], 0);
+}
+
+static bool client_got_all(void)
+{
+	return apps[0].rx == last_accepted->tx_total;
+}
+
+static void half_close_keeps_the_other_direction(void **state)
+{
+	struct app *cl, *sv;
+
+	(void)state;
+	cl = open_pair(16);
+	sv = last_accepted;
+	mg_tcp_shutdown(&N->st[0], cl->c);
+	run_for(N, 10000);
+	assert_true(sv->peer_fin);
+	sv->tx_total = 200000;
+	sv->shutdown_after_tx = true;
+	assert_true(run_until(N, client_got_all, 20000000));
+	assert_int_equal(cl->rx_bad, 0);
+	run_for(N, 100000);
+	assert_true(cl->peer_fin);
+	assert_true(sv->closed);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_TIME_WAIT);
+}
+
+static void simultaneous_open(void **state)
+{
+	struct app *a = app_new(), *b = app_new();
+	struct mg_tcp_connect_args ca = {
+		.port = 0, .src_ip = IP_A, .dst_ip = IP_B,
+		.src_port = RTE_BE16(1000), .dst_port = RTE_BE16(2000),
+		.ops = &ops, .user = a,
+	};
+	struct mg_tcp_connect_args cb = {
+		.port = 0, .src_ip = IP_B, .dst_ip = IP_A,
+		.src_port = RTE_BE16(2000), .dst_port = RTE_BE16(1000),
+		.ops = &ops, .user = b,
+	};
+
+	(void)state;
+	memcpy(ca.next_hop_mac, MAC_B, 6);
+	memcpy(cb.next_hop_mac, MAC_A, 6);
+	assert_int_equal(mg_tcp_connect(&N->st[0], &ca, &a->c), 0);
+	assert_int_equal(mg_tcp_connect(&N->st[1], &cb, &b->c), 0);
+	run_for(N, 20000);
+	assert_true(a->connected && b->connected);
+	assert_int_equal(mg_tcp_state(a->c), MG_TCP_ESTABLISHED);
+	assert_int_equal(mg_tcp_state(b->c), MG_TCP_ESTABLISHED);
+	a->tx_total = 5000;
+	b->tx_total = 7000;
+	run_for(N, 20000);
+	assert_int_equal(a->rx, 7000);
+	assert_int_equal(b->rx, 5000);
+}
+
+static void simultaneous_close(void **state)
+{
+	struct app *cl, *sv;
+
+	(void)state;
+	cl = open_pair(16);
+	sv = last_accepted;
+	mg_tcp_shutdown(&N->st[0], cl->c);
+	mg_tcp_shutdown(&N->st[1], sv->c);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_FIN_WAIT_1);
+	assert_int_equal(mg_tcp_state(sv->c), MG_TCP_FIN_WAIT_1);
+	run_for(N, 700); /* FINs cross on the wire */
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_CLOSING);
+	assert_int_equal(mg_tcp_state(sv->c), MG_TCP_CLOSING);
+	run_for(N, 10000);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_TIME_WAIT);
+	assert_int_equal(mg_tcp_state(sv->c), MG_TCP_TIME_WAIT);
+	assert_true(run_until(N, all_closed, 5000000));
+}
+
+/* Inject a segment into stack @p to as if from the peer of @p c. */
+static void inject(int to, const struct mg_tcp_conn *c, uint32_t seq, uint32_t ack,
+		   uint8_t flags, const uint8_t *opt, uint8_t optlen, uint16_t plen)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	uint16_t thl = (uint16_t)(20 + optlen), tot = (uint16_t)(20 + thl + plen);
+	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + tot));
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(f + 14);
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+	struct mg_pkt pkt;
+
+	if (!f) {
+		fail();
+		return;
+	}
+	memcpy(f, c->our_mac, 6);
+	memcpy(f + 6, c->peer_mac, 6);
+	f[12] = 0x08;
+	f[13] = 0;
+	memset(ip, 0, sizeof(*ip));
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16(tot);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_TCP;
+	ip->src_addr = c->key.rip;
+	ip->dst_addr = c->key.lip;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	memset(th, 0, sizeof(*th));
+	th->src_port = c->key.rport;
+	th->dst_port = c->key.lport;
+	th->sent_seq = rte_cpu_to_be_32(seq);
+	th->recv_ack = rte_cpu_to_be_32(ack);
+	th->data_off = (uint8_t)((thl / 4) << 4);
+	th->tcp_flags = flags;
+	th->rx_win = RTE_BE16(65535);
+	memcpy(th + 1, opt, optlen);
+	memset((uint8_t *)(th + 1) + optlen, 'x', plen);
+	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	assert_true(parse(m, &pkt));
+	m->port = 0;
+	mg_tcp_input(&N->st[to], m, &pkt, N->now);
+}
+
+/* A timestamp option the server's connection accepts (TSval = TS.Recent). */
+static uint8_t ts_opt(const struct mg_tcp_conn *c, uint8_t *o)
+{
+	uint32_t v = rte_cpu_to_be_32(c->ts_recent), e = 0;
+
+	o[0] = 1;
+	o[1] = 1;
+	o[2] = 8;
+	o[3] = 10;
+	memcpy(o + 4, &v, 4);
+	memcpy(o + 8, &e, 4);
+	return 12;
+}
+
+static unsigned tx_pending(int side)
+{
+	return N->st[side].tx_head - N->st[side].tx_tail;
+}
+
+static void rst_at_rcv_nxt_resets(void **state)
+{
+	struct app *sv;
+	struct mg_tcp_conn *c;
+
+	(void)state;
+	open_pair(16);
+	sv = last_accepted;
+	c = sv->c;
+	inject(1, c, c->rcv_nxt, 0, TH_RST, NULL, 0, 0);
+	assert_true(sv->closed);
+	assert_int_equal(sv->close_reason, MG_TCP_CLOSE_RESET);
+	assert_int_equal(CTR_OF(1, rst_recv), 1);
+	assert_int_equal(N->st[1].st.closes[MG_TCP_CLOSE_RESET], 1);
+}
+
+static void rst_out_of_window_is_ignored(void **state)
+{
+	struct app *sv;
+	struct mg_tcp_conn *c;
+
+	(void)state;
+	open_pair(16);
+	sv = last_accepted;
+	c = sv->c;
+	inject(1, c, c->rcv_nxt + 10 * 1024 * 1024, 0, TH_RST, NULL, 0, 0);
+	inject(1, c, c->rcv_nxt - 1, 0, TH_RST, NULL, 0, 0);
+	assert_false(sv->closed);
+	assert_int_equal(mg_tcp_state(c), MG_TCP_ESTABLISHED);
+	assert_int_equal(DROP_OF(1, NOT_ACCEPTABLE), 2);
+	assert_int_equal(tx_pending(1), 0); /* no answer to an RST */
+}
+
+static void rst_in_window_not_exact_gets_challenge_ack(void **state)
+{
+	struct app *sv;
+	struct mg_tcp_conn *c;
+
+	(void)state;
+	open_pair(16);
+	sv = last_accepted;
+	c = sv->c;
+	inject(1, c, c->rcv_nxt + 100, 0, TH_RST, NULL, 0, 0);
+	assert_false(sv->closed);
+	assert_int_equal(CTR_OF(1, challenge_acks), 1);
+	assert_int_equal(DROP_OF(1, RST_NOT_EXACT), 1);
+	assert_int_equal(tx_pending(1), 1);
+	run_for(N, 5000); /* the peer takes the challenge ACK in stride */
+	assert_int_equal(mg_tcp_state(apps[0].c), MG_TCP_ESTABLISHED);
+}
+
+static void syn_in_synchronized_state_gets_challenge_ack(void **state)
+{
+	struct app *sv;
+	struct mg_tcp_conn *c;
+	uint8_t o[12];
+
+	(void)state;
+	open_pair(16);
+	sv = last_accepted;
+	c = sv->c;
+	inject(1, c, c->rcv_nxt + 5, 0, TH_SYN, o, ts_opt(c, o), 0);
+	assert_false(sv->closed);
+	assert_int_equal(CTR_OF(1, challenge_acks), 1);
+	assert_int_equal(DROP_OF(1, SYN_IN_WINDOW), 1);
+	assert_int_equal(mg_tcp_state(c), MG_TCP_ESTABLISHED);
+}
+
+static void challenge_acks_are_rate_limited(void **state)
+{
+	struct mg_tcp_conn *c;
+
+	(void)state;
+	open_pair(16);
+	c = last_accepted->c;
+	for (int i = 0; i < 1100; i++)
+		inject(1, c, c->rcv_nxt + 100, 0, TH_RST, NULL, 0, 0);
+	assert_int_equal(CTR_OF(1, challenge_acks), 1000);
+	assert_int_equal(CTR_OF(1, challenge_acks_limited), 100);
+}
+
+static void out_of_window_data_gets_ack(void **state)
+{
+	struct mg_tcp_conn *c;
+	uint8_t o[12];
+
+	(void)state;
+	open_pair(16);
+	c = last_accepted->c;
+	inject(1, c, c->rcv_nxt + 1000000, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 100);
+	assert_int_equal(DROP_OF(1, NOT_ACCEPTABLE), 1);
+	assert_int_equal(tx_pending(1), 1);
+	assert_int_equal(last_accepted->rx, 0);
+	/* An ACK for data never sent is answered with an ACK too. */
+	inject(1, c, c->rcv_nxt, c->snd_nxt + 5000, TH_ACK, o, ts_opt(c, o), 0);
+	assert_int_equal(DROP_OF(1, ACK_UNSENT), 1);
+}
+
+static void paws_drops_old_timestamps(void **state)
+{
+	struct mg_tcp_conn *c;
+	uint8_t o[12];
+	uint32_t old;
+
+	(void)state;
+	open_pair(16);
+	c = last_accepted->c;
+	ts_opt(c, o);
+	old = rte_cpu_to_be_32(c->ts_recent - 1000);
+	memcpy(o + 4, &old, 4);
+	inject(1, c, c->rcv_nxt, c->snd_nxt, TH_ACK, o, 12, 100);
+	assert_int_equal(DROP_OF(1, PAWS), 1);
+	assert_int_equal(last_accepted->rx, 0);
+	/* No timestamp at all on a timestamped connection: dropped too. */
+	inject(1, c, c->rcv_nxt, c->snd_nxt, TH_ACK, NULL, 0, 100);
+	assert_int_equal(DROP_OF(1, NO_TIMESTAMP), 1);
+}
+
+static void bad_option_lengths_are_dropped(void **state)
+{
+	struct mg_tcp_conn *c;
+	uint8_t zero_len[4] = {8, 0, 1, 1};  /* kind 8, length 0 */
+	uint8_t past_end[4] = {1, 1, 5, 12}; /* SACK running past the header */
+	uint8_t mss_len[4] = {2, 3, 0, 0};   /* MSS with length 3 */
+
+	(void)state;
+	open_pair(16);
+	c = last_accepted->c;
+	inject(1, c, c->rcv_nxt, c->snd_nxt, TH_ACK, zero_len, 4, 10);
+	inject(1, c, c->rcv_nxt, c->snd_nxt, TH_ACK, past_end, 4, 10);
+	inject(1, c, c->rcv_nxt, c->snd_nxt, TH_ACK | TH_SYN, mss_len, 4, 0);
+	assert_int_equal(DROP_OF(1, BAD_OPTIONS), 3);
+	assert_int_equal(mg_tcp_state(c), MG_TCP_ESTABLISHED);
+	assert_int_equal(last_accepted->rx, 0);
+}
+
+static void segment_to_closed_port_gets_rst(void **state)
+{
+	struct mg_tcp_conn fake;
+
+	(void)state;
+	memset(&fake, 0, sizeof(fake));
+	fake.key.lip = IP_B;
+	fake.key.rip = IP_A;
+	fake.key.lport = RTE_BE16(9);
+	fake.key.rport = RTE_BE16(5555);
+	memcpy(fake.our_mac, MAC_B, 6);
+	memcpy(fake.peer_mac, MAC_A, 6);
+	inject(1, &fake, 1000, 0, TH_SYN, NULL, 0, 0);
+	assert_int_equal(DROP_OF(1, NO_CONN), 1);
+	assert_int_equal(CTR_OF(1, rst_sent), 1);
+	inject(1, &fake, 1000, 0, TH_RST, NULL, 0, 0); /* never answer an RST */
+	assert_int_equal(CTR_OF(1, rst_sent), 1);
+}
+
+static bool zero_window_seen(void)
+{
+	return CTR_OF(0, persist_probes) >= 3;
+}
+
+static void zero_window_persists_then_resumes(void **state)
+{
+	struct app *cl, *sv;
+
+	(void)state;
+	cl = open_pair(16);
+	sv = last_accepted;
+	sv->auto_read = false;
+	cl->tx_total = 300000;
+	assert_true(run_until(N, zero_window_seen, 60000000));
+	assert_int_equal(sv->c->rcvq_bytes, sv->c->rcvbuf);
+	assert_int_equal(sv->c->rcv_adv, sv->c->rcv_nxt); /* window zero */
+	assert_int_equal(cl->c->snd_wnd, 0);
+	sv->auto_read = true;
+	app_read(sv);
+	assert_true(run_until(N, server_got_all, 60000000));
+	assert_int_equal(sv->rx_bad, 0);
+}
+
+static void syn_cookies_when_backlog_is_zero(void **state)
+{
+	struct app *cl;
+
+	(void)state;
+	cl = open_pair(0);
+	assert_int_equal(CTR_OF(1, syncookies_sent), 1);
+	assert_int_equal(CTR_OF(1, syncookies_validated), 1);
+	assert_true(last_accepted->c->flags & TF_WS_OK);
+	assert_true(last_accepted->c->flags & TF_SACK_OK);
+	assert_true(last_accepted->c->flags & TF_TS_OK);
+	cl->tx_total = 300000;
+	last_accepted->tx_total = 100000;
+	assert_true(run_until(N, server_got_all, 30000000));
+	assert_true(run_until(N, client_got_all, 30000000));
+	assert_int_equal(last_accepted->rx_bad + cl->rx_bad, 0);
+}
+
+static void forged_cookie_ack_gets_rst(void **state)
+{
+	struct mg_tcp_conn fake;
+
+	(void)state;
+	assert_true(mg_tcp_listen(&N->st[1], 0, PORT_SRV, 0, &ops, NULL) >= 0);
+	memset(&fake, 0, sizeof(fake));
+	fake.key.lip = IP_B;
+	fake.key.rip = IP_A;
+	fake.key.lport = PORT_SRV;
+	fake.key.rport = RTE_BE16(5555);
+	memcpy(fake.our_mac, MAC_B, 6);
+	memcpy(fake.peer_mac, MAC_A, 6);
+	inject(1, &fake, 1001, 0x12345678, TH_ACK, NULL, 0, 0);
+	assert_int_equal(CTR_OF(1, syncookies_failed), 1);
+	assert_int_equal(CTR_OF(1, rst_sent), 1);
+	assert_int_equal(N->st[1].st.conns[MG_TCP_ESTABLISHED], 0);
+}
+
+static void time_wait_is_reused_by_a_newer_syn(void **state)
+{
+	struct app *cl, *sv, *cl2;
+
+	(void)state;
+	cl = open_pair(16);
+	sv = last_accepted;
+	cl->tx_total = 1000;
+	run_for(N, 10000);
+	mg_tcp_close(&N->st[1], sv->c); /* the server closes first: it holds TIME-WAIT */
+	run_for(N, 10000);
+	assert_true(cl->peer_fin);
+	mg_tcp_close(&N->st[0], cl->c);
+	run_for(N, 10000);
+	assert_int_equal(N->st[1].st.conns[MG_TCP_TIME_WAIT], 1);
+	assert_int_equal(N->st[0].st.conns[MG_TCP_LAST_ACK] + N->st[0].st.conns[MG_TCP_ESTABLISHED], 0);
+	N->now += 1000000;
+	last_accepted = NULL;
+	cl2 = client_connect(40000); /* the same four-tuple */
+	assert_true(run_until(N, both_up, 5000000));
+	(void)cl2;
+	assert_int_equal(CTR_OF(1, tw_recycled), 1);
+	assert_int_equal(N->st[1].st.closes[MG_TCP_CLOSE_TW_RECYCLED], 1);
+	assert_int_equal(mg_tcp_state(last_accepted->c), MG_TCP_ESTABLISHED);
+}
+
+static void memory_bound_is_counted(void **state)
+{
+	struct mg_tcp_params pa, pb;
+	struct app *cl, *sv;
+
+	teardown(state);
+	params(&pa, 0);
+	params(&pb, 1);
+	pb.mem_max = 16 * 2176; /* sixteen buffers for the whole server stack */
+	setup_with(state, &pa, &pb);
+	cl = open_pair(16);
+	sv = last_accepted;
+	sv->auto_read = false;
+	cl->tx_total = 200000;
+	run_for(N, 2000000);
+	assert_true(CTR_OF(1, mem_bound_hits) > 0);
+	assert_true(N->st[1].st.mem_used <= pb.mem_max);
+	sv->auto_read = true;
+	app_read(sv);
+	assert_true(run_until(N, server_got_all, 120000000));
+	assert_int_equal(sv->rx_bad, 0);
+}
+
+static void send_buffer_bound_gives_backpressure(void **state)
+{
+	struct app *cl;
+	uint8_t buf[1000];
+	int64_t total = 0, r;
+
+	(void)state;
+	cl = open_pair(16);
+	last_accepted->auto_read = false;
+	memset(buf, 0, sizeof(buf));
+	while ((r = mg_tcp_send_copy(&N->st[0], cl->c, buf, sizeof(buf))) > 0)
+		total += r;
+	assert_int_equal(total, 64 * 1024);
+	assert_int_equal(mg_tcp_send_space(&N->st[0], cl->c), 0);
+	assert_true(CTR_OF(0, sndbuf_bound_hits) > 0);
+	last_accepted->auto_read = true;
+	run_for(N, 100000);
+	assert_true(cl->events & MG_TCP_EV_WRITABLE);
+}
+
+static void mss_of_the_peer_is_respected(void **state)
+{
+	struct mg_tcp_params pa, pb;
+	struct app *cl;
+
+	teardown(state);
+	params(&pa, 0);
+	params(&pb, 1);
+	pb.ports[0].mtu = 576;
+	setup_with(state, &pa, &pb);
+	cl = open_pair(16);
+	assert_int_equal(cl->c->mss, 536);
+	assert_int_equal(tcp_eff_mss(cl->c), 524);
+	cl->tx_total = 50000;
+	assert_true(run_until(N, server_got_all, 10000000));
+	assert_true(CTR_OF(1, segs_in) >= 50000 / 524);
+}
+
+static void delayed_ack_fires(void **state)
+{
+	struct app *cl;
+
+	(void)state;
+	cl = open_pair(16);
+	cl->tx_total = 100; /* one small segment: its ACK waits */
+	run_for(N, 100000);
+	assert_int_equal(CTR_OF(1, delayed_acks), 1);
+	assert_int_equal(last_accepted->rx, 100);
+}
+
+static void keepalive_closes_a_dead_peer(void **state)
+{
+	struct mg_tcp_params pa, pb;
+	struct app *cl;
+
+	teardown(state);
+	params(&pa, 0);
+	params(&pb, 1);
+	pa.keep_idle = 1000000;
+	pa.keep_intvl = 100000;
+	pa.keep_probes = 3;
+	setup_with(state, &pa, &pb);
+	cl = open_pair(16);
+	run_for(N, 1500000);
+	assert_true(CTR_OF(0, keepalive_probes) >= 1);
+	assert_false(cl->closed); /* the peer answers probes */
+	N->loss = 1000;           /* the peer vanishes */
+	assert_true(run_until(N, all_closed, 10000000) || cl->closed);
+	assert_int_equal(cl->close_reason, MG_TCP_CLOSE_KEEPALIVE);
+}
+
+static bool client_closed(void)
+{
+	return apps[0].closed;
+}
+
+static void retransmissions_give_up(void **state)
+{
+	struct app *cl;
+
+	(void)state;
+	cl = open_pair(16);
+	N->loss = 1000;
+	cl->tx_total = 10000;
+	assert_true(run_until(N, client_closed, 2000000000));
+	assert_int_equal(cl->close_reason, MG_TCP_CLOSE_TIMEOUT);
+	assert_true(CTR_OF(0, rto_fires) > 10);
+}
+
+static void abort_sends_rst(void **state)
+{
+	struct app *cl, *sv;
+
+	(void)state;
+	cl = open_pair(16);
+	sv = last_accepted;
+	mg_tcp_abort(&N->st[0], cl->c);
+	run_for(N, 5000);
+	assert_true(sv->closed);
+	assert_int_equal(sv->close_reason, MG_TCP_CLOSE_RESET);
+	assert_int_equal(N->st[0].st.closes[MG_TCP_CLOSE_ABORTED], 1);
+}
+
+static void connect_to_closed_port_is_refused(void **state)
+{
+	struct app *cl;
+
+	(void)state;
+	cl = client_connect(40001);
+	run_for(N, 10000);
+	assert_true(cl->closed);
+	assert_int_equal(cl->close_reason, MG_TCP_CLOSE_REFUSED);
+}
+
+static void connect_rejects_a_tuple_in_use(void **state)
+{
+	struct mg_tcp_conn *c;
+	struct mg_tcp_connect_args ca = {
+		.port = 0, .src_ip = IP_A, .dst_ip = IP_B,
+		.src_port = RTE_BE16(40000), .dst_port = PORT_SRV, .ops = &ops,
+	};
+
+	(void)state;
+	open_pair(16);
+	assert_int_equal(mg_tcp_connect(&N->st[0], &ca, &c), -1);
+	assert_int_equal(mg_errno(), MG_ERR_USAGE);
+	assert_non_null(strstr(mg_errmsg(), "tuple in use"));
+}
+
+int main(int argc, char **argv)
+{
+	char prefix[64];
+	char *eal[] = {argv[0], "--no-huge", "-m", "256", "--no-pci", prefix,
+		       "--log-level=error", "--no-telemetry"};
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(siphash_matches_reference_vector),
+		cmocka_unit_test(init_rejects_bad_params),
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(handshake_negotiates_options),
+		T(transfer_1mb_in_order),
+		T(transfer_under_loss_reorder_dup_corrupt),
+		T(fin_both_ways_then_time_wait),
+		T(half_close_keeps_the_other_direction),
+		T(simultaneous_open),
+		T(simultaneous_close),
+		T(rst_at_rcv_nxt_resets),
+		T(rst_out_of_window_is_ignored),
+		T(rst_in_window_not_exact_gets_challenge_ack),
+		T(syn_in_synchronized_state_gets_challenge_ack),
+		T(challenge_acks_are_rate_limited),
+		T(out_of_window_data_gets_ack),
+		T(paws_drops_old_timestamps),
+		T(bad_option_lengths_are_dropped),
+		T(segment_to_closed_port_gets_rst),
+		T(zero_window_persists_then_resumes),
+		T(syn_cookies_when_backlog_is_zero),
+		T(forged_cookie_ack_gets_rst),
+		T(time_wait_is_reused_by_a_newer_syn),
+		T(memory_bound_is_counted),
+		T(send_buffer_bound_gives_backpressure),
+		T(mss_of_the_peer_is_respected),
+		T(delayed_ack_fires),
+		T(keepalive_closes_a_dead_peer),
+		T(retransmissions_give_up),
+		T(abort_sends_rst),
+		T(connect_to_closed_port_is_refused),
+		T(connect_rejects_a_tuple_in_use),
+#undef T
+	};
+
+	(void)argc;
+	snprintf(prefix, sizeof(prefix), "--file-prefix=mgtest-tcp-%d", getpid());
+	if (rte_eal_init((int)RTE_DIM(eal), eal) < 0) {
+		fprintf(stderr, "rte_eal_init failed\n");
+		return 1;
+	}
+	pool = rte_pktmbuf_pool_create("tcp_test", 16383, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				       SOCKET_ID_ANY);
+	if (!pool) {
+		fprintf(stderr, "mempool: out of memory\n");
+		return 1;
+	}
+	pool_full = rte_mempool_avail_count(pool);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	rte_mempool_free(pool);
+	rte_eal_cleanup();
+	return rc;
+}
