@@ -5,6 +5,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "keys.h"
 #include "meshctl_cmds.h"
 #include "meshctl_telemetry.h"
+#include "policy.h"
 #include "snapshot.h"
 
 /* Files the tools read need not fit the gateway's cap (verify applies that). */
@@ -41,7 +44,8 @@ static const char snapshot_help[] =
 "\n"
 "  build POLICY --version N [--not-before T] [--expires T | --ttl D]\n"
 "        [--max-size BYTES] -o FILE\n"
-"      Wrap the policy source in an unsigned envelope. Deterministic: the same\n"
+"      Check the policy, inline its bundle_file certificates (read relative to\n"
+"      POLICY), normalize it and wrap it in an unsigned envelope. Deterministic: the same\n"
 "      policy bytes, version and times give the same file. --not-before defaults\n"
 "      to 0 (valid from the epoch; versions alone order snapshots); --ttl counts\n"
 "      from --not-before and defaults to 30d when --not-before is given. With\n"
@@ -449,6 +453,25 @@ static void print_summary(const char *path, const struct mg_snapshot_view *v)
 	       v->n_sigs == 1 ? "" : "s", hex);
 }
 
+/*
+ * The payload is the policy checked and normalized, with bundle_file contents
+ * inlined (read relative to the policy file): self-contained, and the same
+ * bytes for the same meaning whatever the source's layout or comments.
+ */
+static int canonical_payload(const char *path, uint8_t **policy, size_t *len)
+{
+	char dir[PATH_MAX], *canon = NULL;
+	size_t canon_len = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	MG_GUARD(mg_policy_inline_files((const char *)*policy, *len, path, dirname(dir), &canon,
+					&canon_len));
+	free(*policy);
+	*policy = (uint8_t *)canon;
+	*len = canon_len;
+	return 0;
+}
+
 static int cmd_build(int argc, char **argv)
 {
 	struct mg_snapshot_meta m;
@@ -468,6 +491,7 @@ static int cmd_build(int argc, char **argv)
 	if (mg_snapshot_read_file(o.pos[0], cap - MG_SNAPSHOT_OVERHEAD -
 				  MG_SNAPSHOT_MAX_SIGS * MG_SNAPSHOT_SIG_ENTRY_MAX,
 				  &policy, &plen) < 0 ||
+	    canonical_payload(o.pos[0], &policy, &plen) < 0 ||
 	    mg_snapshot_build(policy, plen, &m, &out, &len) < 0 ||
 	    mg_snapshot_parse(out, len, len, &v) < 0 || write_out(o.out, out, len) < 0)
 		goto fail;
