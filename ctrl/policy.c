@@ -462,6 +462,8 @@ static int keyrec_cmp(const void *x, const void *y)
 /* Sort @recs; return the index of the first later duplicate, or -1. */
 static long find_dup(struct keyrec *recs, size_t n)
 {
+	if (n < 2)
+		return -1;
 	qsort(recs, n, sizeof(*recs), keyrec_cmp);
 	for (size_t i = 1; i < n; i++)
 		if (((recs[i].s && strcmp(recs[i].s, recs[i - 1].s) == 0) || !recs[i].s) &&
@@ -606,7 +608,28 @@ struct der {
 	uint8_t fp[32]; /* SHA-256 of the DER: sort key and duplicate test */
 	unsigned char *data;
 	long len;
+	char subject[200]; /* RFC 2253, printable ASCII only */
+	char not_after[24];
 };
+
+/* What the canonical text says about a CA in its comment. */
+static void describe_cert(X509 *x, struct der *d)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	struct tm tm;
+	int len = 0;
+
+	if (b != NULL && X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0)
+		len = BIO_read(b, d->subject, sizeof(d->subject) - 1);
+	BIO_free(b);
+	d->subject[len > 0 ? len : 0] = '\0';
+	for (char *p = d->subject; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			*p = '?';
+	strcpy(d->not_after, "?");
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm))
+		strftime(d->not_after, sizeof(d->not_after), "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
 
 static int der_cmp(const void *a, const void *b)
 {
@@ -633,6 +656,8 @@ static const char *decode_cert(const char *p, const char *end, struct der *d, co
 	X509 *x = NULL;
 	BIO *bio;
 
+	d->data = NULL; /* freed by the caller whatever happens here */
+	d->len = 0;
 	*why = "the certificate block has no " PEM_CERT_END " line";
 	if (stop == NULL)
 		return NULL;
@@ -653,6 +678,7 @@ static const char *decode_cert(const char *p, const char *end, struct der *d, co
 	*why = "SHA-256 failed";
 	if (!EVP_Digest(d->data, (size_t)d->len, d->fp, NULL, EVP_sha256(), NULL))
 		goto out;
+	describe_cert(x, d);
 	*why = NULL;
 out:
 	X509_free(x);
@@ -687,6 +713,21 @@ static const char *split_bundle(const char *pem, size_t len, struct der *ders, u
 	return *n == 0 ? "holds no certificate" : NULL;
 }
 
+/* Two lines per CA: "CA i/n: subject" and "  sha256 <hex>, not after <time>". */
+static const char *summarize(struct ctx *c, const struct der *ders, uint32_t n)
+{
+	size_t each = sizeof(ders->subject) + sizeof(ders->not_after) + 128;
+	char *buf = palloc(c->pool, n * each + 1), *p = buf;
+
+	for (uint32_t i = 0; buf != NULL && i < n; i++) {
+		p += sprintf(p, "CA %u/%u: %s\n  sha256 ", i + 1, n, ders[i].subject);
+		for (int k = 0; k < 32; k++)
+			p += sprintf(p, "%02x", ders[i].fp[k]);
+		p += sprintf(p, ", not after %s\n", ders[i].not_after);
+	}
+	return buf;
+}
+
 /* Canonical bundle text: each certificate re-encoded from its DER, sorted. */
 static const char *encode_bundle(struct ctx *c, struct der *ders, uint32_t n,
 				 struct mg_policy_td *td)
@@ -711,7 +752,8 @@ static const char *encode_bundle(struct ctx *c, struct der *ders, uint32_t n,
 	td->bundle_pem = pstrndup(c, text, (size_t)len);
 	td->bundle_len = (size_t)len;
 	td->n_certs = n;
-	why = td->bundle_pem == NULL ? "out of memory" : NULL;
+	td->summary = summarize(c, ders, n);
+	why = td->bundle_pem == NULL || td->summary == NULL ? "out of memory" : NULL;
 out:
 	BIO_free(out);
 	return why;
@@ -720,7 +762,7 @@ out:
 static int load_bundle(struct ctx *c, const config_setting_t *s, const char *field,
 		       const char *pem, size_t len, struct mg_policy_td *td)
 {
-	struct der ders[MG_POLICY_BUNDLE_CERTS];
+	struct der ders[MG_POLICY_BUNDLE_CERTS] = { 0 };
 	uint32_t n = 0;
 	const char *why = split_bundle(pem, len, ders, &n);
 	int rc = 0;
@@ -1658,46 +1700,17 @@ static void put_ports(FILE *f, const char *ind, const char *key, const uint16_t 
 	fputs(" ];\n", f);
 }
 
-/* One comment line per CA: subject, SHA-256 fingerprint, end of validity. */
-static void put_cert_comment(FILE *f, const char *ind, X509 *x, uint32_t i, uint32_t n)
-{
-	unsigned char der_fp[32];
-	unsigned fp_len = 0;
-	char subject[256] = "?", when[32] = "?";
-	struct tm tm;
-	BIO *b = BIO_new(BIO_s_mem());
-
-	if (b != NULL && X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
-		int len = BIO_read(b, subject, sizeof(subject) - 1);
-
-		subject[len > 0 ? len : 0] = '\0';
-	}
-	BIO_free(b);
-	for (char *p = subject; *p; p++)
-		if (*p < 0x20 || *p >= 0x7f)
-			*p = '?';
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm))
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	X509_digest(x, EVP_sha256(), der_fp, &fp_len);
-	fprintf(f, "%s# CA %u/%u: %s\n%s#   sha256 ", ind, i + 1, n, subject, ind);
-	for (unsigned k = 0; k < fp_len; k++)
-		fprintf(f, "%02x", der_fp[k]);
-	fprintf(f, ", not after %s\n", when);
-}
-
 static void put_bundle(FILE *f, const struct mg_policy_td *td)
 {
 	const char *ind = "\t\t";
-	BIO *b = BIO_new_mem_buf(td->bundle_pem, (int)td->bundle_len);
-	const char *p = td->bundle_pem, *end = p + td->bundle_len;
-	X509 *x;
+	const char *p = td->bundle_pem, *end = p + td->bundle_len, *line = td->summary;
 
-	for (uint32_t i = 0; b != NULL && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)); i++) {
-		put_cert_comment(f, ind, x, i, td->n_certs);
-		X509_free(x);
+	while (*line) { /* the summary as comment lines */
+		size_t n = strcspn(line, "\n");
+
+		fprintf(f, "%s# %.*s\n", ind, (int)n, line);
+		line += n + (line[n] != '\0');
 	}
-	ERR_clear_error();
-	BIO_free(b);
 	fprintf(f, "%sbundle_pem =", ind);
 	/* One string per PEM line; libconfig joins adjacent strings. */
 	while (p < end) {

@@ -71,6 +71,7 @@ struct mg_policy_td {
 	const char *bundle_pem; /* canonical: each CA re-encoded, sorted by SHA-256 */
 	size_t bundle_len;
 	uint32_t n_certs;
+	const char *summary; /* per CA: "CA i/n: subject\n  sha256 <hex>, not after <time>\n" */
 	unsigned line;
 };
 

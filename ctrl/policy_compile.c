@@ -113,6 +113,25 @@ struct mg_policy {
 
 #define CAT(p, off, type) ((const type *)((const uint8_t *)(p) + (off)))
 
+/*
+ * CRC32-C of a key (SSE4.2 crc32 through DPDK's primitives). Words are
+ * loaded with memcpy: keys sit at any byte offset, and rte_hash_crc()'s own
+ * loop casts them to uint64_t pointers, which is undefined when unaligned.
+ */
+static uint32_t hash_key(const char *k, uint32_t len)
+{
+	uint32_t h = HASH_SEED;
+	uint64_t w;
+
+	for (; len >= 8; k += 8, len -= 8) {
+		memcpy(&w, k, sizeof(w));
+		h = rte_hash_crc_8byte(w, h);
+	}
+	while (len-- > 0)
+		h = rte_hash_crc_1byte((uint8_t)*k++, h);
+	return h;
+}
+
 static const char *sref(const struct mg_policy *p, struct strref s)
 {
 	return CAT(p, s.off, char);
@@ -181,7 +200,7 @@ static struct strref b_join(struct builder *b, const struct mg_policy_strv *v)
 
 	for (uint32_t i = 0; i < v->n; i++)
 		n += strlen(v->v[i]) + 1;
-	r = b_str(b, "", n ? n - 1 : 0);
+	r = (struct strref){ b_alloc(b, n ? n : 1, 1), (uint32_t)(n ? n - 1 : 0) };
 	if (b->failed)
 		return r;
 	d = B(b, r.off, char);
@@ -407,7 +426,7 @@ static void build_selectors(struct builder *b, const struct mg_policy_src *src,
 		size_t j = i;
 
 		a.key = b_str(b, v[i].key, v[i].len);
-		a.hash = rte_hash_crc(v[i].key, v[i].len, HASH_SEED);
+		a.hash = hash_key(v[i].key, v[i].len);
 		a.grants.off = grants.off + (uint32_t)(g * sizeof(struct a_grant));
 		for (; j < n && same_key(&v[i], &v[j]); j++) {
 			const struct mg_policy_rule *r;
@@ -802,7 +821,7 @@ static const struct a_sel *sel_find(const struct mg_policy *p, const char *key, 
 
 	if (p->sel_slots.n == 0)
 		return NULL;
-	h = rte_hash_crc(key, len, HASH_SEED);
+	h = hash_key(key, len);
 	for (i = h & mask; slots[i] != 0; i = (i + 1) & mask) {
 		const struct a_sel *s = &CAT(p, p->sels.off, struct a_sel)[slots[i] - 1];
 

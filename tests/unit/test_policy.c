@@ -834,6 +834,26 @@ static void compiled_facts(void **state)
 	assert_int_equal(mg_policy_arena_size(p) % (size_t)sysconf(_SC_PAGESIZE), 0);
 }
 
+/* conf/policy.conf parses and decides as its comments say. */
+static void shipped_example(void **state)
+{
+	struct mg_policy *p = compile_path("../../conf/policy.conf");
+	const char *img = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+	(void)state;
+	expect(p, "spiffe://example.org/ns/demo/sa/client", "198.18.2.2", 80, NULL, MG_AUTHZ_ALLOW,
+	       "client-to-backend");
+	expect(p, "spiffe://example.org/ns/demo/sa/client", "198.18.10.2", 80, NULL,
+	       MG_AUTHZ_ALLOW, "client-to-backend");
+	expect(p, "spiffe://example.org/ns/demo/sa/client2", "198.18.2.2", 80, img,
+	       MG_AUTHZ_ALLOW_L7, "client2-reads-backend");
+	expect(p, "spiffe://example.org/ns/demo/sa/client2", "198.18.2.2", 80, NULL,
+	       MG_AUTHZ_IMAGE_NOT_ALLOWED, NULL);
+	expect(p, "spiffe://example.org/ns/ci/sa/runner", "198.18.2.2", 80, NULL,
+	       MG_AUTHZ_DENY_RULE, "no-ci");
+	mg_policy_free(p);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Sealing. */
 
@@ -1044,6 +1064,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(authz_http_requests, authz_setup, authz_teardown),
 		cmocka_unit_test_setup_teardown(compiled_facts, authz_setup, authz_teardown),
 		cmocka_unit_test(authz_names),
+		cmocka_unit_test(shipped_example),
 		cmocka_unit_test(deny_all_denies),
 		cmocka_unit_test(seal_makes_read_only),
 		cmocka_unit_test(tampering_detected),
