@@ -366,8 +366,10 @@ static bool seq_acceptable(const struct mg_tcp_stack *s, const struct mg_tcp_con
 			return g->seq == c->rcv_nxt;
 		return SEQ_GEQ(g->seq, c->rcv_nxt) && SEQ_LT(g->seq, c->rcv_nxt + wnd);
 	}
+	/* Zero window: data is not acceptable, but its ACK, RST and window are
+	 * ("special allowance", RFC 9293 3.10.7.4); data_input trims it all. */
 	if (wnd == 0)
-		return false;
+		return g->seq == c->rcv_nxt;
 	return (SEQ_GEQ(g->seq, c->rcv_nxt) && SEQ_LT(g->seq, c->rcv_nxt + wnd)) ||
 	       (SEQ_GEQ(g->seq + len - 1, c->rcv_nxt) &&
 		SEQ_LT(g->seq + len - 1, c->rcv_nxt + wnd));

@@ -704,7 +704,8 @@ static void inject(int to, const struct mg_tcp_conn *c, uint32_t seq, uint32_t a
 	th->data_off = (uint8_t)((thl / 4) << 4);
 	th->tcp_flags = flags;
 	th->rx_win = RTE_BE16(65535);
-	memcpy(th + 1, opt, optlen);
+	if (optlen)
+		memcpy(th + 1, opt, optlen);
 	memset((uint8_t *)(th + 1) + optlen, 'x', plen);
 	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
 	assert_true(parse(m, &pkt));
@@ -1129,7 +1130,7 @@ int main(int argc, char **argv)
 {
 	char prefix[64];
 	char *eal[] = {argv[0], "--no-huge", "-m", "256", "--no-pci", prefix,
-		       "--log-level=error", "--no-telemetry"};
+		       "--log-level=error", "--no-telemetry", "--no-shconf"};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(siphash_matches_reference_vector),
 		cmocka_unit_test(init_rejects_bad_params),
