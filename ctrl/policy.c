@@ -782,7 +782,7 @@ static int read_bundle_file(struct ctx *c, const config_setting_t *s, const char
 {
 	char path[PATH_MAX];
 	ssize_t r = 0;
-	int fd;
+	int fd, err;
 
 	if (file[0] == '/')
 		snprintf(path, sizeof(path), "%s", file);
@@ -796,10 +796,11 @@ static int read_bundle_file(struct ctx *c, const config_setting_t *s, const char
 	while (fd >= 0 && *len <= MG_POLICY_BUNDLE_MAX &&
 	       (r = read(fd, *text + *len, MG_POLICY_BUNDLE_MAX + 1 - *len)) > 0)
 		*len += (size_t)r;
+	err = errno;
 	if (fd >= 0)
 		close(fd);
 	if (fd < 0 || r < 0)
-		return fail(c, s, IO, field, "cannot read \"%s\": %s", path, strerror(errno));
+		return fail(c, s, IO, field, "cannot read \"%s\": %s", path, strerror(err));
 	if (*len > MG_POLICY_BUNDLE_MAX)
 		return fail(c, s, CONFIG_RANGE, field, "\"%s\" is larger than %u bytes", path,
 			    MG_POLICY_BUNDLE_MAX);
