@@ -2,6 +2,8 @@
 #include "loader.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "policy.h"
 
 #define SNAPSHOT_FILE "active.msnap"
+#define STAGED_SUFFIX ".new"
 #define STATE_FILE "antirollback"
 
 static const char *const refusal_names[MG_LOAD_REFUSED__COUNT] = {
@@ -185,12 +188,62 @@ static int write_state(const char *path, const struct mg_snapshot_state *s)
 	return mg_snapshot_write_file(path, (const uint8_t *)text, (size_t)n);
 }
 
-/* Step 6: the snapshot first, then the state; see the file comment on crashes. */
-static int persist(struct mg_loader *l, const uint8_t *bytes, size_t len,
-		   const struct mg_snapshot_state *s)
+static void staged_path(const struct mg_loader *l, char *buf, size_t size)
 {
-	MG_GUARD(mg_snapshot_write_file(l->snapshot_path, bytes, len));
+	snprintf(buf, size, "%s%s", l->snapshot_path, STAGED_SUFFIX);
+}
+
+/* fsync a file's directory so a rename in it is durable. */
+static int sync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	int fd, rc;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return mg_error_set(MG_ERR_IO, "%s: %s", dir, strerror(errno));
+	rc = fsync(fd);
+	close(fd);
+	return rc == 0 ? 0 : mg_error_set(MG_ERR_IO, "fsync %s: %s", dir, strerror(errno));
+}
+
+/* Step 6a: the new snapshot beside the active one; nothing is committed yet. */
+static int stage(struct mg_loader *l, const uint8_t *bytes, size_t len)
+{
+	char staged[PATH_MAX + 8];
+
+	staged_path(l, staged, sizeof(staged));
+	return mg_snapshot_write_file(staged, bytes, len);
+}
+
+static void unstage(struct mg_loader *l)
+{
+	char staged[PATH_MAX + 8];
+
+	staged_path(l, staged, sizeof(staged));
+	unlink(staged);
+}
+
+/*
+ * Step 6c: the anti-rollback state is the commit point; the rename of the
+ * staged snapshot follows. A crash between the two leaves a staged file that
+ * matches the state, and boot finishes the rename (roll_forward()).
+ */
+static int commit(struct mg_loader *l, const struct mg_snapshot_state *s)
+{
+	char staged[PATH_MAX + 8];
+
+	staged_path(l, staged, sizeof(staged));
 	MG_GUARD(write_state(l->state_path, s));
+	if (rename(staged, l->snapshot_path) < 0 || sync_dir_of(l->snapshot_path) < 0) {
+		int err = errno;
+
+		/* Put the old state back so disk and memory agree on the active one. */
+		if (l->floor.version && write_state(l->state_path, &l->floor) < 0)
+			alarm_line("could not restore the anti-rollback state", mg_errmsg());
+		return mg_error_set(MG_ERR_IO, "%s: rename: %s", l->snapshot_path, strerror(err));
+	}
 	return 0;
 }
 
@@ -261,12 +314,24 @@ enum mg_load_result mg_loader_load(struct mg_loader *l, const uint8_t *bytes, si
 	}
 	if (check_time(&a, &why) < 0 || build_policy(l, &a, &p, &why) < 0)
 		return refuse(l, &a, why, mg_errmsg(), reply, reply_size);
-	if (persist(l, bytes, len, &a.cand) < 0) {
-		mg_policy_free(p);
-		return refuse(l, &a, MG_LOAD_REFUSED_PERSIST, mg_errmsg(), reply, reply_size);
+	/* Step 6: stage, audit, commit; any failure leaves disk and memory as they were. */
+	why = MG_LOAD_REFUSED_PERSIST;
+	if (stage(l, bytes, len) == 0) {
+		why = MG_LOAD_REFUSED_AUDIT; /* a change the log cannot record is no change */
+		if (audit_accepted(l, &a, "snapshot.accepted") == 0) {
+			why = MG_LOAD_REFUSED_PERSIST;
+			if (commit(l, &a.cand) == 0)
+				why = MG_LOAD_REFUSED__COUNT;
+		}
 	}
-	if (audit_accepted(l, &a, "snapshot.accepted") < 0)
-		alarm_line("audit append failed", mg_errmsg());
+	if (why != MG_LOAD_REFUSED__COUNT) {
+		char detail[512];
+
+		snprintf(detail, sizeof(detail), "%s", mg_errmsg());
+		unstage(l);
+		mg_policy_free(p);
+		return refuse(l, &a, why, detail, reply, reply_size);
+	}
 	publish(l, p);
 	become_active(l, &a);
 	l->accepted++;
@@ -363,6 +428,34 @@ static int boot_load(struct mg_loader *l, struct attempt *a, const uint8_t *buf,
 	return 0;
 }
 
+/*
+ * A staged snapshot left by a crash: committed (it matches the state) means
+ * finish the rename; otherwise the change never happened and it goes.
+ */
+static void roll_forward(struct mg_loader *l)
+{
+	char staged[PATH_MAX + 8];
+	struct mg_snapshot_view v;
+	struct mg_snapshot_state s;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	bool committed = false;
+
+	staged_path(l, staged, sizeof(staged));
+	if (access(staged, F_OK) != 0)
+		return;
+	if (l->floor.version &&
+	    mg_snapshot_read_file(staged, l->cfg->snapshot_max_bytes, &buf, &len) == 0 &&
+	    mg_snapshot_parse(buf, len, l->cfg->snapshot_max_bytes, &v) == 0 &&
+	    mg_snapshot_digest(&v, s.digest) == 0)
+		committed = v.meta.version == l->floor.version &&
+			    memcmp(s.digest, l->floor.digest, sizeof(s.digest)) == 0;
+	free(buf);
+	if (committed && rename(staged, l->snapshot_path) == 0 && sync_dir_of(staged) == 0)
+		return;
+	unlink(staged);
+}
+
 void mg_loader_boot(struct mg_loader *l, uint64_t now)
 {
 	struct attempt a = { .source = "boot", .now = now };
@@ -373,6 +466,7 @@ void mg_loader_boot(struct mg_loader *l, uint64_t now)
 		deny_all(l, MG_DENY_BOOT_REFUSED, "anti-rollback state unreadable or malformed");
 		return;
 	}
+	roll_forward(l);
 	if (mg_snapshot_read_file(l->snapshot_path, l->cfg->snapshot_max_bytes, &buf, &len) < 0) {
 		bool missing = mg_errno() == MG_ERR_IO && access(l->snapshot_path, F_OK) != 0;
 
@@ -387,6 +481,7 @@ void mg_loader_boot(struct mg_loader *l, uint64_t now)
 
 void mg_loader_tick(struct mg_loader *l, uint64_t now)
 {
-	if (l->have_active && now > l->meta.expires)
+	/* Valid while not_before <= now < expires, as mg_snapshot_check_time() says. */
+	if (l->have_active && now >= l->meta.expires)
 		deny_all(l, MG_DENY_EXPIRED, "active snapshot expired");
 }

@@ -11,11 +11,16 @@
  *      version with another digest is equivocation (refused and alarmed);
  *   4. time: not before not-before, not after expires (one clock read);
  *   5. only now parse and compile the payload;
- *   6. persist the snapshot, then the anti-rollback state (each written to a
- *      temporary file, fsynced, renamed, directory fsynced), then publish.
+ *   6. stage the snapshot beside the active one (written to a temporary
+ *      file, fsynced, renamed, directory fsynced), append the audit record,
+ *      commit by replacing the anti-rollback state the same way, rename the
+ *      staged snapshot into place, then publish. A failure before the commit
+ *      removes the staged file: disk and memory keep the old snapshot; a
+ *      change the audit log cannot record is refused.
  * A crash at any point leaves the old or the new snapshot active: boot
- * accepts a persisted snapshot newer than the persisted state (a crash fell
- * between the two renames) and refuses one older (rollback on disk).
+ * finishes the rename of a staged snapshot that matches the state, discards
+ * one that does not, accepts a persisted snapshot newer than the state and
+ * refuses one older (rollback on disk).
  */
 #ifndef MG_LOADER_H
 #define MG_LOADER_H
