@@ -56,7 +56,8 @@ mg_ctl "$PREFIX" status
 step "meshctl -f $PREFIX stats"
 mg_ctl "$PREFIX" stats
 step "meshctl -f $PREFIX drops"
-mg_ctl "$PREFIX" drops
+drops=$(mg_ctl "$PREFIX" drops)
+echo "${drops:-(nothing dropped)}"
 step "meshctl -f $PREFIX neighbours"
 mg_ctl "$PREFIX" neighbours
 exit "$fail"

@@ -151,6 +151,12 @@ mg_cleanup() {
 		test_cleanup || true
 	fi
 	for g in "${MG_GATEWAYS[@]}"; do
+		# A failed test leaves the gateway's own view in its log.
+		if [ "$rc" -ne 0 ] && [ -z "$(mg_gateway_rc "${g#*:}")" ]; then
+			mg_log "gateway ${g#*:} at failure:"
+			mg_ctl "${g#*:}" stats 2>&1 | grep -v ' 0$' | sed 's/^/    /' >&2 || true
+			mg_ctl "${g#*:}" drops 2>&1 | sed 's/^/    drop /' >&2 || true
+		fi
 		mg_stop_gateway "${g%%:*}" "${g#*:}"
 	done
 	if [ "$MG_OWN_TOPO" = 1 ]; then

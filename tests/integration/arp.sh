@@ -56,10 +56,12 @@ answered0=$(mg_stat "$MG_PREFIX" slowpath.arp_requests_answered)
 for ns in mg-client mg-backend; do
 	ip -n "$ns" neigh flush dev eth0
 done
+# (200 ms apart, 3 s to answer: the first echo waits in the kernel's queue
+# while ARP resolves.)
 mg_expect "mg-client reaches 198.18.1.1 after a neighbour flush" \
-	mg_ping mg-client "$MG_GW_FABRIC_IP" 3
+	mg_ping mg-client "$MG_GW_FABRIC_IP" 3 -i 0.2 -W 3
 mg_expect "mg-backend reaches 198.18.2.1 after a neighbour flush" \
-	mg_ping mg-backend "$MG_GW_LOCAL_IP" 3
+	mg_ping mg-backend "$MG_GW_LOCAL_IP" 3 -i 0.2 -W 3
 mg_expect_eq "mg-client's entry for 198.18.1.1" "$fab_mac" \
 	"$(mg_neigh_mac mg-client eth0 "$MG_GW_FABRIC_IP")"
 mg_expect_eq "mg-backend's entry for 198.18.2.1" "$loc_mac" \
