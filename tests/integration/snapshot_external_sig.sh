@@ -8,7 +8,8 @@
 #
 #  (no namespaces, no gateway: meshctl and openssl on files)
 set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
 [ -x "$MESHCTL" ] || mg_die "no meshctl at $MESHCTL (run make build or set MG_BUILD)"
 command -v openssl >/dev/null || mg_die "openssl CLI not found"
 tmp=$(mktemp -d /tmp/mgt-extsig.XXXXXX)
@@ -23,9 +24,9 @@ rc() {
 	echo "$r"
 }
 
-cat >policy.conf <<'EOF'
-trust_domain = "example.org";
-EOF
+# The least a policy can say: one trust domain with its bundle (build inlines it).
+cp "$here/../data/policy/minimal.conf" policy.conf
+cp "$here/../data/policy/example.org.pem" .
 
 # Keys: two made by meshctl, two by openssl alone (an external signer's own).
 "$MESHCTL" keygen -o a >a.id 2>/dev/null
@@ -112,7 +113,8 @@ mg_expect "... is a size_cap refusal" grep -q "REFUSED (size_cap)" last.out
 "$MESHCTL" snapshot inspect s.msnap --trust a.pub >inspect.out
 mg_expect "inspect shows the version" grep -q "^version: *5$" inspect.out
 mg_expect "inspect shows a's key id as valid" grep -q "$(cat a.id) ed25519, 64 bytes: valid (a.pub)" inspect.out
-mg_expect "inspect prints the payload" grep -q 'trust_domain = "example.org";' inspect.out
+mg_expect "inspect prints the normalized payload" grep -q 'name = "example.org";' inspect.out
+mg_expect "the payload carries the bundle inline" grep -q 'bundle_pem' inspect.out
 
 # Exit codes: usage 2, i/o 3.
 mg_expect_eq "build without an end: usage" 2 "$(rc "$MESHCTL" snapshot build policy.conf --version 1 -o x.msnap)"
