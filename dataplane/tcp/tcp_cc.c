@@ -111,10 +111,12 @@ static uint32_t loss_ssthresh(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 	return RTE_MAX((uint32_t)(c->cwnd * CUBIC_BETA), 2 * mss);
 }
 
+/* Entering recovery. With SACK the window is ssthresh and what may be sent
+ * is measured by the pipe (RFC 6675); without, NewReno inflates by 3 MSS. */
 void cc_on_loss(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 {
 	c->ssthresh = loss_ssthresh(s, c);
-	c->cwnd = c->ssthresh + 3 * tcp_eff_mss(c);
+	c->cwnd = c->ssthresh + ((c->flags & TF_SACK_OK) ? 0 : 3u * tcp_eff_mss(c));
 }
 
 /* RFC 5681 (4): after an RTO, one segment; the scoreboard is forgotten since
@@ -131,23 +133,95 @@ void cc_on_rto(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 	c->rexmit_next = c->snd_una;
 }
 
+static uint32_t sack_top(const struct mg_tcp_conn *c)
+{
+	uint32_t top = c->snd_una;
+
+	for (uint8_t i = 0; i < c->n_sack; i++)
+		top = SEQ_MAX(top, c->sack_blk[i][1]);
+	return top;
+}
+
+/* Sacked bytes inside [from, to). */
+static uint32_t sacked_in(const struct mg_tcp_conn *c, uint32_t from, uint32_t to)
+{
+	uint32_t n = 0;
+
+	for (uint8_t i = 0; i < c->n_sack; i++) {
+		uint32_t l = SEQ_MAX(c->sack_blk[i][0], from), r = SEQ_MIN(c->sack_blk[i][1], to);
+
+		if (SEQ_LT(l, r))
+			n += r - l;
+	}
+	return n;
+}
+
+/*
+ * RFC 6675 pipe: bytes believed in the network. Every hole below the highest
+ * SACKed byte counts as lost until it was resent (below rexmit_next).
+ */
+uint32_t sack_pipe(const struct mg_tcp_conn *c)
+{
+	uint32_t flight = c->snd_max - c->snd_una, top = sack_top(c);
+	uint32_t sacked = sacked_in(c, c->snd_una, top);
+	uint32_t holes = (top - c->snd_una) - sacked;
+	uint32_t rx = SEQ_MIN(SEQ_MAX(c->rexmit_next, c->snd_una), top);
+	uint32_t repaired = (rx - c->snd_una) - sacked_in(c, c->snd_una, rx);
+
+	return flight - sacked - (holes - repaired);
+}
+
+/* Loss of SND.UNA's segment: three dupacks, three segments SACKed above it
+ * (RFC 6675 IsLost), or, with a flight too small to make three dupacks and
+ * nothing new to send, one less than the flight (RFC 5827 early retransmit). */
+static bool loss_detected(const struct mg_tcp_conn *c)
+{
+	uint32_t mss = tcp_eff_mss(c), flight = c->snd_max - c->snd_una;
+	uint32_t segs = (flight + mss - 1) / mss;
+	bool more = SEQ_LT(c->snd_max, c->snd_buf_seq + c->sndq_bytes);
+
+	if (c->dupacks >= 3)
+		return true;
+	if ((c->flags & TF_SACK_OK) && sacked_in(c, c->snd_una, c->snd_max) >= 3 * mss)
+		return true;
+	return !more && segs < 4 && segs >= 2 && c->dupacks >= segs - 1;
+}
+
+/* A lost retransmission: all holes were resent, yet recovery has gone on
+ * for longer than those resends take to be ACKed. Resend from SND.UNA. */
+static void rerepair_check(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
+{
+	uint64_t wait = RTE_MAX(2ull * c->srtt, (uint64_t)c->srtt + 4ull * c->rttvar);
+
+	if (!c->n_sack || SEQ_LT(c->rexmit_next, sack_top(c)) ||
+	    s->now - c->rxt_round_at < RTE_MAX(wait, 1000ull))
+		return;
+	CTR(s, lost_rexmit_repairs);
+	c->rexmit_next = c->snd_una;
+	c->rxt_round_at = s->now;
+}
+
 /* A duplicate ACK (RFC 5681 definition) arrived. */
 void cc_dupack(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 {
 	c->dupacks++;
 	if (c->flags & TF_RECOVERY) {
-		c->cwnd += tcp_eff_mss(c); /* each dupack: a segment left the network */
+		if (c->flags & TF_SACK_OK)
+			rerepair_check(s, c);
+		else
+			c->cwnd += tcp_eff_mss(c); /* NewReno: a segment left the network */
 		return;
 	}
 	/* RFC 6582 section 3.2 (1): no new recovery until SND.UNA passes recover. */
-	if (c->dupacks < 3 || SEQ_LT(c->snd_una, c->recover))
+	if (SEQ_LT(c->snd_una, c->recover) || !loss_detected(c))
 		return;
 	CTR(s, fast_retransmits);
 	CTR(s, recoveries);
 	cc_on_loss(s, c);
 	c->recover = c->snd_max;
 	c->flags |= TF_RECOVERY;
-	c->rexmit_next = c->snd_una;
+	c->flags &= ~TF_TLP;
+	c->rxt_round_at = s->now;
 	tcp_rexmit_one(s, c, c->snd_una);
 	c->rexmit_next = c->snd_una + tcp_eff_mss(c);
 	timer_rexmt_arm(s, c);
@@ -164,24 +238,28 @@ void cc_partial_or_full_ack(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint3
 		return;
 	}
 	if (SEQ_GEQ(c->snd_una, c->recover)) {
-		/* RFC 6582 3.2 (3), full ACK: deflate to min(ssthresh, flight + MSS). */
-		c->cwnd = RTE_MIN(c->ssthresh, RTE_MAX(c->snd_max - c->snd_una, mss) + mss);
+		/* RFC 6582 3.2 (3) option 2 / RFC 6675: continue from ssthresh. */
+		c->cwnd = c->ssthresh;
 		c->flags &= ~TF_RECOVERY;
 		c->dupacks = 0;
 		return;
 	}
-	/* Partial ACK: resend the next hole, deflate by what left, keep one MSS. */
+	/* Partial ACK: the segment now at SND.UNA is lost too, unless resent. */
 	if (SEQ_LT(c->rexmit_next, c->snd_una))
 		c->rexmit_next = c->snd_una;
-	if (!sack_covers(c, c->snd_una, NULL)) {
+	if (c->rexmit_next == c->snd_una && !sack_covers(c, c->snd_una, NULL)) {
 		tcp_rexmit_one(s, c, c->snd_una);
-		if (SEQ_LT(c->rexmit_next, c->snd_una + mss))
-			c->rexmit_next = c->snd_una + mss;
+		c->rexmit_next = c->snd_una + mss;
 	}
-	c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
-	if (acked >= mss)
-		c->cwnd += mss;
-	c->cwnd = RTE_MAX(c->cwnd, mss);
+	if (c->flags & TF_SACK_OK) {
+		rerepair_check(s, c);
+	} else {
+		/* NewReno: deflate by what left, keep one MSS for the resend. */
+		c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
+		if (acked >= mss)
+			c->cwnd += mss;
+		c->cwnd = RTE_MAX(c->cwnd, mss);
+	}
 	timer_rexmt_arm(s, c);
 }
 

@@ -769,7 +769,7 @@ void conn_enter_time_wait(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 {
 	conn_set_state(s, c, MG_TCP_TIME_WAIT);
 	c->t_rexmt = c->t_keep = 0;
-	c->flags &= ~TF_PERSIST;
+	c->flags &= ~(TF_PERSIST | TF_TLP);
 	c->t_misc = s->now + s->p.time_wait;
 	timer_sched(s, c);
 }

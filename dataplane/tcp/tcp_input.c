@@ -387,6 +387,7 @@ static void ack_advance(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t 
 	if (SEQ_GT(ack, c->snd_buf_seq))
 		conn_sndq_ack(s, c, RTE_MIN(ack - c->snd_buf_seq, c->sndq_bytes));
 	c->snd_una = ack;
+	c->flags &= ~TF_TLP_SENT;
 	if (SEQ_LT(c->snd_nxt, ack))
 		c->snd_nxt = ack;
 	c->retries = 0;
@@ -394,7 +395,7 @@ static void ack_advance(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t 
 	cc_partial_or_full_ack(s, c, acked);
 	if (c->snd_una == c->snd_max) {
 		c->t_rexmt = 0;
-		c->flags &= ~TF_PERSIST;
+		c->flags &= ~(TF_PERSIST | TF_TLP);
 	} else if (!(c->flags & TF_PERSIST)) {
 		timer_rexmt_arm(s, c);
 	}
@@ -444,7 +445,7 @@ static bool ack_input(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct tcp_
 		c->max_sndwnd = RTE_MAX(c->max_sndwnd, wnd);
 		if (wnd && (c->flags & TF_PERSIST)) { /* window open: stop probing */
 			c->t_rexmt = 0;
-			c->flags &= ~TF_PERSIST;
+			c->flags &= ~(TF_PERSIST | TF_TLP);
 			c->backoff = 0;
 			if (c->snd_una != c->snd_max)
 				timer_rexmt_arm(s, c);

@@ -467,10 +467,68 @@ void tcp_rexmit_one(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t seq)
 	}
 }
 
+/* Bytes the congestion window still allows: RFC 6675 pipe in SACK recovery,
+ * else the flight; plus up to two segments for RFC 3042 limited transmit. */
+static uint32_t cwnd_left(const struct mg_tcp_conn *c)
+{
+	uint32_t in_net, cwnd = c->cwnd;
+
+	if ((c->flags & (TF_RECOVERY | TF_SACK_OK)) == (TF_RECOVERY | TF_SACK_OK))
+		in_net = sack_pipe(c);
+	else
+		in_net = c->snd_nxt - c->snd_una;
+	if (!(c->flags & TF_RECOVERY) && c->dupacks && c->dupacks < 3)
+		cwnd += c->dupacks * (uint32_t)tcp_eff_mss(c);
+	return cwnd > in_net ? cwnd - in_net : 0;
+}
+
+/* One new-data (or FIN) segment at SND.NXT, if the windows allow. */
+static int send_new(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
+{
+	uint32_t data_end = c->snd_buf_seq + c->sndq_bytes;
+	uint32_t out = c->snd_nxt - c->snd_una;
+	uint32_t avail = SEQ_LT(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
+	uint32_t rwnd_left = c->snd_wnd > out ? c->snd_wnd - out : 0;
+	uint32_t mss = tcp_eff_mss(c);
+	uint32_t len = RTE_MIN(RTE_MIN(avail, RTE_MIN(rwnd_left, cwnd_left(c))), mss);
+	bool fin = (c->flags & TF_FIN_QUEUED) && c->snd_nxt + len == data_end;
+	uint8_t flags;
+
+	if (!len && !fin)
+		return 0;
+	/* Sender SWS avoidance (RFC 9293 3.8.6.2.1): hold a runt while data is
+	 * in flight; the next ACK brings us back here. */
+	if (len < mss && len < avail && out && len < c->max_sndwnd / 2)
+		return 0;
+	flags = TH_ACK | (fin ? TH_FIN : 0) | (len && len == avail ? TH_PSH : 0);
+	if (!tcp_emit(s, c, c->snd_nxt, len, flags))
+		return -1;
+	if (SEQ_LT(c->snd_nxt, c->snd_max)) {
+		CTR(s, retransmits);
+		CTR_ADD(s, retransmit_bytes, len);
+	} else {
+		CTR_ADD(s, bytes_out, len);
+		if (!(c->flags & TF_TIMING) && len) {
+			c->flags |= TF_TIMING;
+			c->rtt_seq = c->snd_nxt;
+			c->rtt_start = s->now;
+		}
+	}
+	c->snd_nxt += len + fin;
+	if (fin)
+		c->flags |= TF_FIN_SENT;
+	if (SEQ_GT(c->snd_nxt, c->snd_max))
+		c->snd_max = c->snd_nxt;
+	if (!c->t_rexmt || (c->flags & TF_PERSIST))
+		timer_rexmt_arm(s, c);
+	return 1;
+}
+
 void tcp_output(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 {
 	uint32_t budget = s->p.output_budget;
-	bool sent = false;
+	bool sent = false, sack_rec = (c->flags & (TF_RECOVERY | TF_SACK_OK)) ==
+				      (TF_RECOVERY | TF_SACK_OK);
 
 	if (!output_state(c)) {
 		if ((c->flags & TF_ACK_NOW) && c->state != MG_TCP_CLOSED &&
@@ -478,58 +536,29 @@ void tcp_output(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 			tcp_send_ack(s, c);
 		return;
 	}
-	if ((c->flags & TF_RECOVERY) && (c->flags & TF_SACK_OK) && c->n_sack &&
-	    c->snd_nxt - c->snd_una < c->cwnd && repair_hole(s, c))
-		sent = true;
-	while (budget--) {
-		uint32_t data_end = c->snd_buf_seq + c->sndq_bytes;
-		uint32_t flight = c->snd_nxt - c->snd_una;
-		uint32_t wnd = RTE_MIN(c->snd_wnd, c->cwnd);
-		uint32_t avail = SEQ_LT(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
-		uint32_t left = wnd > flight ? wnd - flight : 0;
-		uint32_t mss = tcp_eff_mss(c);
-		uint32_t len = RTE_MIN(RTE_MIN(avail, left), mss);
-		bool fin = (c->flags & TF_FIN_QUEUED) && c->snd_nxt + len == data_end &&
-			   !(c->snd_wnd == 0 && avail);
-		uint8_t flags;
+	while (budget) {
+		int r;
 
-		if (!len && !fin)
-			break;
-		/* Sender SWS avoidance (RFC 9293 3.8.6.2.1): hold a runt while data
-		 * is in flight; the next ACK brings us back here. */
-		if (len < mss && len < avail && flight && len < c->max_sndwnd / 2)
-			break;
 		if (tcp_tx_space(s) == 0) {
 			tcp_pending_add(s, c);
 			break;
 		}
-		flags = TH_ACK | (fin ? TH_FIN : 0) | (len && len == avail ? TH_PSH : 0);
-		if (!tcp_emit(s, c, c->snd_nxt, len, flags)) {
+		/* In SACK recovery the holes go first, while the pipe allows. */
+		if (sack_rec && cwnd_left(c) >= tcp_eff_mss(c) && repair_hole(s, c)) {
+			budget--;
+			sent = true;
+			continue;
+		}
+		r = send_new(s, c);
+		if (r < 0)
 			tcp_pending_add(s, c);
+		if (r <= 0)
 			break;
-		}
-		if (SEQ_LT(c->snd_nxt, c->snd_max)) {
-			CTR(s, retransmits);
-			CTR_ADD(s, retransmit_bytes, len);
-		} else {
-			CTR_ADD(s, bytes_out, len);
-			if (!(c->flags & TF_TIMING) && len) {
-				c->flags |= TF_TIMING;
-				c->rtt_seq = c->snd_nxt;
-				c->rtt_start = s->now;
-			}
-		}
-		c->snd_nxt += len + fin;
-		if (fin)
-			c->flags |= TF_FIN_SENT;
-		if (SEQ_GT(c->snd_nxt, c->snd_max))
-			c->snd_max = c->snd_nxt;
-		if (!c->t_rexmt || (c->flags & TF_PERSIST))
-			timer_rexmt_arm(s, c);
+		budget--;
 		sent = true;
-		if (budget == 0)
-			tcp_pending_add(s, c);
 	}
+	if (!budget)
+		tcp_pending_add(s, c); /* more may be sendable: continue next loop */
 	if (!sent && (c->flags & TF_ACK_NOW))
 		tcp_send_ack(s, c);
 	/* Window closed with data waiting and nothing in flight: probe it. */

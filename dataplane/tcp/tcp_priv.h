@@ -115,6 +115,7 @@ void sack_update(struct mg_tcp_conn *c, const struct tcp_opts *o);
 void sack_prune(struct mg_tcp_conn *c);
 bool sack_covers(const struct mg_tcp_conn *c, uint32_t seq, uint32_t *end);
 uint32_t sack_bytes(const struct mg_tcp_conn *c);
+uint32_t sack_pipe(const struct mg_tcp_conn *c);
 
 /* tcp_reass.c */
 void reass_insert(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct tcp_seg *g);

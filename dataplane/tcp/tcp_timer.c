@@ -61,15 +61,59 @@ static uint32_t rto_now(const struct mg_tcp_stack *s, const struct mg_tcp_conn *
 	return (uint32_t)RTE_MIN(r, (uint64_t)s->p.rto_max);
 }
 
+/* A tail loss probe (RFC 8985 7) fits a flight that SACK can repair, once
+ * per flight, outside recovery and before any backoff. */
+static bool tlp_ok(const struct mg_tcp_conn *c)
+{
+	if ((c->flags & (TF_SACK_OK | TF_RECOVERY | TF_TLP_SENT)) != TF_SACK_OK ||
+	    !c->srtt || c->backoff)
+		return false;
+	return c->state == MG_TCP_ESTABLISHED || c->state == MG_TCP_CLOSE_WAIT ||
+	       c->state == MG_TCP_FIN_WAIT_1 || c->state == MG_TCP_CLOSING ||
+	       c->state == MG_TCP_LAST_ACK;
+}
+
 void timer_rexmt_arm(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 {
-	c->flags &= ~TF_PERSIST;
-	c->t_rexmt = s->now + rto_now(s, c);
+	uint32_t rto = rto_now(s, c);
+
+	c->flags &= ~(TF_PERSIST | TF_TLP);
+	if (tlp_ok(c)) {
+		/* PTO: two RTTs, and room for the peer's delayed ACK. */
+		uint64_t pto = RTE_MAX(2ull * c->srtt, (uint64_t)c->srtt + s->p.delack + 2000);
+
+		if (pto < rto) {
+			c->flags |= TF_TLP;
+			c->t_rexmt = s->now + pto;
+			return;
+		}
+	}
+	c->t_rexmt = s->now + rto;
+}
+
+/* The probe: a new segment if the peer's window allows, else the last one
+ * again, so that a lost tail shows up as a SACK and recovery starts. */
+static void fire_tlp(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
+{
+	uint32_t snd_max = c->snd_max, mss = tcp_eff_mss(c), data_end, last;
+
+	c->flags = (c->flags & ~TF_TLP) | TF_TLP_SENT;
+	CTR(s, tlp_probes);
+	c->cwnd += mss; /* room for exactly one more segment */
+	tcp_output(s, c);
+	c->cwnd -= mss;
+	if (c->snd_max == snd_max && c->snd_una != c->snd_max) {
+		data_end = c->snd_buf_seq + c->sndq_bytes;
+		last = SEQ_MIN(c->snd_max, data_end);
+		last = SEQ_MAX(last - RTE_MIN(mss, last - c->snd_una), c->snd_una);
+		tcp_rexmit_one(s, c, last);
+	}
+	timer_rexmt_arm(s, c);
 }
 
 void timer_persist_arm(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 {
-	c->flags |= TF_PERSIST;
+	c->flags = (c->flags & ~TF_TLP) | TF_PERSIST;
 	c->t_rexmt = s->now + RTE_MAX(rto_now(s, c), s->p.rto_min);
 }
 
@@ -104,6 +148,10 @@ void timer_rtt_sample(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t r)
 static void fire_rexmt(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 {
 	c->t_rexmt = 0;
+	if (c->flags & TF_TLP) {
+		fire_tlp(s, c);
+		return;
+	}
 	if (c->flags & TF_PERSIST) {
 		tcp_send_probe(s, c, false);
 		if (c->backoff < 16)

@@ -56,6 +56,8 @@ enum mg_tcp_state {
 	_(fast_retransmits, "fast retransmits (3 dupacks or SACK)")       \
 	_(sack_rexmits, "retransmissions of SACK holes in recovery")      \
 	_(recoveries, "fast recovery episodes")                           \
+	_(tlp_probes, "tail loss probes sent (RFC 8985)")                 \
+	_(lost_rexmit_repairs, "holes resent again: a retransmission was lost") \
 	_(persist_probes, "zero-window probes sent")                      \
 	_(keepalive_probes, "keepalive probes sent")                      \
 	_(delayed_acks, "ACKs sent by the delayed-ACK timer")             \
@@ -205,6 +207,8 @@ enum {
 	TF_FREE = 1u << 19,      /* in the free pool */
 	TF_ATTACHED = 1u << 20,  /* the app holds the handle and gets events */
 	TF_ACCEPT = 1u << 21,    /* passive: call the listener's accept first */
+	TF_TLP = 1u << 22,       /* the rexmt timer is a tail loss probe (RFC 8985) */
+	TF_TLP_SENT = 1u << 23,  /* one probe per flight until new data is ACKed */
 };
 
 /** One connection. Sequence variables are RFC 9293's; times are microseconds
@@ -231,8 +235,8 @@ struct mg_tcp_conn {
 	uint32_t sndbuf;
 	uint32_t sack_blk[MG_TCP_SACK_MAX][2]; /* scoreboard: sacked [start,end) */
 	uint8_t n_sack;
-	uint32_t rexmit_next;    /* SACK recovery: next hole to repair */
-	uint32_t high_rxt;
+	uint32_t rexmit_next;    /* recovery: holes below were resent */
+	uint64_t rxt_round_at;   /* when resending from SND.UNA last started */
 
 	/* receive side */
 	uint32_t irs, rcv_nxt, rcv_adv;  /* rcv_adv: right edge we advertised */

@@ -669,6 +669,8 @@ static void simultaneous_close(void **state)
 	assert_true(run_until(N, all_closed, 5000000));
 }
 
+static uint32_t inject_base;
+
 /* Inject a segment into stack @p to as if from the peer of @p c. */
 static void inject(int to, const struct mg_tcp_conn *c, uint32_t seq, uint32_t ack,
 		   uint8_t flags, const uint8_t *opt, uint8_t optlen, uint16_t plen)
@@ -706,7 +708,8 @@ static void inject(int to, const struct mg_tcp_conn *c, uint32_t seq, uint32_t a
 	th->rx_win = RTE_BE16(65535);
 	if (optlen)
 		memcpy(th + 1, opt, optlen);
-	memset((uint8_t *)(th + 1) + optlen, 'x', plen);
+	for (uint16_t i = 0; i < plen; i++) /* byte value = its offset from inject_base */
+		((uint8_t *)(th + 1))[optlen + i] = (uint8_t)(seq - inject_base + i);
 	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
 	assert_true(parse(m, &pkt));
 	m->port = 0;
@@ -1126,6 +1129,282 @@ static void connect_rejects_a_tuple_in_use(void **state)
 	assert_non_null(strstr(mg_errmsg(), "tuple in use"));
 }
 
+static void reassembly_trims_overlaps(void **state)
+{
+	struct app *sv;
+	struct mg_tcp_conn *c;
+	struct rte_mbuf *m;
+	uint8_t o[12], got[64];
+	uint32_t r;
+
+	(void)state;
+	open_pair(16);
+	sv = last_accepted;
+	sv->auto_read = false;
+	c = sv->c;
+	r = c->rcv_nxt;
+	inject_base = r;
+	inject(1, c, r + 10, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 20); /* [10,30) */
+	inject(1, c, r + 20, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 30); /* [20,50) */
+	inject(1, c, r + 12, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 5);  /* inside: dup */
+	inject(1, c, r + 5, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 10);  /* [5,15) */
+	assert_int_equal(c->rcv_nxt, r);
+	assert_int_equal(c->ooo_bytes, 45); /* [5,50), each byte held once */
+	assert_true(CTR_OF(1, dup_bytes) >= 5 + 10 + 5);
+	inject(1, c, r, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 8); /* [0,8): fills the hole */
+	assert_int_equal(c->rcv_nxt, r + 50);
+	assert_int_equal(c->ooo_segs, 0);
+	assert_int_equal(mg_tcp_recv(&N->st[1], c, 64, &m), 50);
+	assert_int_equal(rte_pktmbuf_read(m, 0, 50, got) == got ? 50 : 50, 50);
+	memcpy(got, rte_pktmbuf_read(m, 0, 50, got), 50);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(got[i], (uint8_t)i);
+	rte_pktmbuf_free(m);
+	inject_base = 0;
+}
+
+static void sack_blocks_describe_the_queue(void **state)
+{
+	struct mg_tcp_conn *c;
+	uint8_t o[12];
+	uint32_t blk[4][2], r;
+
+	(void)state;
+	open_pair(16);
+	last_accepted->auto_read = false;
+	c = last_accepted->c;
+	r = c->rcv_nxt;
+	inject(1, c, r + 100, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 100);
+	inject(1, c, r + 300, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 100);
+	inject(1, c, r + 200, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 50);
+	/* The latest arrival's block first (RFC 2018 4), then the others. */
+	assert_int_equal(reass_sack_blocks(c, blk, 4), 2);
+	assert_int_equal(blk[0][0], r + 100);
+	assert_int_equal(blk[0][1], r + 250);
+	assert_int_equal(blk[1][0], r + 300);
+	assert_int_equal(blk[1][1], r + 400);
+}
+
+static void out_of_order_fin_waits_for_the_hole(void **state)
+{
+	struct app *sv;
+	struct mg_tcp_conn *c;
+	uint8_t o[12];
+	uint32_t r;
+
+	(void)state;
+	open_pair(16);
+	sv = last_accepted;
+	c = sv->c;
+	r = c->rcv_nxt;
+	inject_base = r;
+	inject(1, c, r + 10, c->snd_nxt, TH_ACK | TH_FIN, o, ts_opt(c, o), 10);
+	assert_int_equal(mg_tcp_state(c), MG_TCP_ESTABLISHED);
+	assert_false(sv->peer_fin);
+	inject(1, c, r, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 10);
+	assert_int_equal(mg_tcp_state(c), MG_TCP_CLOSE_WAIT);
+	assert_true(sv->peer_fin);
+	assert_int_equal(sv->rx, 20);
+	assert_int_equal(c->rcv_nxt, r + 21);
+	inject_base = 0;
+}
+
+static void fin_retransmitted_in_time_wait_is_acked(void **state)
+{
+	struct app *cl, *sv;
+	struct mg_tcp_conn *c;
+	uint8_t o[12];
+	uint64_t t0;
+
+	(void)state;
+	cl = open_pair(16);
+	sv = last_accepted;
+	mg_tcp_shutdown(&N->st[0], cl->c);
+	run_for(N, 10000);
+	mg_tcp_shutdown(&N->st[1], sv->c);
+	run_for(N, 10000);
+	c = cl->c;
+	assert_int_equal(mg_tcp_state(c), MG_TCP_TIME_WAIT);
+	t0 = c->t_misc;
+	N->now += 500000;
+	mg_tcp_timers_run(&N->st[0], N->now);
+	inject(0, c, c->rcv_nxt - 1, c->snd_nxt, TH_ACK | TH_FIN, o, ts_opt(c, o), 0);
+	assert_int_equal(tx_pending(0), 1); /* the ACK again */
+	assert_int_equal(mg_tcp_state(c), MG_TCP_TIME_WAIT);
+	(void)t0;
+}
+
+static void close_with_unread_data_sends_rst(void **state)
+{
+	struct app *cl, *sv;
+
+	(void)state;
+	cl = open_pair(16);
+	sv = last_accepted;
+	sv->auto_read = false;
+	cl->tx_total = 1000;
+	run_for(N, 10000);
+	assert_int_equal(mg_tcp_recv_ready(sv->c), 1000);
+	mg_tcp_close(&N->st[1], sv->c);
+	assert_int_equal(N->st[1].st.closes[MG_TCP_CLOSE_UNREAD_DATA], 1);
+	run_for(N, 10000);
+	assert_true(cl->closed);
+	assert_int_equal(cl->close_reason, MG_TCP_CLOSE_RESET);
+}
+
+static void data_after_close_gets_rst(void **state)
+{
+	struct app *cl, *sv;
+
+	(void)state;
+	cl = open_pair(16);
+	sv = last_accepted;
+	mg_tcp_close(&N->st[1], sv->c); /* server closes; client keeps sending */
+	run_for(N, 10000);
+	assert_true(cl->peer_fin);
+	cl->tx_total = 1000;
+	run_for(N, 10000);
+	assert_int_equal(DROP_OF(1, DATA_AFTER_CLOSE), 1);
+	assert_int_equal(N->st[1].st.closes[MG_TCP_CLOSE_DATA_AFTER_CLOSE], 1);
+	assert_true(cl->closed);
+	assert_int_equal(cl->close_reason, MG_TCP_CLOSE_RESET);
+}
+
+static void wire_drop_to(int to)
+{
+	for (unsigned i = 0; i < N->n_fl;) {
+		if (N->fl[i].to == to) {
+			rte_pktmbuf_free(N->fl[i].m);
+			N->fl[i] = N->fl[--N->n_fl];
+		} else {
+			i++;
+		}
+	}
+}
+
+static void lost_syn_ack_is_retransmitted(void **state)
+{
+	struct app *cl;
+
+	(void)state;
+	assert_true(mg_tcp_listen(&N->st[1], 0, PORT_SRV, 16, &ops, NULL) >= 0);
+	cl = client_connect(40000);
+	run_for(N, 600); /* the SYN arrives, the SYN-ACK is on the wire */
+	wire_drop_to(0);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_SYN_SENT);
+	assert_true(run_until(N, both_up, 5000000));
+	assert_true(CTR_OF(0, rto_fires) + CTR_OF(1, rto_fires) >= 1);
+	assert_true(CTR_OF(0, retransmits) + CTR_OF(1, retransmits) >= 1);
+}
+
+static void orphan_fin_wait_2_times_out(void **state)
+{
+	struct mg_tcp_params pa, pb;
+	struct app *cl;
+
+	teardown(state);
+	params(&pa, 0);
+	params(&pb, 1);
+	pa.fin_wait2 = 1000000;
+	setup_with(state, &pa, &pb);
+	cl = open_pair(16);
+	mg_tcp_close(&N->st[0], cl->c); /* the server never closes its side */
+	run_for(N, 10000);
+	assert_int_equal(N->st[0].st.conns[MG_TCP_FIN_WAIT_2], 1);
+	run_for(N, 1100000);
+	assert_int_equal(N->st[0].st.conns[MG_TCP_FIN_WAIT_2], 0);
+	assert_int_equal(N->st[0].st.closes[MG_TCP_CLOSE_FIN_WAIT2_TIMEOUT], 1);
+}
+
+static void newreno_without_sack_under_loss(void **state)
+{
+	struct mg_tcp_params pa, pb;
+	struct app *cl;
+
+	teardown(state);
+	params(&pa, 0);
+	params(&pb, 1);
+	pa.cc = MG_TCP_CC_NEWRENO;
+	pb.flags |= MG_TCP_F_NO_SACK;
+	setup_with(state, &pa, &pb);
+	cl = open_pair(16);
+	assert_false(cl->c->flags & TF_SACK_OK);
+	N->loss = 30;
+	N->reorder = 20;
+	cl->tx_total = 1 << 20;
+	assert_true(run_until(N, server_got_all, 300000000));
+	assert_int_equal(last_accepted->rx_bad, 0);
+	assert_true(CTR_OF(0, fast_retransmits) > 0);
+	print_message("newreno 1 MB: %.1f s simulated, rexmit %lu rto %lu fast %lu\n",
+		      (double)N->now / 1e6, CTR_OF(0, retransmits), CTR_OF(0, rto_fires),
+		      CTR_OF(0, fast_retransmits));
+}
+
+static void scaled_window_moves_4mb(void **state)
+{
+	struct mg_tcp_params pa, pb;
+	struct app *cl;
+
+	teardown(state);
+	params(&pa, 0);
+	params(&pb, 1);
+	pa.sndbuf = pb.rcvbuf = 1 << 20;
+	pb.mem_max = 64ull << 20;
+	setup_with(state, &pa, &pb);
+	N->latency = 5000; /* 10 ms RTT: the window, not the wire, sets the pace */
+	cl = open_pair(16);
+	assert_int_equal(last_accepted->c->rcv_wscale, 5); /* 2^20 >> 4 is 65536 */
+	assert_int_equal(cl->c->snd_wscale, 5);
+	N->loss = 10;
+	cl->tx_total = 4 << 20;
+	assert_true(run_until(N, server_got_all, 300000000));
+	assert_int_equal(last_accepted->rx_bad, 0);
+	assert_true(cl->c->max_sndwnd > 65535);
+	print_message("4 MB at 10 ms RTT, 1%% loss: %.1f s simulated, rexmit %lu rto %lu tlp %lu\n",
+		      (double)N->now / 1e6 - 1, CTR_OF(0, retransmits), CTR_OF(0, rto_fires),
+		      CTR_OF(0, tlp_probes));
+}
+
+static bool legit_up(void)
+{
+	return apps[0].connected && last_accepted;
+}
+
+static void syn_flood_does_not_stop_a_legitimate_client(void **state)
+{
+	struct mg_tcp_conn fake;
+	struct app *cl;
+
+	(void)state;
+	assert_true(mg_tcp_listen(&N->st[1], 0, PORT_SRV, 8, &ops, NULL) >= 0);
+	memset(&fake, 0, sizeof(fake));
+	fake.key.lip = IP_B;
+	fake.key.lport = PORT_SRV;
+	memcpy(fake.our_mac, MAC_B, 6);
+	memcpy(fake.peer_mac, MAC_A, 6);
+	for (uint32_t i = 0; i < 500; i++) { /* spoofed sources never answer */
+		fake.key.rip = rte_cpu_to_be_32(0x0a000000 + i);
+		fake.key.rport = rte_cpu_to_be_16((uint16_t)(1024 + i));
+		inject(1, &fake, i * 7919, 0, TH_SYN, NULL, 0, 0);
+	}
+	wire_drop_to(0);
+	collect(N);
+	wire_drop_to(0); /* the SYN-ACKs go nowhere */
+	assert_int_equal(N->st[1].st.conns[MG_TCP_SYN_RCVD], 8);
+	assert_int_equal(CTR_OF(1, syncookies_sent), 492);
+	cl = client_connect(40000);
+	assert_true(run_until(N, legit_up, 5000000));
+	assert_int_equal(CTR_OF(1, syncookies_validated), 1);
+	cl->tx_total = 10000;
+	assert_true(run_until(N, server_got_all, 5000000));
+	/* The half-open ones end: retransmitted SYN-ACKs reach a host that
+	 * answers RST here; unanswered ones give up after their retries. */
+	run_for(N, 200000000);
+	assert_int_equal(N->st[1].st.conns[MG_TCP_SYN_RCVD], 0);
+	assert_int_equal(N->st[1].st.closes[MG_TCP_CLOSE_SYN_TIMEOUT] +
+			 N->st[1].st.closes[MG_TCP_CLOSE_RESET], 8);
+}
+
 int main(int argc, char **argv)
 {
 	char prefix[64];
@@ -1164,6 +1443,17 @@ int main(int argc, char **argv)
 		T(abort_sends_rst),
 		T(connect_to_closed_port_is_refused),
 		T(connect_rejects_a_tuple_in_use),
+		T(reassembly_trims_overlaps),
+		T(sack_blocks_describe_the_queue),
+		T(out_of_order_fin_waits_for_the_hole),
+		T(fin_retransmitted_in_time_wait_is_acked),
+		T(close_with_unread_data_sends_rst),
+		T(data_after_close_gets_rst),
+		T(lost_syn_ack_is_retransmitted),
+		T(orphan_fin_wait_2_times_out),
+		T(newreno_without_sack_under_loss),
+		T(scaled_window_moves_4mb),
+		T(syn_flood_does_not_stop_a_legitimate_client),
 #undef T
 	};
 
