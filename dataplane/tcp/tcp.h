@@ -24,6 +24,7 @@
 #ifndef MG_TCP_H
 #define MG_TCP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mg_error.h"
@@ -121,6 +122,18 @@ void mg_tcp_close(struct mg_tcp_stack *s, struct mg_tcp_conn *c);
 
 /** Abort: send RST, drop the queues, detach. No CLOSED event follows. */
 void mg_tcp_abort(struct mg_tcp_stack *s, struct mg_tcp_conn *c);
+
+/**
+ * ICMP "fragmentation needed" (type 3 code 4) for one of our segments:
+ * @p inner is the quoted IPv4 header plus at least 8 bytes of TCP header,
+ * @p len its length, @p next_mtu the MTU the router reported (host order).
+ * The quoted sequence number must lie in SND.UNA..SND.MAX (RFC 5927 5.1);
+ * then the connection's MSS drops to fit (never below 536 bytes of MTU 576)
+ * and the unacknowledged data goes out again in smaller segments.
+ * @return true if a connection took the new MTU.
+ */
+bool mg_tcp_icmp_frag_needed(struct mg_tcp_stack *s, const uint8_t *inner, uint32_t len,
+			     uint16_t next_mtu, uint64_t now);
 
 static inline enum mg_tcp_state mg_tcp_state(const struct mg_tcp_conn *c)
 {

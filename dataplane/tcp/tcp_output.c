@@ -567,3 +567,45 @@ void tcp_output(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 		timer_persist_arm(s, c);
 	timer_sched(s, c);
 }
+
+bool mg_tcp_icmp_frag_needed(struct mg_tcp_stack *s, const uint8_t *inner, uint32_t len,
+			     uint16_t next_mtu, uint64_t now)
+{
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)inner;
+	const struct rte_tcp_hdr *th;
+	struct mg_tcp_key k;
+	struct mg_tcp_conn *c;
+	uint32_t ihl, seq;
+	uint16_t mss;
+
+	s->now = now;
+	if (len < 20 || (ip->version_ihl >> 4) != 4 || ip->next_proto_id != IPPROTO_TCP)
+		goto ignore;
+	ihl = (ip->version_ihl & 0xf) * 4u;
+	if (ihl < 20 || len < ihl + 8)
+		goto ignore;
+	th = (const struct rte_tcp_hdr *)(inner + ihl);
+	/* The quoted segment is one we sent: source is us. */
+	k.lip = ip->src_addr;
+	k.rip = ip->dst_addr;
+	k.lport = th->src_port;
+	k.rport = th->dst_port;
+	c = mg_tcp_lookup(s, &k);
+	seq = rte_be_to_cpu_32(th->sent_seq);
+	if (!c || SEQ_LT(seq, c->snd_una) || SEQ_GEQ(seq, c->snd_max) ||
+	    c->state < MG_TCP_ESTABLISHED)
+		goto ignore;
+	mss = (uint16_t)(RTE_MAX(next_mtu, (uint16_t)576) - 40);
+	if (mss >= c->mss)
+		return false;
+	c->mss = mss;
+	c->snd_nxt = c->snd_una; /* resend what the router dropped, no backoff */
+	c->flags &= ~TF_TIMING;
+	CTR(s, pmtu_updates);
+	tcp_output(s, c);
+	conn_deliver(s);
+	return true;
+ignore:
+	CTR(s, icmp_ignored);
+	return false;
+}

@@ -83,7 +83,9 @@ enum mg_tcp_state {
 	_(backlog_bound_hits, "SYNs past a listener's backlog")           \
 	_(tx_ring_full, "segments dropped: TX ring full")                 \
 	_(alloc_failures, "mbuf allocation failures")                     \
-	_(timer_budget_hits, "timer runs that stopped at the work bound")
+	_(timer_budget_hits, "timer runs that stopped at the work bound") \
+	_(pmtu_updates, "MSS lowered by ICMP fragmentation-needed")       \
+	_(icmp_ignored, "ICMP errors for no connection or out of window")
 
 enum mg_tcp_counter {
 #define _(sym, desc) MG_TCP_CTR_##sym,

@@ -1405,6 +1405,40 @@ static void syn_flood_does_not_stop_a_legitimate_client(void **state)
 			 N->st[1].st.closes[MG_TCP_CLOSE_RESET], 8);
 }
 
+static void icmp_frag_needed_lowers_the_mss(void **state)
+{
+	struct app *cl;
+	struct mg_tcp_conn *c;
+	uint8_t q[40]; /* the quote is 28 bytes; room for the struct view */
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)q;
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(q + 20);
+
+	(void)state;
+	cl = open_pair(16);
+	c = cl->c;
+	last_accepted->auto_read = false;
+	cl->tx_total = 20000;
+	run_for(N, 200); /* segments in flight */
+	assert_true(c->snd_max != c->snd_una);
+	memset(q, 0, sizeof(q));
+	ip->version_ihl = 0x45;
+	ip->next_proto_id = IPPROTO_TCP;
+	ip->src_addr = c->key.lip;
+	ip->dst_addr = c->key.rip;
+	th->src_port = c->key.lport;
+	th->dst_port = c->key.rport;
+	th->sent_seq = rte_cpu_to_be_32(c->snd_max + 100000); /* not ours: ignored */
+	assert_false(mg_tcp_icmp_frag_needed(&N->st[0], q, 28, 1000, N->now));
+	assert_int_equal(CTR_OF(0, icmp_ignored), 1);
+	th->sent_seq = rte_cpu_to_be_32(c->snd_una);
+	assert_true(mg_tcp_icmp_frag_needed(&N->st[0], q, 28, 1000, N->now));
+	assert_int_equal(c->mss, 960);
+	assert_int_equal(CTR_OF(0, pmtu_updates), 1);
+	last_accepted->auto_read = true;
+	assert_true(run_until(N, server_got_all, 10000000));
+	assert_int_equal(last_accepted->rx_bad, 0);
+}
+
 int main(int argc, char **argv)
 {
 	char prefix[64];
@@ -1454,6 +1488,7 @@ int main(int argc, char **argv)
 		T(newreno_without_sack_under_loss),
 		T(scaled_window_moves_4mb),
 		T(syn_flood_does_not_stop_a_legitimate_client),
+		T(icmp_frag_needed_lowers_the_mss),
 #undef T
 	};
 
