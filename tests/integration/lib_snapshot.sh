@@ -213,8 +213,9 @@ ls_audit_verify() {
 	"$MESHCTL" audit verify "$LS_AUDIT" --checkpoint-key "$LS_STATE/node.key.pub"
 }
 
-# ls_state: the persisted anti-rollback state as "VERSION DIGEST".
+# ls_state: the persisted anti-rollback state as "VERSION DIGEST" ("" if none).
 ls_state() {
+	[ -e "$LS_STATE/antirollback" ] || return 0
 	awk '$1 == "version" { v = $2 } $1 == "digest" { d = $2 } END { print v, d }' \
 		"$LS_STATE/antirollback" 2>/dev/null
 }
