@@ -187,7 +187,7 @@ static void conn_free_queues(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 	free_chain_list(c->sndq_head);
 	free_chain_list(c->rcvq_head);
 	reass_flush(s, c);
-	s->st.mem_used -= c->sndq_true + c->rcvq_true;
+	STAT_SUB(s->st.mem_used, c->sndq_true + c->rcvq_true);
 	c->sndq_head = c->sndq_tail = c->rcvq_head = c->rcvq_tail = NULL;
 	c->sndq_bytes = c->sndq_true = c->rcvq_bytes = c->rcvq_true = 0;
 }
@@ -266,9 +266,9 @@ struct mg_tcp_conn *mg_tcp_lookup(const struct mg_tcp_stack *s, const struct mg_
 void conn_set_state(struct mg_tcp_stack *s, struct mg_tcp_conn *c, enum mg_tcp_state st)
 {
 	if (c->state != MG_TCP_CLOSED)
-		s->st.conns[c->state]--;
+		STAT_SUB(s->st.conns[c->state], 1);
 	if (st != MG_TCP_CLOSED)
-		s->st.conns[st]++;
+		STAT_ADD(s->st.conns[st], 1);
 	c->state = st;
 }
 
@@ -291,7 +291,7 @@ void conn_close(struct mg_tcp_stack *s, struct mg_tcp_conn *c, enum mg_tcp_close
 	if (c->flags & TF_REAP)
 		return;
 	c->close_reason = r;
-	s->st.closes[r]++;
+	STAT_ADD(s->st.closes[r], 1);
 	if (c->state == MG_TCP_SYN_RCVD && c->listener >= 0 &&
 	    s->listeners[c->listener].embryonic > 0)
 		s->listeners[c->listener].embryonic--;
@@ -494,7 +494,7 @@ static void sndq_append(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct rt
 	c->sndq_tail = m;
 	c->sndq_bytes += m->data_len;
 	c->sndq_true += t;
-	s->st.mem_used += t;
+	STAT_ADD(s->st.mem_used, t);
 }
 
 /* The first @p n bytes of segment @p m as a new indirect mbuf; m keeps the rest. */
@@ -647,7 +647,7 @@ uint32_t mg_tcp_recv(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t max
 			m->next = NULL;
 			c->rcvq_bytes -= m->data_len;
 			c->rcvq_true -= t;
-			s->st.mem_used -= t;
+			STAT_SUB(s->st.mem_used, t);
 		}
 		taken += m->data_len;
 		segs++;
@@ -759,7 +759,7 @@ void conn_sndq_ack(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t n)
 		if (!c->sndq_head)
 			c->sndq_tail = NULL;
 		c->sndq_true -= conn_truesize(m);
-		s->st.mem_used -= conn_truesize(m);
+		STAT_SUB(s->st.mem_used, conn_truesize(m));
 		m->next = NULL;
 		rte_pktmbuf_free_seg(m);
 	}

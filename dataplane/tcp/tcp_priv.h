@@ -30,9 +30,13 @@
 #define TCP_TS_LEN 12  /* NOP NOP TS: what every segment carries with TS on */
 #define TCP_DEFAULT_MSS 536
 
-#define CTR(s, name) ((s)->st.ctr[MG_TCP_CTR_##name]++)
-#define CTR_ADD(s, name, n) ((s)->st.ctr[MG_TCP_CTR_##name] += (n))
-#define DROP(s, name) ((s)->st.drops[MG_TCP_DROP_##name]++)
+/* Statistics have one writer (this lcore) and readers elsewhere (telemetry):
+ * relaxed stores keep each 64-bit update whole without a locked instruction. */
+#define STAT_ADD(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
+#define STAT_SUB(field, n) __atomic_store_n(&(field), (field) - (n), __ATOMIC_RELAXED)
+#define CTR(s, name) STAT_ADD((s)->st.ctr[MG_TCP_CTR_##name], 1)
+#define CTR_ADD(s, name, n) STAT_ADD((s)->st.ctr[MG_TCP_CTR_##name], (n))
+#define DROP(s, name) STAT_ADD((s)->st.drops[MG_TCP_DROP_##name], 1)
 
 /* Options of one received segment, validated. */
 struct tcp_opts {

@@ -41,7 +41,7 @@ bool rcvq_append(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct rte_mbuf 
 	c->rcvq_tail = m;
 	c->rcvq_bytes += m->data_len;
 	c->rcvq_true += t;
-	s->st.mem_used += t;
+	STAT_ADD(s->st.mem_used, t);
 	return true;
 }
 
@@ -52,7 +52,7 @@ static void ooo_unlink_free(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struc
 	c->ooo_bytes -= m->data_len;
 	c->ooo_true -= t;
 	c->ooo_segs--;
-	s->st.mem_used -= t;
+	STAT_SUB(s->st.mem_used, t);
 	m->next = NULL;
 	rte_pktmbuf_free_seg(m);
 }
@@ -128,7 +128,7 @@ void reass_insert(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct tcp_seg 
 	c->ooo_true += t;
 	c->ooo_segs++;
 	c->ooo_last = seq;
-	s->st.mem_used += t;
+	STAT_ADD(s->st.mem_used, t);
 	CTR(s, ooo_segs);
 	CTR_ADD(s, ooo_bytes, m->data_len);
 	g->m = NULL;
@@ -151,7 +151,7 @@ uint32_t reass_pull(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 		c->ooo_bytes -= m->data_len;
 		c->ooo_true -= t;
 		c->ooo_segs--;
-		s->st.mem_used -= t;
+		STAT_SUB(s->st.mem_used, t);
 		rte_pktmbuf_adj(m, (uint16_t)(c->rcv_nxt - mseq(m)));
 		if (!rcvq_append(s, c, m)) {
 			m->next = NULL;

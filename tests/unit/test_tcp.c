@@ -1439,6 +1439,135 @@ static void icmp_frag_needed_lowers_the_mss(void **state)
 	assert_int_equal(last_accepted->rx_bad, 0);
 }
 
+/* FIN from the peer of the client connection, at RCV.NXT (or one before it
+ * for a retransmitted FIN), acking @p ack; no wire traffic in between. */
+static void fin_to_client(struct mg_tcp_conn *c, bool again, uint32_t ack)
+{
+	uint8_t o[12];
+
+	inject(0, c, again ? c->rcv_nxt - 1 : c->rcv_nxt, ack, TH_FIN | TH_ACK, o,
+	       ts_opt(c, o), 0);
+}
+
+static void ack_to_client(struct mg_tcp_conn *c, uint32_t ack)
+{
+	uint8_t o[12];
+
+	inject(0, c, c->rcv_nxt, ack, TH_ACK, o, ts_opt(c, o), 0);
+}
+
+static void fin_in_established_goes_to_close_wait(void **state)
+{
+	struct app *cl;
+
+	(void)state;
+	cl = open_pair(16);
+	fin_to_client(cl->c, false, cl->c->snd_una);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_CLOSE_WAIT);
+	assert_true(cl->peer_fin);
+	fin_to_client(cl->c, true, cl->c->snd_una); /* again: only an ACK */
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_CLOSE_WAIT);
+	assert_true(tx_pending(0) >= 2);
+	mg_tcp_shutdown(&N->st[0], cl->c);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_LAST_ACK);
+	fin_to_client(cl->c, true, cl->c->snd_una); /* LAST-ACK: FIN again, no ACK of ours */
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_LAST_ACK);
+	ack_to_client(cl->c, cl->c->snd_max); /* now it ACKs our FIN */
+	assert_true(cl->closed);
+	assert_int_equal(cl->close_reason, MG_TCP_CLOSE_NORMAL);
+}
+
+static void fin_in_fin_wait_1(void **state)
+{
+	struct app *cl;
+
+	(void)state;
+	cl = open_pair(16);
+	mg_tcp_shutdown(&N->st[0], cl->c);
+	fin_to_client(cl->c, false, cl->c->snd_una); /* our FIN not yet ACKed */
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_CLOSING);
+	fin_to_client(cl->c, true, cl->c->snd_una);  /* CLOSING: FIN again */
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_CLOSING);
+	ack_to_client(cl->c, cl->c->snd_max);  /* the ACK of our FIN */
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_TIME_WAIT);
+}
+
+static void fin_acking_our_fin_in_fin_wait_1_goes_to_time_wait(void **state)
+{
+	struct app *cl;
+
+	(void)state;
+	cl = open_pair(16);
+	mg_tcp_shutdown(&N->st[0], cl->c);
+	fin_to_client(cl->c, false, cl->c->snd_max);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_TIME_WAIT);
+}
+
+static void fin_in_fin_wait_2_goes_to_time_wait(void **state)
+{
+	struct app *cl;
+
+	(void)state;
+	cl = open_pair(16);
+	mg_tcp_shutdown(&N->st[0], cl->c);
+	run_for(N, 5000);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_FIN_WAIT_2);
+	wire_drop_to(0);
+	wire_drop_to(1);
+	fin_to_client(cl->c, false, cl->c->snd_max);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_TIME_WAIT);
+}
+
+static void fin_in_syn_sent_and_listen_is_dropped(void **state)
+{
+	struct app *cl;
+	struct mg_tcp_conn fake;
+
+	(void)state;
+	cl = client_connect(40000); /* nobody listens yet; its SYN stays in the ring */
+	inject(0, cl->c, 1000, cl->c->snd_nxt, TH_FIN | TH_ACK, NULL, 0, 0);
+	assert_int_equal(DROP_OF(0, SYN_SENT_NO_SYN), 1);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_SYN_SENT);
+	assert_true(mg_tcp_listen(&N->st[1], 0, PORT_SRV, 16, &ops, NULL) >= 0);
+	memset(&fake, 0, sizeof(fake));
+	fake.key.lip = IP_B;
+	fake.key.rip = IP_A;
+	fake.key.lport = PORT_SRV;
+	fake.key.rport = RTE_BE16(5555);
+	memcpy(fake.our_mac, MAC_B, 6);
+	memcpy(fake.peer_mac, MAC_A, 6);
+	inject(1, &fake, 1000, 0, TH_FIN, NULL, 0, 0);
+	assert_int_equal(DROP_OF(1, LISTEN_NOT_SYN), 1);
+}
+
+static void fin_with_the_handshake_ack_in_syn_rcvd(void **state)
+{
+	struct mg_tcp_conn fake, *c;
+	uint8_t o[12];
+
+	(void)state;
+	assert_true(mg_tcp_listen(&N->st[1], 0, PORT_SRV, 16, &ops, NULL) >= 0);
+	memset(&fake, 0, sizeof(fake));
+	fake.key.lip = IP_B;
+	fake.key.rip = IP_A;
+	fake.key.lport = PORT_SRV;
+	fake.key.rport = RTE_BE16(5555);
+	memcpy(fake.our_mac, MAC_B, 6);
+	memcpy(fake.peer_mac, MAC_A, 6);
+	inject(1, &fake, 1000, 0, TH_SYN, NULL, 0, 0); /* no options at all */
+	c = mg_tcp_lookup(&N->st[1], &fake.key);
+	assert_non_null(c);
+	assert_int_equal(mg_tcp_state(c), MG_TCP_SYN_RCVD);
+	assert_int_equal(c->mss, 536); /* RFC 9293: no MSS option means 536 */
+	assert_false(c->flags & (TF_TS_OK | TF_SACK_OK | TF_WS_OK));
+	(void)o;
+	inject(1, c, 1001, c->snd_nxt, TH_ACK | TH_FIN, NULL, 0, 0);
+	assert_int_equal(mg_tcp_state(c), MG_TCP_CLOSE_WAIT);
+	conn_deliver(&N->st[1]);
+	assert_non_null(last_accepted);
+	assert_true(last_accepted->peer_fin);
+}
+
 int main(int argc, char **argv)
 {
 	char prefix[64];
@@ -1489,6 +1618,12 @@ int main(int argc, char **argv)
 		T(scaled_window_moves_4mb),
 		T(syn_flood_does_not_stop_a_legitimate_client),
 		T(icmp_frag_needed_lowers_the_mss),
+		T(fin_in_established_goes_to_close_wait),
+		T(fin_in_fin_wait_1),
+		T(fin_acking_our_fin_in_fin_wait_1_goes_to_time_wait),
+		T(fin_in_fin_wait_2_goes_to_time_wait),
+		T(fin_in_syn_sent_and_listen_is_dropped),
+		T(fin_with_the_handshake_ack_in_syn_rcvd),
 #undef T
 	};
 
