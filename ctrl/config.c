@@ -40,6 +40,8 @@
 #define DEFAULT_SNAPSHOT_MAX (16ull << 20)
 #define DEFAULT_NEIGH_TIMEOUT_S 300
 #define DEFAULT_INTEGRITY_S 10
+#define DEFAULT_REORDER_DEPTH 4
+#define DEFAULT_DELAY_SLOTS 256
 
 /* One load: where messages point and which struct the current group fills. */
 struct load {
@@ -288,6 +290,47 @@ static MG_RESULT parse_bool(struct load *ld, const struct field *f,
 
 	MG_GUARD(want_type(ld, s, path, CONFIG_TYPE_BOOL, "true or false"));
 	v = config_setting_get_bool(s) != 0;
+	memcpy(dest(ld, f), &v, sizeof(v));
+	return 0;
+}
+
+/* The shortest text that reads back as @v: 1.0000001 must not print as "1". */
+static const char *float_text(double v, char *buf, size_t size)
+{
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, size, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return buf;
+}
+
+/*
+ * A probability: a float in 0..1, or the integer 0 or 1. libconfig types "0"
+ * as an integer and "0.0" as a float; both mean the same here.
+ */
+static MG_RESULT parse_prob(struct load *ld, const struct field *f,
+			    const config_setting_t *s, const char *path)
+{
+	int t = config_setting_type(s);
+	char text[32];
+	long long i;
+	double v;
+
+	ENSURE_AT(t == CONFIG_TYPE_FLOAT || t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64,
+		  ld, s, path, CONFIG_TYPE,
+		  "expected a probability (0.05, 0.0 or 1), found %s", type_name(s));
+	if (t == CONFIG_TYPE_FLOAT) {
+		v = config_setting_get_float(s);
+		/* Written so that NaN fails too (libconfig has no NaN literal, but 1e999 is inf). */
+		ENSURE_AT(v >= 0.0 && v <= 1.0, ld, s, path, CONFIG_RANGE,
+			  "%s is outside 0..1", float_text(v, text, sizeof(text)));
+		if (v == 0.0)
+			v = 0.0; /* -0.0 would print as "-0" in telemetry */
+	} else {
+		MG_GUARD(read_int(ld, s, path, 0, 1, &i));
+		v = (double)i;
+	}
 	memcpy(dest(ld, f), &v, sizeof(v));
 	return 0;
 }
@@ -612,6 +655,25 @@ static MG_RESULT parse_group(struct load *ld, const struct field *f,
 }
 
 /*
+ * A group whose fields live in a struct of their own (f->off inside the
+ * current base): the walk fills that struct, then the outer base comes back.
+ */
+static MG_RESULT parse_nested(struct load *ld, const struct field *f,
+			      const config_setting_t *s, const char *path)
+{
+	void *outer = ld->base;
+	int rc;
+
+	MG_GUARD(want_type(ld, s, path, CONFIG_TYPE_GROUP, "a group { ... }"));
+	ld->base = dest(ld, f);
+	rc = walk(ld, s, path, f->sub);
+	if (rc == 0 && f->check)
+		rc = f->check(ld, s, path);
+	ld->base = outer;
+	return rc;
+}
+
+/*
  * libconfig types an array by its first element, and a decimal above
  * 2147483647 is 64-bit: [0, 4294967294] is a parse error. Say how to fix it.
  */
@@ -784,6 +846,43 @@ static MG_RESULT check_unique(const struct load *ld, const config_setting_t *g,
 	{ .name = n, .parse = parse_group, .sub = table, .check = chk, .required = req }
 
 
+#define NESTED(n, st, m, table, chk) \
+	{ .name = n, .parse = parse_nested, SLOT(st, m), .sub = table, .check = chk }
+#define PROB(n, m) { .name = n, .parse = parse_prob, SLOT(struct mg_fault_dir_config, m) }
+
+/* ports[].fault.rx and .tx: what happens to each packet in that direction. */
+static const struct field fault_dir_fields[] = {
+	PROB("loss", loss),
+	PROB("duplicate", duplicate),
+	PROB("reorder", reorder),
+	PROB("corrupt", corrupt),
+	INT_AT("reorder_depth", parse_int, struct mg_fault_dir_config, reorder_depth, 1,
+	       MG_FAULT_MAX_REORDER_DEPTH),
+	INT_AT("delay_us", parse_int, struct mg_fault_dir_config, delay_us, 0,
+	       MG_FAULT_MAX_DELAY_US),
+	INT_AT("delay_slots", parse_desc, struct mg_fault_dir_config, delay_slots, 64, 4096),
+	{ 0 },
+};
+
+/* The group's presence turns injection on for the port, even with all rates 0. */
+static MG_RESULT check_fault(struct load *ld, const config_setting_t *g,
+			     const char *path)
+{
+	struct mg_fault_config *fc = ld->base;
+
+	(void)g;
+	(void)path;
+	fc->enabled = true;
+	return 0;
+}
+
+static const struct field fault_fields[] = {
+	INT_AT("seed", parse_int, struct mg_fault_config, seed, 0, 4294967295LL),
+	NESTED("rx", struct mg_fault_config, rx, fault_dir_fields, NULL),
+	NESTED("tx", struct mg_fault_config, tx, fault_dir_fields, NULL),
+	{ 0 },
+};
+
 static const struct field port_fields[] = {
 	FN("name", parse_port_name, true),
 	FN("device", parse_device, true),
@@ -792,6 +891,7 @@ static const struct field port_fields[] = {
 	FN("next_hop", parse_next_hop, false),
 	INT_AT("rx_desc", parse_desc, struct mg_port_config, rx_desc, 64, 4096),
 	INT_AT("tx_desc", parse_desc, struct mg_port_config, tx_desc, 64, 4096),
+	NESTED("fault", struct mg_port_config, fault, fault_fields, check_fault),
 	{ 0 },
 };
 
@@ -1116,6 +1216,10 @@ void mg_config_defaults(struct mg_config *cfg)
 		cfg->ports[i].mtu = DEFAULT_MTU;
 		cfg->ports[i].rx_desc = DEFAULT_DESC;
 		cfg->ports[i].tx_desc = DEFAULT_DESC;
+		cfg->ports[i].fault.rx.reorder_depth = DEFAULT_REORDER_DEPTH;
+		cfg->ports[i].fault.rx.delay_slots = DEFAULT_DELAY_SLOTS;
+		cfg->ports[i].fault.tx.reorder_depth = DEFAULT_REORDER_DEPTH;
+		cfg->ports[i].fault.tx.delay_slots = DEFAULT_DELAY_SLOTS;
 	}
 	cfg->mbufs_per_port = DEFAULT_MBUFS;
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", DEFAULT_STATE_DIR);

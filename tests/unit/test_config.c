@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,6 +195,82 @@ static void paths_follow_state_dir(void **state)
 	free(c);
 }
 
+/* Every field of a port's fault group, and its defaults. */
+static void fault_group_fields(void **state)
+{
+	struct mg_config *c = load_ok(DATA "valid-fault.conf");
+	const struct mg_fault_config *f = &c->ports[0].fault;
+
+	(void)state;
+	assert_true(f->enabled);
+	assert_int_equal(f->seed, 4294967295u);
+	assert_true(f->rx.loss == 0.05);
+	assert_true(f->rx.duplicate == 0.01);
+	assert_true(f->rx.reorder == 0.02);
+	assert_true(f->rx.corrupt == 0.001);
+	assert_int_equal(f->rx.reorder_depth, 16);
+	assert_int_equal(f->rx.delay_us, 1000000);
+	assert_int_equal(f->rx.delay_slots, 4096);
+	assert_true(f->tx.loss == 1.0); /* the integer 1 */
+	assert_true(f->tx.duplicate == 0.0);
+	assert_true(f->tx.reorder == 0.0);
+	assert_true(f->tx.corrupt == 0.5); /* ".5" */
+	assert_int_equal(f->tx.reorder_depth, 4);
+	assert_int_equal(f->tx.delay_slots, 256);
+	/* An empty group turns injection on with nothing to inject. */
+	f = &c->ports[1].fault;
+	assert_true(f->enabled);
+	assert_int_equal(f->seed, 0);
+	assert_true(f->rx.loss == 0.0 && f->tx.corrupt == 0.0);
+	assert_int_equal(f->rx.delay_us, 0);
+	assert_false(c->ports[2].fault.enabled);
+	free(c);
+}
+
+/* "-0.0" is a valid probability and reads as plain 0. */
+static void fault_negative_zero_is_zero(void **state)
+{
+	struct mg_config *c = cfg_new();
+	const char *text = "workers = { lcores = [ 1 ]; };\n"
+			   "ports = ( { name = \"p\"; device = \"net_null0\"; address = "
+			   "\"10.0.0.1/24\"; fault = { rx = { loss = -0.0; }; }; } );\n";
+
+	(void)state;
+	assert_int_equal(mg_config_load_string(c, text, "t.conf"), 0);
+	assert_false(signbit(c->ports[0].fault.rx.loss));
+	free(c);
+}
+
+static void fault_probability_types(void **state)
+{
+	char text[512];
+	static const struct {
+		const char *value;
+		enum mg_err code;
+		const char *problem;
+	} cases[] = {
+		{ "true", MG_ERR_CONFIG_TYPE, "expected a probability (0.05, 0.0 or 1), found a boolean" },
+		{ "0x1", MG_ERR_CONFIG_VALUE, "hexadecimal integers are not accepted" },
+		{ "1e999", MG_ERR_CONFIG_RANGE, "inf is outside 0..1" },
+		{ "1.0000001", MG_ERR_CONFIG_RANGE, "1.0000001 is outside 0..1" },
+		{ "-1e-300", MG_ERR_CONFIG_RANGE, "-1e-300 is outside 0..1" },
+		{ "99999999999", MG_ERR_CONFIG_RANGE, "99999999999 is outside 0..1" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char want[256];
+
+		snprintf(text, sizeof(text), "workers = { lcores = [ 1 ]; };\n"
+			 "ports = ( { name = \"p\"; device = \"net_null0\"; address = "
+			 "\"10.0.0.1/24\";\n fault = { tx = { duplicate = %s; }; }; } );\n",
+			 cases[i].value);
+		snprintf(want, sizeof(want), "t.conf:3: ports[0].fault.tx.duplicate: %s",
+			 cases[i].problem);
+		expect_string_bad(text, cases[i].code, want);
+	}
+}
+
 /* conf/gateway.conf is what operators copy: it must stay loadable. */
 static void shipped_example_loads(void **state)
 {
@@ -273,6 +350,25 @@ BAD(value_port_name_dash, "value-port-name-dash", CONFIG_VALUE, "4: ports[0].nam
 BAD(value_duplicate_trust_key, "value-dup-trust-key", CONFIG_VALUE, "11: trust.keys[1]")
 BAD(value_same_file_twice, "value-same-paths", CONFIG_VALUE, "10: node_key")
 BAD(value_key_is_directory, "value-key-dir", CONFIG_VALUE, "9: node_key")
+BAD(fault_unknown_field, "unknown-fault-field", CONFIG_UNKNOWN_FIELD, "8: ports[0].fault.rx.los")
+BAD(fault_unknown_group_field, "unknown-fault-group-field", CONFIG_UNKNOWN_FIELD,
+    "7: ports[0].fault.rate")
+BAD(fault_type_group, "type-fault-group", CONFIG_TYPE, "7: ports[0].fault")
+BAD(fault_type_direction, "type-fault-dir", CONFIG_TYPE, "9: ports[0].fault.rx")
+BAD(fault_type_probability_string, "type-fault-prob", CONFIG_TYPE, "7: ports[0].fault.rx.loss")
+BAD(fault_type_depth_float, "type-fault-depth-float", CONFIG_TYPE,
+    "7: ports[0].fault.rx.reorder_depth")
+BAD(fault_range_probability, "range-fault-prob", CONFIG_RANGE, "9: ports[0].fault.rx.duplicate")
+BAD(fault_range_probability_int, "range-fault-prob-int", CONFIG_RANGE,
+    "7: ports[0].fault.tx.reorder")
+BAD(fault_range_negative, "range-fault-negative", CONFIG_RANGE, "7: ports[0].fault.tx.corrupt")
+BAD(fault_range_depth, "range-fault-depth", CONFIG_RANGE, "7: ports[0].fault.rx.reorder_depth")
+BAD(fault_range_delay, "range-fault-delay", CONFIG_RANGE, "7: ports[0].fault.rx.delay_us")
+BAD(fault_range_slots, "range-fault-slots", CONFIG_RANGE, "7: ports[0].fault.tx.delay_slots")
+BAD(fault_value_slots_power_of_two, "value-fault-slots", CONFIG_VALUE,
+    "7: ports[0].fault.rx.delay_slots")
+BAD(fault_range_seed, "range-fault-seed", CONFIG_RANGE, "7: ports[0].fault.seed")
+BAD(fault_range_second_port, "range-fault-second-port", CONFIG_RANGE, "6: ports[1].fault.tx.loss")
 
 /* ---- loader edges ------------------------------------------------------ */
 
@@ -442,6 +538,9 @@ int main(void)
 		cmocka_unit_test(two_ports_pci_and_devargs),
 		cmocka_unit_test(paths_follow_state_dir),
 		cmocka_unit_test(shipped_example_loads),
+		cmocka_unit_test(fault_group_fields),
+		cmocka_unit_test(fault_negative_zero_is_zero),
+		cmocka_unit_test(fault_probability_types),
 		cmocka_unit_test(syntax_error_line),
 		cmocka_unit_test(duplicate_setting),
 		cmocka_unit_test(mixed_array_hint),
@@ -501,6 +600,21 @@ int main(void)
 		cmocka_unit_test(value_duplicate_trust_key),
 		cmocka_unit_test(value_same_file_twice),
 		cmocka_unit_test(value_key_is_directory),
+		cmocka_unit_test(fault_unknown_field),
+		cmocka_unit_test(fault_unknown_group_field),
+		cmocka_unit_test(fault_type_group),
+		cmocka_unit_test(fault_type_direction),
+		cmocka_unit_test(fault_type_probability_string),
+		cmocka_unit_test(fault_type_depth_float),
+		cmocka_unit_test(fault_range_probability),
+		cmocka_unit_test(fault_range_probability_int),
+		cmocka_unit_test(fault_range_negative),
+		cmocka_unit_test(fault_range_depth),
+		cmocka_unit_test(fault_range_delay),
+		cmocka_unit_test(fault_range_slots),
+		cmocka_unit_test(fault_value_slots_power_of_two),
+		cmocka_unit_test(fault_range_seed),
+		cmocka_unit_test(fault_range_second_port),
 		cmocka_unit_test(missing_file_is_io),
 		cmocka_unit_test(directory_is_io),
 		cmocka_unit_test(oversized_string_refused),
