@@ -122,7 +122,8 @@ PY
 
 # ls_start CONF [TIMEOUT]: start meshgw in the background, wait until telemetry
 # and the control socket answer; sets LS_PID. Its exit code lands in
-# $LS_DIR/meshgw.rc. Returns 1 (log tail on stderr) if it exits or stays mute.
+# $LS_DIR/meshgw.rc; LS_WRAP prefixes the command (e.g. "nice -n -20").
+# Returns 1 (log tail on stderr) if it exits or stays mute.
 ls_start() {
 	local conf=$1 timeout_s=${2:-30} deadline log
 	LS_RUN=$((LS_RUN + 1))
@@ -131,7 +132,8 @@ ls_start() {
 	rm -f "$LS_DIR/meshgw.rc" "$LS_DIR/meshgw.pid"
 	# The watcher subshell is meshgw's parent and records its exit code.
 	(
-		"$MESHGW" --no-huge -m "${LS_MEM:-512}" "--file-prefix=$LS_PREFIX" --no-pci \
+		# shellcheck disable=SC2086 # LS_WRAP is a command prefix ("nice -n -20")
+		${LS_WRAP:-} "$MESHGW" --no-huge -m "${LS_MEM:-512}" "--file-prefix=$LS_PREFIX" --no-pci \
 			"--lcores=${MG_LCORES:-0@0,1@1}" "--log-level=${MG_LOG_LEVEL:-*:notice}" \
 			-- -c "$conf" >"$log" 2>&1 &
 		echo $! >"$LS_DIR/meshgw.pid"
