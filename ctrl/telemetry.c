@@ -14,6 +14,7 @@
 #include <rte_telemetry.h>
 
 #include "attest.h"
+#include "fault.h"
 #include "filehash.h"
 
 /*
@@ -406,6 +407,79 @@ static void attest_signers(struct rte_tel_data *d, const struct mg_gateway *gw)
 	rte_tel_data_add_dict_container(d, "snapshot_signers", list, 0);
 }
 
+/* ---- /meshgw/faults: fault injection settings and counters per port ---- */
+
+static void fault_rate(struct rte_tel_data *d, const char *port, const char *dir,
+		       const char *what, double v)
+{
+	char key[RTE_TEL_MAX_STRING_LEN], val[32];
+
+	snprintf(key, sizeof(key), "port/%s/%s_%s_rate", port, dir, what);
+	/* 22.11 telemetry has no doubles in dicts: the shortest text that reads back. */
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(val, sizeof(val), "%.*g", prec, v);
+		if (strtod(val, NULL) == v)
+			break;
+	}
+	rte_tel_data_add_dict_string(d, key, val);
+}
+
+static void fault_u64(struct rte_tel_data *d, const char *port, const char *dir,
+		      const char *what, uint64_t v)
+{
+	char c[64];
+
+	snprintf(c, sizeof(c), "%s_%s", dir, what);
+	add_u64(d, "port", port, c, v);
+}
+
+static void faults_dir(struct rte_tel_data *d, const struct mg_port *p,
+		       enum mg_fault_dir dir)
+{
+	const struct mg_fault_dir_config *fc = dir == MG_FAULT_RX ? &p->cfg->fault.rx
+								  : &p->cfg->fault.tx;
+	const char *n = p->cfg->name, *dn = mg_fault_dir_name(dir);
+	struct mg_fault_counters c;
+
+	fault_u64(d, n, dn, "active", mg_fault_dir_active(fc));
+	fault_rate(d, n, dn, "loss", fc->loss);
+	fault_rate(d, n, dn, "duplicate", fc->duplicate);
+	fault_rate(d, n, dn, "reorder", fc->reorder);
+	fault_rate(d, n, dn, "corrupt", fc->corrupt);
+	fault_u64(d, n, dn, "reorder_depth", fc->reorder_depth);
+	fault_u64(d, n, dn, "delay_us", fc->delay_us);
+	fault_u64(d, n, dn, "delay_slots", fc->delay_slots);
+	(void)mg_fault_read(p->port_id, dir, &c); /* zeros when the direction is idle */
+#define _(f) fault_u64(d, n, dn, #f, c.f);
+	foreach_mg_fault_counter(_)
+#undef _
+	fault_u64(d, n, dn, "held", c.held);
+}
+
+static int cmd_faults(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct mg_gateway *gw = tel_gw;
+
+	(void)cmd;
+	if (params && *params)
+		return -EINVAL;
+	/* Under the lock: shutdown frees the fault state with the ports. */
+	pthread_mutex_lock(&gw->lock);
+	rte_tel_data_start_dict(d);
+	for (uint16_t i = 0; i < gw->n_ports; i++) {
+		const struct mg_port *p = &gw->ports[i];
+
+		add_u64(d, "port", p->cfg->name, "enabled", p->cfg->fault.enabled);
+		if (!p->cfg->fault.enabled)
+			continue;
+		add_u64(d, "port", p->cfg->name, "seed", p->cfg->fault.seed);
+		faults_dir(d, p, MG_FAULT_RX);
+		faults_dir(d, p, MG_FAULT_TX);
+	}
+	pthread_mutex_unlock(&gw->lock);
+	return 0;
+}
+
 /* Reading with a nonce: signs a report, changes nothing. */
 static int cmd_attest(const char *cmd, const char *params, struct rte_tel_data *d)
 {
@@ -453,6 +527,8 @@ MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 		"The ARP neighbour table. No parameters.") == 0
 		&& rte_telemetry_register_cmd("/meshgw/policy", cmd_policy,
 		"Active snapshot: version, digest, signers, validity, generation, loader counters. No parameters.") == 0
+		&& rte_telemetry_register_cmd("/meshgw/faults", cmd_faults,
+		"Fault injection per port: configured rates and injected packets by kind. No parameters.") == 0
 		&& rte_telemetry_register_cmd("/meshgw/audit", cmd_audit,
 		"Audit log head index and hash, last checkpoint. No parameters.") == 0
 		&& rte_telemetry_register_cmd("/meshgw/attest", cmd_attest,

@@ -11,6 +11,8 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "fault.h"
+
 #define MEMPOOL_CACHE 256
 #define LINK_WAIT_MS 0
 
@@ -157,6 +159,8 @@ MG_RESULT mg_port_open(struct mg_port *p, const struct mg_port_config *cfg,
 	MG_GUARD(configure(p));
 	MG_GUARD(create_pool(p, n_mbufs));
 	MG_GUARD(setup_queues(p));
+	/* Fault injection (tests): callbacks on the queues just set up, if configured. */
+	MG_GUARD(mg_fault_attach(p->port_id, &cfg->fault, p->n_queues, p->pool));
 	rc = rte_eth_macaddr_get(p->port_id, &p->mac);
 	MG_ENSURE(rc == 0, DPDK, "port %s: MAC address: %s", cfg->name, rte_strerror(-rc));
 	rc = rte_eth_dev_start(p->port_id);
@@ -174,6 +178,8 @@ void mg_port_close(struct mg_port *p)
 	if (p->started)
 		rte_eth_dev_stop(p->port_id);
 	p->started = false;
+	/* Fault injection holds mbufs of the pool: free them while it still exists. */
+	mg_fault_detach(p->port_id);
 	/* Close before detaching: the PMD releases its sockets/queues here. */
 	if (rte_eth_dev_info_get(p->port_id, &info) == 0 && info.device) {
 		rte_eth_dev_close(p->port_id);
