@@ -11,6 +11,7 @@
  *
  * The worker's loop:
  *   for each TCP frame for us:   mg_tcp_input(s, m, &pkt, now)   (stack owns m)
+ *   after each RX burst:         mg_tcp_flush(s)
  *   once per iteration:          mg_tcp_timers_run(s, now)
  *   then:                        n = mg_tcp_tx_take(s, out, MG_BURST) → tx burst
  * `now` is a monotonic clock in microseconds. Outgoing frames are complete
@@ -51,6 +52,13 @@ void mg_tcp_stack_free(struct mg_tcp_stack *s);
 void mg_tcp_input(struct mg_tcp_stack *s, struct rte_mbuf *m,
 		  const struct mg_pkt *pkt, uint64_t now);
 
+/**
+ * Send what the segments of one RX burst made owed: ACKs for in-order data
+ * are aggregated per burst (RFC 9293 MUST-58/59) and data released by ACKs
+ * goes out together. Call after each burst, before mg_tcp_tx_take.
+ */
+void mg_tcp_flush(struct mg_tcp_stack *s);
+
 /** Run due timers (bounded by params.timer_budget) and pending output. */
 void mg_tcp_timers_run(struct mg_tcp_stack *s, uint64_t now);
 
@@ -73,6 +81,7 @@ struct mg_tcp_connect_args {
 	uint32_t src_ip, dst_ip; /* network order; src_ip 0: the port's address */
 	uint16_t src_port, dst_port; /* network order; the caller picks src_port */
 	uint8_t next_hop_mac[6];
+	uint8_t tos;             /* DiffServ/ECN byte (RFC 9293 MUST-48) */
 	const struct mg_tcp_ops *ops;
 	void *user;
 };
@@ -109,6 +118,9 @@ uint32_t mg_tcp_recv(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t max
 
 /** Bytes waiting in the receive queue. */
 uint32_t mg_tcp_recv_ready(const struct mg_tcp_conn *c);
+
+/** DiffServ/ECN byte for a connection's segments (RFC 9293 MUST-48). */
+void mg_tcp_set_tos(struct mg_tcp_conn *c, uint8_t tos);
 
 /** Half-close: send FIN after the queued data. Receiving continues. */
 void mg_tcp_shutdown(struct mg_tcp_stack *s, struct mg_tcp_conn *c);

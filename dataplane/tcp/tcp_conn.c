@@ -82,9 +82,10 @@ void mg_tcp_params_default(struct mg_tcp_params *p)
 	p->keep_idle = 0;
 	p->keep_intvl = 75000000;
 	p->keep_probes = 9;
-	p->syn_retries = 6;
+	p->syn_retries = 7;     /* 255 s: RFC 9293 MUST-23 wants >= 3 min */
 	p->max_retries = 15;
 	p->challenge_ack_limit = 1000;
+	p->ttl = 64;
 	p->timer_budget = 4096;
 	p->output_budget = 64;
 	p->n_ports = 1;
@@ -107,6 +108,7 @@ static MG_RESULT check_params(const struct mg_tcp_params *p)
 		  "tcp: rcvbuf: %u not in 4096..%u", p->rcvbuf, TCP_MAX_WIN << TCP_MAX_WSCALE);
 	MG_ENSURE(p->rto_min > 0 && p->rto_min <= p->rto_init && p->rto_init <= p->rto_max,
 		  USAGE, "tcp: rto: need 0 < rto_min <= rto_init <= rto_max");
+	MG_ENSURE(p->ttl > 0, USAGE, "tcp: ttl: must be > 0");
 	MG_ENSURE(p->timer_budget > 0 && p->output_budget > 0, USAGE,
 		  "tcp: timer_budget, output_budget: must be > 0");
 	for (unsigned i = 0; i < p->n_ports; i++)
@@ -412,6 +414,13 @@ void mg_tcp_unlisten(struct mg_tcp_stack *s, int listener)
 		s->listeners[listener].used = false;
 }
 
+static bool invalid_peer(uint32_t ip_be)
+{
+	uint32_t ip = rte_be_to_cpu_32(ip_be);
+
+	return ip == 0xffffffffu || (ip >> 28) == 0xe || (ip >> 24) == 0 || (ip >> 24) == 127;
+}
+
 MG_RESULT mg_tcp_connect(struct mg_tcp_stack *s, const struct mg_tcp_connect_args *a,
 			 struct mg_tcp_conn **out)
 {
@@ -423,6 +432,11 @@ MG_RESULT mg_tcp_connect(struct mg_tcp_stack *s, const struct mg_tcp_connect_arg
 	MG_ENSURE(a->dst_port != 0 && a->src_port != 0 && a->dst_ip != 0, USAGE,
 		  "tcp: connect: zero address or port");
 	MG_ENSURE(a->ops && a->ops->event, USAGE, "tcp: connect: event callback missing");
+	/* RFC 9293 MUST-46: no OPEN to broadcast, multicast or this-network. */
+	MG_ENSURE(!invalid_peer(a->dst_ip), USAGE,
+		  "tcp: connect: destination %u.%u.%u.%u is not a unicast address",
+		  ((uint8_t *)&a->dst_ip)[0], ((uint8_t *)&a->dst_ip)[1],
+		  ((uint8_t *)&a->dst_ip)[2], ((uint8_t *)&a->dst_ip)[3]);
 	k.lip = a->src_ip ? a->src_ip : s->p.ports[a->port].ip;
 	k.rip = a->dst_ip;
 	k.lport = a->src_port;
@@ -443,6 +457,7 @@ MG_RESULT mg_tcp_connect(struct mg_tcp_stack *s, const struct mg_tcp_connect_arg
 	memcpy(c->our_mac, s->p.ports[a->port].mac, 6);
 	c->ops = a->ops;
 	c->user = a->user;
+	c->tos = a->tos;
 	c->flags |= TF_ATTACHED;
 	c->mss = (uint16_t)(s->p.ports[a->port].mtu - 40);
 	c->iss = isn_generate(s, &k);
@@ -673,6 +688,11 @@ uint32_t mg_tcp_recv(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t max
 	}
 	conn_deliver(s);
 	return taken;
+}
+
+void mg_tcp_set_tos(struct mg_tcp_conn *c, uint8_t tos)
+{
+	c->tos = tos;
 }
 
 void mg_tcp_shutdown(struct mg_tcp_stack *s, struct mg_tcp_conn *c)

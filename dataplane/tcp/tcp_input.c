@@ -291,6 +291,10 @@ static void established(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 	    s->listeners[c->listener].embryonic > 0)
 		s->listeners[c->listener].embryonic--;
 	conn_set_state(s, c, fin ? MG_TCP_FIN_WAIT_1 : MG_TCP_ESTABLISHED);
+	/* RFC 6298 5.7: a handshake that needed a retransmission and gave no
+	 * sample (Karn) starts data transfer with an RTO of 3 s. */
+	if (c->retries && !c->srtt)
+		c->rto = RTE_MIN(RTE_MAX(c->rto, 3000000u), s->p.rto_max);
 	c->retries = 0;
 	c->backoff = 0;
 	if (c->flags & TF_PASSIVE) {
@@ -474,7 +478,7 @@ static bool ack_input(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct tcp_
 static void fin_input(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 {
 	c->rcv_nxt++;
-	c->flags = (c->flags & ~TF_RFIN) | TF_PEER_FIN | TF_ACK_NOW;
+	c->flags = (c->flags & ~TF_RFIN) | TF_PEER_FIN | TF_ACK_NOW | TF_ACK_IMMED;
 	conn_event(s, c, MG_TCP_EV_PEER_FIN);
 	switch (c->state) {
 	case MG_TCP_ESTABLISHED:
@@ -497,7 +501,7 @@ static void data_in_order(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct 
 {
 	if (!rcvq_append(s, c, g->m)) {
 		DROP(s, RCVBUF);
-		c->flags |= TF_ACK_NOW;
+		c->flags |= TF_ACK_NOW | TF_ACK_IMMED;
 		return;
 	}
 	g->m = NULL;
@@ -505,7 +509,7 @@ static void data_in_order(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct 
 	CTR_ADD(s, bytes_in, len);
 	if (c->ooo_head) {
 		CTR_ADD(s, bytes_in, reass_pull(s, c));
-		c->flags |= TF_ACK_NOW; /* a hole filled: tell the sender now */
+		c->flags |= TF_ACK_NOW | TF_ACK_IMMED; /* a hole filled: tell the sender now */
 	}
 	conn_event(s, c, MG_TCP_EV_READABLE);
 	/* Delayed ACK (RFC 9293 3.8.6.3): at least every second full segment. */
@@ -526,7 +530,7 @@ static void data_input(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct tcp
 		if (len)
 			DROP(s, DATA_AFTER_FIN);
 		if (fin || len)
-			c->flags |= TF_ACK_NOW; /* e.g. a retransmitted FIN */
+			c->flags |= TF_ACK_NOW | TF_ACK_IMMED; /* e.g. a retransmitted FIN */
 		if (fin && c->state == MG_TCP_TIME_WAIT)
 			conn_enter_time_wait(s, c); /* restart 2 MSL */
 		return;
@@ -548,7 +552,7 @@ static void data_input(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct tcp
 			fin = false; /* a FIN we already took */
 		seq += d;
 		len -= d;
-		c->flags |= TF_ACK_NOW;
+		c->flags |= TF_ACK_NOW | TF_ACK_IMMED;
 	}
 	wnd = tcp_rcv_window(s, c);
 	if (len && SEQ_GT(seq + len, c->rcv_nxt + wnd)) {
@@ -558,19 +562,19 @@ static void data_input(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct tcp
 		rte_pktmbuf_trim(g->m, (uint16_t)cut);
 		len -= cut;
 		fin = false;
-		c->flags |= TF_ACK_NOW;
+		c->flags |= TF_ACK_NOW | TF_ACK_IMMED;
 	}
 	if (len && seq == c->rcv_nxt) {
 		data_in_order(s, c, g, len);
 	} else if (len) {
 		g->seq = seq;
 		reass_insert(s, c, g);
-		c->flags |= TF_ACK_NOW; /* out of order: duplicate ACK with SACK at once */
+		c->flags |= TF_ACK_NOW | TF_ACK_IMMED; /* out of order: duplicate ACK with SACK at once */
 	} else if (g->len) {
 		DROP(s, DUPLICATE);
 	}
 	if (fin && SEQ_GT(seq + len, c->rcv_nxt)) {
-		c->flags |= TF_RFIN | TF_ACK_NOW;
+		c->flags |= TF_RFIN | TF_ACK_NOW | TF_ACK_IMMED;
 		c->rcv_fin = seq + len;
 	} else if (fin) {
 		fin_input(s, c);
@@ -666,7 +670,12 @@ static void conn_input(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct tcp
 		data_input(s, c, g);
 	if (c->flags & TF_REAP)
 		return;
-	tcp_output(s, c);
+	/* Out-of-order news goes back at once (RFC 5681 4.2); the rest waits for
+	 * the end of the burst so one ACK covers all of it (MUST-58, MUST-59). */
+	if (c->flags & TF_ACK_IMMED)
+		tcp_output(s, c);
+	else
+		tcp_pending_add(s, c);
 	if ((c->flags & TF_DELACK) && !c->t_delack) {
 		c->t_delack = s->now + s->p.delack;
 		timer_sched(s, c);

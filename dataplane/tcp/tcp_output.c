@@ -221,7 +221,8 @@ static void fill_headers(struct mg_tcp_stack *s, const struct mg_tcp_conn *c,
 	ip->total_length = rte_cpu_to_be_16((uint16_t)(20 + TCP_HDR_LEN + optlen + len));
 	ip->packet_id = rte_cpu_to_be_16(s->ip_id++);
 	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG); /* PMTU discovery */
-	ip->time_to_live = 64;
+	ip->type_of_service = c->tos;
+	ip->time_to_live = s->p.ttl;
 	ip->next_proto_id = IPPROTO_TCP;
 	ip->src_addr = c->key.lip;
 	ip->dst_addr = c->key.rip;
@@ -323,7 +324,7 @@ bool tcp_emit(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t seq, uint3
 		c->last_ack_sent = c->rcv_nxt;
 		if (SEQ_GT(right, c->rcv_adv))
 			c->rcv_adv = right;
-		c->flags &= ~(TF_ACK_NOW | TF_DELACK);
+		c->flags &= ~(TF_ACK_NOW | TF_DELACK | TF_ACK_IMMED);
 		c->t_delack = 0;
 		c->unacked_segs = 0;
 	}

@@ -113,8 +113,12 @@ void reass_insert(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct tcp_seg 
 	}
 	if (cur && SEQ_LT(mseq(cur), end)) {
 		CTR_ADD(s, dup_bytes, end - mseq(cur));
-		rte_pktmbuf_trim(m, (uint16_t)(end - mseq(cur)));
 		end = mseq(cur);
+		if (end == seq) { /* squeezed to nothing between two held segments */
+			DROP(s, DUPLICATE);
+			return;
+		}
+		rte_pktmbuf_trim(m, (uint16_t)(m->data_len - (end - seq)));
 	}
 	m->hash.usr = seq;
 	m->next = cur;

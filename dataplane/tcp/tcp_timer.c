@@ -280,6 +280,12 @@ static void run_pending(struct mg_tcp_stack *s)
 	}
 }
 
+void mg_tcp_flush(struct mg_tcp_stack *s)
+{
+	run_pending(s);
+	conn_deliver(s);
+}
+
 void mg_tcp_timers_run(struct mg_tcp_stack *s, uint64_t now)
 {
 	s->now = now;

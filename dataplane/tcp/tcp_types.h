@@ -211,6 +211,7 @@ enum {
 	TF_ACCEPT = 1u << 21,    /* passive: call the listener's accept first */
 	TF_TLP = 1u << 22,       /* the rexmt timer is a tail loss probe (RFC 8985) */
 	TF_TLP_SENT = 1u << 23,  /* one probe per flight until new data is ACKed */
+	TF_ACK_IMMED = 1u << 24, /* the owed ACK may not wait for the burst's end */
 };
 
 /** One connection. Sequence variables are RFC 9293's; times are microseconds
@@ -271,6 +272,7 @@ struct mg_tcp_conn {
 	uint64_t timer_at;
 	uint64_t last_rx;
 	uint8_t keep_probes;
+	uint8_t tos;             /* DiffServ + ECN byte of our segments */
 	TAILQ_ENTRY(mg_tcp_conn) wheel_link;
 	TAILQ_ENTRY(mg_tcp_conn) pend_link;  /* output pending */
 	TAILQ_ENTRY(mg_tcp_conn) ev_link;    /* events pending / free pool */
@@ -327,6 +329,7 @@ struct mg_tcp_params {
 	uint32_t rto_init, rto_min, rto_max, delack, time_wait, fin_wait2;
 	uint32_t keep_idle, keep_intvl; /* keep_idle 0: keepalive off */
 	uint8_t keep_probes, syn_retries, max_retries;
+	uint8_t ttl;                    /* IPv4 TTL of our segments (MUST-49) */
 	uint32_t challenge_ack_limit;   /* per second, per stack */
 	uint32_t timer_budget;          /* connections fired per mg_tcp_timers_run */
 	uint32_t output_budget;         /* segments per connection per output pass */

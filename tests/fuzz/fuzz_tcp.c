@@ -129,6 +129,7 @@ static bool wire_dir(int i, bool deliver)
 		l->port = 0;
 		mg_tcp_input(&st[!i], l, &pkt, now);
 	}
+	mg_tcp_flush(&st[!i]);
 	return n > 0;
 }
 
@@ -358,6 +359,19 @@ static size_t one_segment(int side, const uint8_t *d, size_t n)
 		seq = base_seq + (uint32_t)(int32_t)(int16_t)seq;
 		ack = base_ack + (uint32_t)(int32_t)(int16_t)ack;
 	}
+	if ((mode & 0x88) == 0x88) { /* an ICMP fragmentation-needed quote instead */
+		uint8_t q[28] = {0x45};
+		uint32_t qseq = rte_cpu_to_be_32(c ? c->snd_una + (seq & 0xffff) : seq);
+
+		q[9] = IPPROTO_TCP;
+		memcpy(q + 12, side ? &(uint32_t){IP_B} : &(uint32_t){IP_A}, 4);
+		memcpy(q + 16, side ? &(uint32_t){IP_A} : &(uint32_t){IP_B}, 4);
+		memcpy(q + 20, side ? &(uint16_t){PORT_SRV} : &(uint16_t){PORT_CLI}, 2);
+		memcpy(q + 22, side ? &(uint16_t){PORT_CLI} : &(uint16_t){PORT_SRV}, 2);
+		memcpy(q + 24, &qseq, 4);
+		(void)mg_tcp_icmp_frag_needed(&st[side], q, sizeof(q), win, now);
+		return used;
+	}
 	m = rte_pktmbuf_alloc(pool);
 	if (!m)
 		return n;
@@ -412,6 +426,8 @@ static size_t one_segment(int side, const uint8_t *d, size_t n)
 	}
 	m->port = 0;
 	mg_tcp_input(&st[side], m, &pkt, now);
+	if (mode & 0x40) /* sometimes as the end of a burst, sometimes mid-burst */
+		mg_tcp_flush(&st[side]);
 	return RTE_MIN(used, n);
 }
 

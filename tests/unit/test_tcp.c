@@ -670,6 +670,7 @@ static void simultaneous_close(void **state)
 }
 
 static uint32_t inject_base;
+static bool inject_burst;
 
 /* Inject a segment into stack @p to as if from the peer of @p c. */
 static void inject(int to, const struct mg_tcp_conn *c, uint32_t seq, uint32_t ack,
@@ -714,6 +715,8 @@ static void inject(int to, const struct mg_tcp_conn *c, uint32_t seq, uint32_t a
 	assert_true(parse(m, &pkt));
 	m->port = 0;
 	mg_tcp_input(&N->st[to], m, &pkt, N->now);
+	if (!inject_burst) /* a burst of one */
+		mg_tcp_flush(&N->st[to]);
 }
 
 /* A timestamp option the server's connection accepts (TSval = TS.Recent). */
@@ -1148,8 +1151,12 @@ static void reassembly_trims_overlaps(void **state)
 	inject(1, c, r + 20, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 30); /* [20,50) */
 	inject(1, c, r + 12, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 5);  /* inside: dup */
 	inject(1, c, r + 5, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 10);  /* [5,15) */
+	inject(1, c, r + 8, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 30);  /* [8,38): all held */
+	inject(1, c, r + 8, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 4);   /* [8,12): all held */
 	assert_int_equal(c->rcv_nxt, r);
 	assert_int_equal(c->ooo_bytes, 45); /* [5,50), each byte held once */
+	for (struct rte_mbuf *x = c->ooo_head; x; x = x->next)
+		assert_true(x->data_len > 0);
 	assert_true(CTR_OF(1, dup_bytes) >= 5 + 10 + 5);
 	inject(1, c, r, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 8); /* [0,8): fills the hole */
 	assert_int_equal(c->rcv_nxt, r + 50);
@@ -1295,6 +1302,11 @@ static void lost_syn_ack_is_retransmitted(void **state)
 	assert_true(run_until(N, both_up, 5000000));
 	assert_true(CTR_OF(0, rto_fires) + CTR_OF(1, rto_fires) >= 1);
 	assert_true(CTR_OF(0, retransmits) + CTR_OF(1, retransmits) >= 1);
+	/* The client resent its SYN too: Karn forbids timing that exchange, and
+	 * data transfer starts with the 3 s RTO of RFC 6298 (5.7). */
+	assert_int_equal(CTR_OF(0, rto_fires), 1);
+	assert_int_equal(cl->c->srtt, 0);
+	assert_int_equal(cl->c->rto, 3000000);
 }
 
 static void orphan_fin_wait_2_times_out(void **state)
@@ -1568,6 +1580,112 @@ static void fin_with_the_handshake_ack_in_syn_rcvd(void **state)
 	assert_true(last_accepted->peer_fin);
 }
 
+static void unaligned_options_are_parsed(void **state)
+{
+	struct mg_tcp_conn fake, *c;
+	/* NOP, MSS 1280, NOP NOP NOP, WS 2, EOL: MSS and WS off 4-byte alignment. */
+	uint8_t o[12] = {1, 2, 4, 0x05, 0x00, 1, 1, 1, 3, 3, 2, 0};
+
+	(void)state;
+	assert_true(mg_tcp_listen(&N->st[1], 0, PORT_SRV, 16, &ops, NULL) >= 0);
+	memset(&fake, 0, sizeof(fake));
+	fake.key.lip = IP_B;
+	fake.key.rip = IP_A;
+	fake.key.lport = PORT_SRV;
+	fake.key.rport = RTE_BE16(5555);
+	memcpy(fake.our_mac, MAC_B, 6);
+	memcpy(fake.peer_mac, MAC_A, 6);
+	inject(1, &fake, 1000, 0, TH_SYN, o, sizeof(o), 0);
+	c = mg_tcp_lookup(&N->st[1], &fake.key);
+	assert_non_null(c);
+	assert_int_equal(c->mss, 1280);
+	assert_true(c->flags & TF_WS_OK);
+	assert_int_equal(c->snd_wscale, 2);
+}
+
+static void rst_is_taken_in_a_zero_window(void **state)
+{
+	struct app *cl, *sv;
+
+	(void)state;
+	cl = open_pair(16);
+	sv = last_accepted;
+	sv->auto_read = false;
+	cl->tx_total = 200000;
+	assert_true(run_until(N, zero_window_seen, 60000000));
+	assert_int_equal(tcp_rcv_window(&N->st[1], sv->c), 0);
+	inject(1, sv->c, sv->c->rcv_nxt, 0, TH_RST, NULL, 0, 0);
+	assert_true(sv->closed);
+	assert_int_equal(sv->close_reason, MG_TCP_CLOSE_RESET);
+}
+
+static void connect_refuses_non_unicast_destinations(void **state)
+{
+	struct mg_tcp_conn *c;
+	struct mg_tcp_connect_args ca = {
+		.port = 0, .src_ip = IP_A, .dst_ip = RTE_BE32(0xe0000001),
+		.src_port = RTE_BE16(40000), .dst_port = PORT_SRV, .ops = &ops,
+	};
+
+	(void)state;
+	assert_int_equal(mg_tcp_connect(&N->st[0], &ca, &c), -1);
+	assert_int_equal(mg_errno(), MG_ERR_USAGE);
+	assert_non_null(strstr(mg_errmsg(), "224.0.0.1 is not a unicast address"));
+	ca.dst_ip = RTE_BE32(0xffffffff);
+	assert_int_equal(mg_tcp_connect(&N->st[0], &ca, &c), -1);
+	assert_non_null(strstr(mg_errmsg(), "not a unicast address"));
+}
+
+static void acks_are_aggregated_per_burst(void **state)
+{
+	struct mg_tcp_conn *c;
+	uint8_t o[12];
+	uint32_t r;
+
+	(void)state;
+	open_pair(16);
+	c = last_accepted->c;
+	r = c->rcv_nxt;
+	inject_burst = true;
+	for (int i = 0; i < 6; i++)
+		inject(1, c, r + 100 * i, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 100);
+	inject_burst = false;
+	assert_int_equal(tx_pending(1), 0); /* nothing until the burst ends */
+	mg_tcp_flush(&N->st[1]);
+	assert_int_equal(tx_pending(1), 1); /* one ACK for six segments */
+	assert_int_equal(c->rcv_nxt, r + 600);
+	/* Out of order is answered at once, burst or not. */
+	inject_burst = true;
+	inject(1, c, r + 1000, c->snd_nxt, TH_ACK, o, ts_opt(c, o), 100);
+	inject_burst = false;
+	assert_int_equal(tx_pending(1), 2);
+}
+
+static void segments_carry_the_configured_tos_and_ttl(void **state)
+{
+	struct mg_tcp_params pa, pb;
+	struct mg_tcp_conn *c;
+	struct rte_mbuf *m;
+	struct rte_ipv4_hdr *ip;
+	struct mg_tcp_connect_args ca = {
+		.port = 0, .src_ip = IP_A, .dst_ip = IP_B, .tos = 0xb8,
+		.src_port = RTE_BE16(40000), .dst_port = PORT_SRV, .ops = &ops,
+	};
+
+	teardown(state);
+	params(&pa, 0);
+	params(&pb, 1);
+	pa.ttl = 17;
+	setup_with(state, &pa, &pb);
+	assert_int_equal(mg_tcp_connect(&N->st[0], &ca, &c), 0);
+	assert_int_equal(mg_tcp_tx_take(&N->st[0], &m, 1), 1);
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+	assert_int_equal(ip->type_of_service, 0xb8);
+	assert_int_equal(ip->time_to_live, 17);
+	assert_int_equal(rte_be_to_cpu_16(ip->fragment_offset), RTE_IPV4_HDR_DF_FLAG);
+	rte_pktmbuf_free(m);
+}
+
 int main(int argc, char **argv)
 {
 	char prefix[64];
@@ -1624,6 +1742,11 @@ int main(int argc, char **argv)
 		T(fin_in_fin_wait_2_goes_to_time_wait),
 		T(fin_in_syn_sent_and_listen_is_dropped),
 		T(fin_with_the_handshake_ack_in_syn_rcvd),
+		T(unaligned_options_are_parsed),
+		T(rst_is_taken_in_a_zero_window),
+		T(connect_refuses_non_unicast_destinations),
+		T(acks_are_aggregated_per_burst),
+		T(segments_carry_the_configured_tos_and_ttl),
 #undef T
 	};
 
