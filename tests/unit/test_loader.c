@@ -481,6 +481,24 @@ static void write_state_dir_file(const char *name, const uint8_t *buf, size_t le
 	assert_int_equal(mg_snapshot_write_file(path, buf, len), 0);
 }
 
+/* No staged snapshot (active.msnap.new) is left behind. */
+static void assert_no_staged(void)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/active.msnap.new", E.state);
+	if (access(path, F_OK) == 0)
+		fail_msg("%s left behind", path);
+}
+
+static bool state_dir_has(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", E.state, name);
+	return access(path, F_OK) == 0;
+}
+
 /* Stop this loader and start another on the same files: a restart. */
 static void restart(uint64_t now)
 {
@@ -1071,6 +1089,66 @@ static void persist_failure_between_files_leaves_disk_consistent(void **state)
 	if (!snapshot_file_is(E.l.active.digest))
 		fail_msg("after refusing v2 (persist), %s/active.msnap holds v2, not the active v1",
 			 E.state);
+	assert_no_staged();
+	free(b);
+}
+
+/* Make @p name in the state dir a non-empty directory: nothing can be renamed over it. */
+static void block_with_directory(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", E.state, name);
+	rm_rf(path);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/%s/keep", E.state, name);
+	assert_int_equal(mkdir(path, 0700), 0);
+}
+
+static void commit_rename_failure_restores_state(void **state)
+{
+	uint8_t *b, d1[32];
+	size_t n;
+	struct active was;
+
+	(void)state;
+	accept_version(&pa, 1);
+	memcpy(d1, E.l.active.digest, 32);
+	was = active_now();
+	/* The state is written (the commit point), then the rename of the staged file fails. */
+	block_with_directory("active.msnap");
+	snap(&pb, 2, "ab", &b, &n);
+	assert_refused(load(b, n), "persist", &was);
+	assert_only_refusal("persist");
+	assert_state_file(1, d1); /* put back: disk and memory agree on v1 */
+	assert_no_staged();
+	free(b);
+}
+
+static void refused_first_snapshot_leaves_no_state(void **state)
+{
+	uint8_t *b, *b2;
+	size_t n, n2;
+	struct active was = active_now();
+
+	(void)state;
+	/* Nothing was ever accepted; the commit of v1 fails after the state was written. */
+	block_with_directory("active.msnap");
+	snap(&pa, 1, "ab", &b, &n);
+	assert_refused(load(b, n), "persist", &was);
+	assert_no_staged();
+	/*
+	 * The refused v1 must not become the anti-rollback floor: otherwise a
+	 * restart takes it as the highest version ever accepted, and another
+	 * v1 is refused as equivocation against a snapshot that never was.
+	 */
+	if (state_dir_has("antirollback"))
+		fail_msg("a refused first snapshot left %s/antirollback behind", E.state);
+	rm_rf(E.l.snapshot_path);
+	restart(NOW);
+	snap(&pb, 1, "ab", &b2, &n2);
+	assert_int_equal(load(b2, n2), MG_LOAD_ACCEPTED);
+	free(b2);
 	free(b);
 }
 
@@ -1113,6 +1191,8 @@ static void unauditable_change_refused(void **state)
 	assert_active_is(&was);
 	snprintf(path, sizeof(path), "%s/active.msnap", E.state);
 	assert_int_equal(access(path, F_OK), -1);
+	assert_false(state_dir_has("antirollback"));
+	assert_no_staged();
 	free(b);
 }
 
@@ -1284,6 +1364,80 @@ static void boot_refuses_malformed_state(void **state)
 	assert_deny_all(MG_DENY_BOOT_REFUSED);
 }
 
+static void boot_rolls_committed_staged_snapshot_forward(void **state)
+{
+	uint8_t *b, d[32];
+	size_t n;
+	struct mg_snapshot_state st;
+
+	(void)state;
+	mg_loader_boot(&E.l, NOW);
+	accept_version(&pa, 1);
+	/* A crash after the commit (state says v2), before the rename of the staged v2. */
+	snap(&pb, 2, "ab", &b, &n);
+	digest_of(b, n, d);
+	write_state_dir_file("active.msnap.new", b, n);
+	st.version = 2;
+	memcpy(st.digest, d, 32);
+	{
+		char hex[65], text[128];
+		int len;
+
+		mg_hex(d, 32, hex);
+		len = snprintf(text, sizeof(text), "version 2\ndigest %s\n", hex);
+		write_state_dir_file("antirollback", (const uint8_t *)text, (size_t)len);
+	}
+	restart(NOW);
+	assert_true(E.l.have_active);
+	assert_int_equal(E.l.active.version, st.version);
+	assert_memory_equal(E.l.active.digest, st.digest, 32);
+	assert_snapshot_file(d);
+	assert_no_staged();
+	assert_state_file(2, d);
+	assert_audit("snapshot.loaded", NULL);
+	free(b);
+}
+
+static void boot_discards_uncommitted_staged_snapshot(void **state)
+{
+	uint8_t *b, d1[32];
+	size_t n;
+
+	(void)state;
+	mg_loader_boot(&E.l, NOW);
+	accept_version(&pa, 1);
+	memcpy(d1, E.l.active.digest, 32);
+	/* A crash after staging v2, before the commit: the change never happened. */
+	snap(&pb, 2, "ab", &b, &n);
+	write_state_dir_file("active.msnap.new", b, n);
+	restart(NOW);
+	assert_true(E.l.have_active);
+	assert_int_equal(E.l.active.version, 1);
+	assert_memory_equal(E.l.active.digest, d1, 32);
+	assert_no_staged();
+	assert_snapshot_file(d1);
+	assert_state_file(1, d1);
+	/* And v2 can still be pushed. */
+	assert_accepted(load(b, n), b, n, 2);
+	free(b);
+}
+
+static void boot_discards_garbage_staged_file(void **state)
+{
+	static const uint8_t junk[] = "MGSNAP\r\n and then nothing sensible";
+	uint8_t d1[32];
+
+	(void)state;
+	mg_loader_boot(&E.l, NOW);
+	accept_version(&pa, 1);
+	memcpy(d1, E.l.active.digest, 32);
+	write_state_dir_file("active.msnap.new", junk, sizeof(junk) - 1);
+	restart(NOW);
+	assert_int_equal(E.l.active.version, 1);
+	assert_no_staged();
+	assert_snapshot_file(d1);
+}
+
 /* ---- expiry while running ------------------------------------------------------------- */
 
 static void tick_past_expiry_swaps_in_deny_all(void **state)
@@ -1367,6 +1521,8 @@ int main(void)
 		BOOTED(checks_run_in_the_documented_order),
 		BOOTED(persist_failure_keeps_active),
 		BOOTED(persist_failure_between_files_leaves_disk_consistent),
+		BOOTED(commit_rename_failure_restores_state),
+		BOOTED(refused_first_snapshot_leaves_no_state),
 		BOOTED(unauditable_change_refused),
 		BARE(boot_without_files_is_deny_all),
 		BARE(boot_after_accept_reloads_it),
@@ -1377,6 +1533,9 @@ int main(void)
 		BARE(boot_refuses_expired_snapshot),
 		BARE(boot_refuses_tampered_snapshot),
 		BARE(boot_refuses_malformed_state),
+		BARE(boot_rolls_committed_staged_snapshot_forward),
+		BARE(boot_discards_uncommitted_staged_snapshot),
+		BARE(boot_discards_garbage_staged_file),
 		BOOTED(tick_past_expiry_swaps_in_deny_all),
 		BOOTED(tick_at_expiry_second_swaps_in_deny_all),
 	};
