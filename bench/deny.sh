@@ -78,6 +78,7 @@ die() { echo "deny.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (DPDK runtime dirs, memif socket)"
 command -v "$TESTPMD" >/dev/null || die "no $TESTPMD (Debian package dpdk)"
 mg_need_bins
+mg_lock # no test or other benchmark on these two cores meanwhile
 mkdir -p -m 0700 "$BENCH_DIR" "$BENCH_DIR/state" "$(dirname "$RESULT")"
 rm -f "$SOCK"
 
@@ -150,7 +151,7 @@ start_sender() {
 		--vdev "net_memif0,role=server,socket=$SOCK,socket-abstract=no" -- \
 		--total-num-mbufs=8192 --nb-cores=1 --forward-mode=txonly --txpkts=64 \
 		"--eth-peer=0,$RX_MAC" --auto-start --stats-period=1 \
-		</dev/null >"$log" 2>&1 &
+		</dev/null >"$log" 2>&1 9>&- &
 	# --stats-period keeps testpmd running without a terminal until SIGINT.
 	SENDER=$!
 	PIDS+=("$SENDER")
@@ -179,7 +180,7 @@ start_sender baseline
 "$TESTPMD" "${EAL_COMMON[@]}" --file-prefix=mgbench-rx "--lcores=$RECEIVER_LCORES" \
 	--vdev "net_memif0,role=client,socket=$SOCK,socket-abstract=no,mac=$RX_MAC" -- \
 	--total-num-mbufs=8192 --nb-cores=1 --forward-mode=rxonly --auto-start \
-	--stats-period=1 </dev/null >"$BENCH_DIR/receiver-testpmd.log" 2>&1 &
+	--stats-period=1 </dev/null >"$BENCH_DIR/receiver-testpmd.log" 2>&1 9>&- &
 RX=$!
 PIDS+=("$RX")
 wait_for "testpmd rxonly telemetry" 20 measure mgbench-rx testpmd 0
@@ -193,7 +194,7 @@ import json, sys
 d = json.load(sys.stdin)
 print("%.3f" % (d["packets"] / d["seconds"] / 1e6))')
 echo "deny.sh: testpmd rxonly: $base -> $base_mpps Mpps"
-echo "$base" | grep -q '"packets": [1-9]' || die "the baseline received nothing; logs in $BENCH_DIR"
+grep -q '"packets": [1-9]' <<<"$base" || die "the baseline received nothing; logs in $BENCH_DIR"
 
 # --- run 2: meshgw --------------------------------------------------------------
 echo "deny.sh: meshgw: testpmd txonly -> memif -> meshgw, 1 worker ($RUNS x ${WINDOW} s)"
@@ -216,7 +217,7 @@ control = { socket = "$BENCH_DIR/state/control.sock"; };
 EOF
 start_sender meshgw
 "$MESHGW" "${EAL_COMMON[@]}" --file-prefix=mgbench-gw "--lcores=$RECEIVER_LCORES" \
-	-- -c "$conf" </dev/null >"$BENCH_DIR/receiver-meshgw.log" 2>&1 &
+	-- -c "$conf" </dev/null >"$BENCH_DIR/receiver-meshgw.log" 2>&1 9>&- &
 GW=$!
 PIDS+=("$GW")
 wait_for "meshgw telemetry" 30 mg_ctl mgbench-gw status
@@ -228,7 +229,7 @@ stop "$SENDER"
 stop "$GW"
 rm -f "$SOCK"
 echo "deny.sh: meshgw: $gw"
-echo "$gw" | grep -q '"packets": [1-9]' || die "meshgw received nothing; logs in $BENCH_DIR"
+grep -q '"packets": [1-9]' <<<"$gw" || die "meshgw received nothing; logs in $BENCH_DIR"
 
 # --- results --------------------------------------------------------------------
 export base gw tsc_hz RESULT WINDOW RUNS LOAD_START

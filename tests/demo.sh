@@ -14,6 +14,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mg_need_root
 mg_need_bins
+mg_lock
 
 PREFIX=meshgw-demo
 CONF=$MG_ROOT/conf/demo/gateway.conf

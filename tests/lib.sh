@@ -55,7 +55,7 @@ mg_mac() {
 
 # mg_neigh_mac NS IF IP: the MAC the kernel in NS has for IP on IF ("" if none).
 mg_neigh_mac() {
-	ip -n "$1" neigh show dev "$2" to "$3" | awk '/lladdr/ { print $3; exit }'
+	ip -n "$1" neigh show dev "$2" to "$3" | awk '/lladdr/ && !m { m = $3 } END { print m }'
 }
 
 # mg_ctl PREFIX ARGS...: meshctl against the gateway with EAL file prefix PREFIX.
@@ -117,14 +117,36 @@ mg_wait_exit() {
 
 # mg_stop_gateway PID PREFIX: SIGTERM, up to 10 s grace, then SIGKILL.
 mg_stop_gateway() {
-	local pid=$1 prefix=$2
+	local pid=$1 prefix=$2 i
 	[ -n "$pid" ] || return 0
 	[ -z "$(mg_gateway_rc "$prefix")" ] || return 0 # gone already
 	kill -TERM "$pid" 2>/dev/null || return 0
-	mg_wait_exit "$prefix" 10 >/dev/null && return 0
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(mg_gateway_rc "$prefix")" ] || return 0
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
 	mg_log "meshgw $pid ignored SIGTERM for 10 s; killing it"
 	kill -KILL "$pid" 2>/dev/null || true
 	mg_wait_exit "$prefix" 5 >/dev/null || true
+}
+
+# mg_lock: one user of the topology and the cores at a time. Tests, the demo
+# and the benchmarks of several people (or a CI run) on one machine would
+# otherwise tear down each other's namespaces and skew each other's counters.
+# Waits up to MG_LOCK_WAIT seconds (1800). Children inherit the lock: a script
+# run by tests/run.sh does not take it again. Long-running children (meshgw,
+# testpmd) must be started with 9>&- so they do not keep it.
+MG_LOCK_FILE=${MG_LOCK_FILE:-/run/meshgw-tests.lock}
+mg_lock() {
+	[ -z "${MG_LOCK_HELD:-}" ] || return 0
+	exec 9>>"$MG_LOCK_FILE"
+	if ! flock -n 9; then
+		mg_log "waiting for another test run, demo or benchmark to finish ($MG_LOCK_FILE)"
+		flock -w "${MG_LOCK_WAIT:-1800}" 9 ||
+			mg_die "still locked after ${MG_LOCK_WAIT:-1800} s: $MG_LOCK_FILE"
+	fi
+	export MG_LOCK_HELD=$$
 }
 
 # Test scaffolding. A test script does:
@@ -137,8 +159,12 @@ MG_OWN_TOPO=0
 MG_GATEWAYS=()
 mg_test_setup() {
 	MG_PREFIX=$1
+	# A timeout's SIGTERM must still run the EXIT trap (stop the gateways).
+	trap 'exit 143' TERM
+	trap 'exit 130' INT
 	mg_need_root
 	mg_need_bins
+	mg_lock
 	if ! mg_topo_is_up; then
 		mg_topo_up
 		MG_OWN_TOPO=1
@@ -171,8 +197,10 @@ mg_ping() {
 	local ns=$1 dst=$2 count=$3 out
 	shift 3
 	out=$(ip netns exec "$ns" ping -n -q -c "$count" -i 0.01 -W 1 "$@" "$dst" 2>&1) || true
-	echo "$out" | tail -n 2 | sed "s/^/  [$ns] /" >&2
-	echo "$out" | grep -q " $count received, 0% packet loss"
+	tail -n 2 <<<"$out" | sed "s/^/  [$ns] /" >&2
+	# A here-string, not a pipe: grep -q quits at the first match, and under
+	# pipefail the writer's SIGPIPE would fail the check at random.
+	grep -q " $count received, 0% packet loss" <<<"$out"
 }
 
 # mg_topo_up: bring the standard topology up (idempotent).

@@ -104,8 +104,13 @@ eal=(--no-huge -m 512 "--file-prefix=$prefix" --no-pci
 # tests that check it (SIGTERM must give 0). `ip netns exec` execs meshgw, so $!
 # is meshgw's own pid. The subshell holds none of our stdout, or a caller's
 # $(run-gateway.sh ...) would wait for meshgw to exit.
+exec 9>&- # the test lock (tests/lib.sh mg_lock) stays with the caller
 (
-	ip netns exec "$ns" "$MESHGW" "${eal[@]}" -- -c "$conf" >>"$log" 2>&1 &
+	# The watcher outlives a signal to the caller's process group (a test's
+	# timeout) so the exit code still lands; meshgw sets its own handlers
+	# for SIGTERM and SIGINT over the ignored dispositions it inherits.
+	trap '' TERM INT HUP
+	ip netns exec "$ns" "$MESHGW" "${eal[@]}" -- -c "$conf" >>"$log" 2>&1 9>&- &
 	child=$!
 	echo "$child" >"$pidfile"
 	rc=0

@@ -32,6 +32,7 @@ MG_BUILD=$(realpath -m "${MG_BUILD:-$ROOT/build}")
 export MG_BUILD
 MG_BUILD_ASAN=$(realpath -m "${MG_BUILD_ASAN:-$ROOT/build-asan}")
 MG_BUILD_FUZZ=$(realpath -m "${MG_BUILD_FUZZ:-$ROOT/build-fuzz}")
+. "$ROOT/tests/lib.sh" # mg_lock
 
 steps=()
 filters=()
@@ -162,8 +163,13 @@ step_integration() {
 		return
 	fi
 	export MG_LOG_DIR=$LOGS/gateways
+	# The namespaces are the machine's, not this run's: one run at a time.
+	mg_lock
 	for script in "$ROOT"/tests/integration/*.sh; do
 		[ -f "$script" ] || continue
+		case "${script##*/}" in
+		lib*) continue ;; # helpers that scripts source, not tests
+		esac
 		name=integration/$(basename "$script" .sh)
 		selected "$name" || continue
 		log=$LOGS/integration_$(basename "$script" .sh).log
@@ -185,6 +191,8 @@ step_integration() {
 		fi
 	done
 	"$ROOT/tests/topo.sh" down >/dev/null 2>&1
+	exec 9>&- # release the lock
+	unset MG_LOCK_HELD
 }
 
 for step in "${steps[@]}"; do
