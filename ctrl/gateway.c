@@ -16,6 +16,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include "fault.h"
 #include "filehash.h"
 #include "keys.h"
 #include "policy.h"
@@ -63,6 +64,7 @@ static void worker_port_init(struct mg_worker_port *wp, const struct mg_port *p,
 	wp->csum_offload_ip = p->rx_csum_offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 	wp->csum_offload_l4 = (p->rx_csum_offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) &&
 			      (p->rx_csum_offloads & RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+	wp->fault_tx = mg_fault_attached(p->port_id);
 	memcpy(wp->addrs.mac, p->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
 	wp->addrs.ip = rte_cpu_to_be_32(p->cfg->addr);
 	wp->addrs.netmask = rte_cpu_to_be_32(len ? ~0u << (32 - len) : 0);

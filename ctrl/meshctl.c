@@ -24,6 +24,7 @@ static void usage(FILE *out)
 "  neighbours [--json]              the gateway's ARP table\n"
 "  policy [--json]                  active snapshot, signers, validity, loader counters\n"
 "  audit-status [--json]            audit log head and last checkpoint\n"
+"  faults [--json]                  fault injection per port: rates and counters\n"
 "  attest --node-key PUB [--expect-snapshot D]  signed report, verified here\n"
 "\n"
 "Change the gateway (control socket, whole signed snapshots only):\n"
@@ -71,7 +72,7 @@ static int file_command(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const char *const reads[] = { "status", "stats", "drops", "neighbours", "policy",
-					     "audit-status", "attest" };
+					     "audit-status", "attest", "faults" };
 	const char *prefix = getenv("MESHGW_PREFIX"), *socket_path = NULL;
 	char path[256];
 	int i = 1;

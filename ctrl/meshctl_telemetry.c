@@ -218,6 +218,7 @@ int mg_meshctl_show(const char *socket_path, int argc, char **argv)
 		{ "neighbours", "/meshgw/neighbours" },
 		{ "policy", "/meshgw/policy" },
 		{ "audit-status", "/meshgw/audit" },
+		{ "faults", "/meshgw/faults" },
 	};
 	char usage[256];
 	int fmt;

@@ -2,8 +2,10 @@
 /**
  * @file
  * Read-only meshgw commands on DPDK's telemetry socket: /meshgw/status,
- * /meshgw/stats, /meshgw/drops, /meshgw/neighbours. None of them takes
- * parameters or changes anything; a request with parameters is refused.
+ * /meshgw/stats, /meshgw/drops, /meshgw/neighbours, /meshgw/policy,
+ * /meshgw/audit, /meshgw/faults and /meshgw/attest. None changes anything.
+ * Only /meshgw/attest takes a parameter (a nonce); any other parameter is
+ * refused.
  */
 #ifndef MG_TELEMETRY_H
 #define MG_TELEMETRY_H

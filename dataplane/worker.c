@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "worker.h"
 
+#include "fault.h"
+
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
@@ -111,8 +113,16 @@ static void tx_flush(struct mg_worker *w, uint16_t pi)
 		bytes += rte_pktmbuf_pkt_len(wp->tx_buf[i]);
 	sent = rte_eth_tx_burst(wp->port_id, wp->queue, wp->tx_buf, wp->tx_len);
 	if (unlikely(sent < wp->tx_len)) {
+		uint64_t unsent = 0;
+
+		/*
+		 * The tail is ours again. With TX fault injection it may hold other
+		 * mbufs than we offered (injected losses, held packets), so the byte
+		 * count is clamped rather than trusted to subtract exactly.
+		 */
 		for (uint16_t i = sent; i < wp->tx_len; i++)
-			bytes -= rte_pktmbuf_pkt_len(wp->tx_buf[i]);
+			unsent += rte_pktmbuf_pkt_len(wp->tx_buf[i]);
+		bytes = unsent < bytes ? bytes - unsent : 0;
 		COUNT(w->stats.drops[MG_DROP_TX_FULL], wp->tx_len - sent);
 		COUNT(w->stats.port[pi].drops, wp->tx_len - sent);
 		rte_pktmbuf_free_bulk(wp->tx_buf + sent, wp->tx_len - sent);
@@ -187,8 +197,11 @@ int mg_worker_main(void *arg)
 			}
 		}
 		drain_from_ctrl(w);
-		for (uint16_t pi = 0; pi < w->n_ports; pi++)
+		for (uint16_t pi = 0; pi < w->n_ports; pi++) {
 			tx_flush(w, pi);
+			if (unlikely(w->ports[pi].fault_tx))
+				mg_fault_tx_flush(w->ports[pi].port_id, w->ports[pi].queue);
+		}
 		w->policy = NULL;
 		mg_publish_quiescent(w->pub, w->index);
 		COUNT(w->stats.loops, 1);

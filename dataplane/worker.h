@@ -67,6 +67,7 @@ struct mg_worker_port {
 	uint16_t port_id;
 	uint16_t queue;
 	bool csum_offload_ip, csum_offload_l4;
+	bool fault_tx; /* the fault layer may hold TX packets: release them every loop */
 	struct mg_port_addrs addrs;
 	uint16_t tx_len;
 	struct rte_mbuf *tx_buf[MG_BURST];
