@@ -239,8 +239,12 @@ static int commit(struct mg_loader *l, const struct mg_snapshot_state *s)
 	if (rename(staged, l->snapshot_path) < 0 || sync_dir_of(l->snapshot_path) < 0) {
 		int err = errno;
 
-		/* Put the old state back so disk and memory agree on the active one. */
-		if (l->floor.version && write_state(l->state_path, &l->floor) < 0)
+		/*
+		 * Put the old state back so disk and memory agree on the active one;
+		 * with nothing ever accepted, no state file must remain as a floor.
+		 */
+		if (l->floor.version ? write_state(l->state_path, &l->floor) < 0
+				     : unlink(l->state_path) < 0 || sync_dir_of(l->state_path) < 0)
 			alarm_line("could not restore the anti-rollback state", mg_errmsg());
 		return mg_error_set(MG_ERR_IO, "%s: rename: %s", l->snapshot_path, strerror(err));
 	}
