@@ -927,8 +927,51 @@ static MG_RESULT load_head(struct mg_audit *log)
 	return 0;
 }
 
+/*
+ * A record is one write(2), but a power cut (or a full disk) can still leave
+ * the start of one without its newline at the end of the file. That tail was
+ * never a record: cut the file back to its last newline and say how many
+ * bytes went, so the caller can record the repair. Whole records are never
+ * cut: removing one is a truncation that checkpoints expose.
+ */
+static MG_RESULT cut_torn_tail(const struct mg_audit *log, off_t *cut)
+{
+	char buf[MG_AUDIT_LINE_MAX];
+	struct stat st;
+	off_t start;
+	ssize_t n;
+	int fd = -1, rc = 0;
+
+	*cut = 0;
+	MG_ENSURE(fstat(log->fd, &st) == 0, IO, "%s: %s", log->path, strerror(errno));
+	if (st.st_size == 0)
+		return 0;
+	fd = open(log->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	MG_ENSURE_GOTO(fd >= 0, out, IO, "%s: %s", log->path, strerror(errno));
+	start = st.st_size > (off_t)sizeof(buf) ? st.st_size - (off_t)sizeof(buf) : 0;
+	n = pread(fd, buf, (size_t)(st.st_size - start), start);
+	MG_ENSURE_GOTO(n == st.st_size - start, out, IO, "%s: read: %s", log->path,
+		       strerror(errno));
+	if (buf[n - 1] == '\n')
+		goto out;
+	for (ssize_t i = n - 1; i >= 0; i--) {
+		if (buf[i] != '\n')
+			continue;
+		MG_ENSURE_GOTO(ftruncate(log->fd, start + i + 1) == 0 && fsync(log->fd) == 0, out,
+			       IO, "%s: cutting a torn record: %s", log->path, strerror(errno));
+		*cut = n - (i + 1);
+		break;
+	}
+	/* No newline in the last line's reach: not a torn tail; verification says what. */
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 MG_RESULT mg_audit_open(const char *path, const char *node_key_path, struct mg_audit **out)
 {
+	off_t cut = 0;
 	struct mg_audit *log = calloc(1, sizeof(*log));
 	int rc = 0;
 
@@ -946,7 +989,15 @@ MG_RESULT mg_audit_open(const char *path, const char *node_key_path, struct mg_a
 	/* One writer: a second one would chain from a head it does not know. */
 	MG_ENSURE_GOTO(flock(log->fd, LOCK_EX | LOCK_NB) == 0, out, IO,
 		       "%s: locked by another writer (%s)", path, strerror(errno));
+	MG_GUARD_GOTO(rc = cut_torn_tail(log, &cut), out);
 	MG_GUARD_GOTO(rc = load_head(log), out);
+	if (cut > 0) {
+		char bytes[24];
+
+		snprintf(bytes, sizeof(bytes), "%lld", (long long)cut);
+		MG_GUARD_GOTO(rc = mg_audit_append(log, "audit.torn_record_cut", "bytes", bytes,
+						   NULL), out);
+	}
 	*out = log;
 	log = NULL;
 out:

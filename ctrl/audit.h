@@ -86,7 +86,9 @@ struct mg_audit;
  * Open the log at @p path for appending. A missing file is created (0640)
  * with its genesis record, atomically (written beside it, then linked into
  * place). An existing file is verified whole, against <path>.checkpoint if
- * there is one, and appending continues from its head. @p node_key_path
+ * there is one, and appending continues from its head. A torn final
+ * record (bytes after the last newline, as a power cut can leave) is cut off
+ * first and the cut is recorded as an "audit.torn_record_cut" record. @p node_key_path
  * (may be NULL: no checkpoints) is the private key that signs checkpoints;
  * it also checks the existing ones. A broken existing chain fails with
  * MG_ERR_PROTO_FORMAT (MG_ERR_PROTO_SIGNATURE for a checkpoint) and a

@@ -535,6 +535,32 @@ static void broken_existing_log_refused_on_open(void **state)
 	assert_null(log);
 }
 
+/* A power cut can leave a record's start without its newline: open cuts it off. */
+static void torn_final_record_cut_on_open(void **state)
+{
+	struct mg_audit *log = NULL;
+	struct mg_audit_report r;
+	struct lines *ls;
+	FILE *f;
+
+	(void)state;
+	make_log(3, NULL, false);
+	ls = read_lines();
+	f = fopen(logp, "a");
+	fprintf(f, "%.40s", ls->l[3]); /* the head of a record, no newline */
+	fclose(f);
+	free(ls);
+	expect_fault(NULL, NULL, MG_AUDIT_TRUNCATED, 4, "cut short");
+	assert_int_equal(mg_audit_open(logp, NULL, &log), 0);
+	mg_audit_close(log);
+	assert_int_equal(mg_audit_verify(logp, NULL, NULL, NULL, &r), 0);
+	assert_int_equal(r.head_index, 4);
+	ls = read_lines();
+	assert_non_null(strstr(ls->l[4], " audit.torn_record_cut "));
+	assert_non_null(strstr(ls->l[4], " bytes=40 "));
+	free(ls);
+}
+
 static void second_writer_refused(void **state)
 {
 	struct mg_audit *a, *b = NULL;
@@ -642,6 +668,7 @@ int main(void)
 		T(checkpoint_file_of_another_log_refused),
 		T(malformed_checkpoint_file_refused),
 		T(broken_existing_log_refused_on_open),
+		T(torn_final_record_cut_on_open),
 		T(second_writer_refused),
 		T(checkpoint_needs_node_key),
 		T(reopen_remembers_last_checkpoint),
