@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "filehash.h"
+#include "fsutil.h"
 #include "snapshot.h"
 
 #define HEX64 64
@@ -855,26 +856,6 @@ MG_RESULT mg_audit_export_checkpoint(const char *log_path, const struct mg_key *
 
 /* ---- opening ------------------------------------------------------------ */
 
-static MG_RESULT fsync_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	int fd, rc = 0;
-
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	MG_ENSURE(fd >= 0, IO, "%s: %s", dir, strerror(errno));
-	if (fsync(fd) != 0)
-		rc = mg_error_set(MG_ERR_IO, "%s: fsync: %s", dir, strerror(errno));
-	close(fd);
-	return rc;
-}
-
 /*
  * A new log appears whole or not at all: genesis is written to a temporary
  * file, synced, then linked to @p path (link never replaces, so two racing
@@ -901,7 +882,7 @@ static MG_RESULT create_log(const char *path)
 	if (link(tpath, path) != 0 && errno != EEXIST)
 		rc = mg_error_set(MG_ERR_IO, "%s: link: %s", path, strerror(errno));
 	else
-		rc = fsync_parent(path);
+		rc = mg_fsync_dir_of(path);
 out:
 	close(tmp.fd);
 	unlink(tpath);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "filehash.h"
+#include "fsutil.h"
 #include "policy.h"
 
 #define SNAPSHOT_FILE "active.msnap"
@@ -193,21 +194,6 @@ static void staged_path(const struct mg_loader *l, char *buf, size_t size)
 	snprintf(buf, size, "%s%s", l->snapshot_path, STAGED_SUFFIX);
 }
 
-/* fsync a file's directory so a rename in it is durable. */
-static int sync_dir_of(const char *path)
-{
-	char dir[PATH_MAX];
-	int fd, rc;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return mg_error_set(MG_ERR_IO, "%s: %s", dir, strerror(errno));
-	rc = fsync(fd);
-	close(fd);
-	return rc == 0 ? 0 : mg_error_set(MG_ERR_IO, "fsync %s: %s", dir, strerror(errno));
-}
-
 /* Step 6a: the new snapshot beside the active one; nothing is committed yet. */
 static int stage(struct mg_loader *l, const uint8_t *bytes, size_t len)
 {
@@ -236,7 +222,7 @@ static int commit(struct mg_loader *l, const struct mg_snapshot_state *s)
 
 	staged_path(l, staged, sizeof(staged));
 	MG_GUARD(write_state(l->state_path, s));
-	if (rename(staged, l->snapshot_path) < 0 || sync_dir_of(l->snapshot_path) < 0) {
+	if (rename(staged, l->snapshot_path) < 0 || mg_fsync_dir_of(l->snapshot_path) < 0) {
 		int err = errno;
 
 		/*
@@ -244,7 +230,7 @@ static int commit(struct mg_loader *l, const struct mg_snapshot_state *s)
 		 * with nothing ever accepted, no state file must remain as a floor.
 		 */
 		if (l->floor.version ? write_state(l->state_path, &l->floor) < 0
-				     : unlink(l->state_path) < 0 || sync_dir_of(l->state_path) < 0)
+				     : unlink(l->state_path) < 0 || mg_fsync_dir_of(l->state_path) < 0)
 			alarm_line("could not restore the anti-rollback state", mg_errmsg());
 		return mg_error_set(MG_ERR_IO, "%s: rename: %s", l->snapshot_path, strerror(err));
 	}
@@ -455,7 +441,7 @@ static void roll_forward(struct mg_loader *l)
 		committed = v.meta.version == l->floor.version &&
 			    memcmp(s.digest, l->floor.digest, sizeof(s.digest)) == 0;
 	free(buf);
-	if (committed && rename(staged, l->snapshot_path) == 0 && sync_dir_of(staged) == 0)
+	if (committed && rename(staged, l->snapshot_path) == 0 && mg_fsync_dir_of(staged) == 0)
 		return;
 	unlink(staged);
 }

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "filehash.h"
+#include "fsutil.h"
 
 /* Header field offsets (snapshot.h has the table). */
 enum {
@@ -472,26 +473,6 @@ static MG_RESULT write_all(int fd, const char *path, const uint8_t *buf, size_t 
 	return 0;
 }
 
-static MG_RESULT fsync_dir_of(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	int fd, rc = 0;
-
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	MG_ENSURE(fd >= 0, IO, "%s: %s", dir, strerror(errno));
-	if (fsync(fd) != 0)
-		rc = mg_error_set(MG_ERR_IO, "%s: fsync: %s", dir, strerror(errno));
-	close(fd);
-	return rc;
-}
-
 MG_RESULT mg_snapshot_write_file(const char *path, const uint8_t *buf, size_t len)
 {
 	char tmp[PATH_MAX];
@@ -509,7 +490,7 @@ MG_RESULT mg_snapshot_write_file(const char *path, const uint8_t *buf, size_t le
 	MG_ENSURE_GOTO(rename(tmp, path) == 0, out, IO, "%s: rename: %s", path,
 		       strerror(errno));
 	tmp[0] = '\0';
-	rc = fsync_dir_of(path);
+	rc = mg_fsync_dir_of(path);
 out:
 	if (fd >= 0)
 		close(fd);
