@@ -1686,6 +1686,79 @@ static void segments_carry_the_configured_tos_and_ttl(void **state)
 	rte_pktmbuf_free(m);
 }
 
+static struct rte_mbuf *stream_chain(uint64_t off, unsigned segs, uint16_t seglen)
+{
+	struct rte_mbuf *head = NULL;
+
+	for (unsigned i = 0; i < segs; i++) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+		uint8_t *p;
+
+		assert_non_null(m);
+		p = (uint8_t *)rte_pktmbuf_append(m, seglen);
+		assert_non_null(p);
+		for (uint16_t k = 0; k < seglen; k++)
+			p[k] = stream_byte(off + (uint64_t)i * seglen + k);
+		if (head)
+			assert_int_equal(rte_pktmbuf_chain(head, m), 0);
+		else
+			head = m;
+	}
+	return head;
+}
+
+static void send_takes_a_prefix_of_a_chain_zero_copy(void **state)
+{
+	struct app *cl;
+	struct rte_mbuf *m;
+	int64_t r;
+
+	(void)state;
+	cl = open_pair(16);
+	last_accepted->auto_read = false;
+	m = stream_chain(0, 40, 2000); /* 80 000 bytes into a 64 KiB send buffer */
+	r = mg_tcp_send(&N->st[0], cl->c, &m);
+	assert_int_equal(r, 65536);
+	assert_non_null(m);
+	assert_int_equal(m->pkt_len, 80000 - 65536);
+	assert_int_equal(m->nb_segs, 8); /* 32 whole, one split, 7 untouched */
+	assert_int_equal(rte_pktmbuf_mtod(m, uint8_t *)[0], stream_byte(65536));
+	last_accepted->auto_read = true;
+	run_for(N, 20000);
+	assert_true(cl->events & MG_TCP_EV_WRITABLE);
+	assert_int_equal(mg_tcp_send(&N->st[0], cl->c, &m), 80000 - 65536);
+	assert_null(m);
+	cl->tx = cl->tx_total = 80000; /* for server_got_all */
+	assert_true(run_until(N, server_got_all, 5000000));
+	assert_int_equal(last_accepted->rx_bad, 0);
+}
+
+static void recv_hands_out_at_most_what_is_asked(void **state)
+{
+	struct app *cl, *sv;
+	struct rte_mbuf *m;
+	uint64_t got = 0;
+	uint32_t n;
+
+	(void)state;
+	cl = open_pair(16);
+	sv = last_accepted;
+	sv->auto_read = false;
+	cl->tx_total = 5000;
+	run_for(N, 20000);
+	assert_int_equal(mg_tcp_recv_ready(sv->c), 5000);
+	while ((n = mg_tcp_recv(&N->st[1], sv->c, 333, &m)) > 0) {
+		assert_true(n <= 333);
+		assert_int_equal(m->pkt_len, n);
+		for (struct rte_mbuf *x = m; x; x = x->next)
+			for (uint16_t i = 0; i < x->data_len; i++)
+				assert_int_equal(rte_pktmbuf_mtod(x, uint8_t *)[i], stream_byte(got++));
+		rte_pktmbuf_free(m);
+	}
+	assert_int_equal(got, 5000);
+	assert_int_equal(mg_tcp_recv_ready(sv->c), 0);
+}
+
 int main(int argc, char **argv)
 {
 	char prefix[64];
@@ -1747,6 +1820,8 @@ int main(int argc, char **argv)
 		T(connect_refuses_non_unicast_destinations),
 		T(acks_are_aggregated_per_burst),
 		T(segments_carry_the_configured_tos_and_ttl),
+		T(send_takes_a_prefix_of_a_chain_zero_copy),
+		T(recv_hands_out_at_most_what_is_asked),
 #undef T
 	};
 
