@@ -28,9 +28,6 @@
 #include "tcp/tcp.h"
 #include "tcp/tcp_priv.h"
 
-/* The fuzz target links only the data-plane library for now. */
-#include "mg_error.c"
-
 #define IP_A RTE_BE32(0xc6120102)
 #define IP_B RTE_BE32(0xc6120101)
 #define PORT_SRV RTE_BE16(443)

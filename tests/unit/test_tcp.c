@@ -27,10 +27,6 @@
 #include "tcp/tcp.h"
 #include "tcp/tcp_priv.h"
 
-/* The unit-test target links only the data-plane library for now; the
- * error helpers (ctrl/mg_error.c) come in here until it also links ctrl. */
-#include "mg_error.c"
-
 #define IP_A RTE_BE32(0xc6120102) /* 198.18.1.2: client */
 #define IP_B RTE_BE32(0xc6120101) /* 198.18.1.1: server */
 #define PORT_SRV RTE_BE16(8080)
