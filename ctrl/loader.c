@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "loader.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -444,6 +445,30 @@ static void roll_forward(struct mg_loader *l)
 	if (committed && rename(staged, l->snapshot_path) == 0 && mg_fsync_dir_of(staged) == 0)
 		return;
 	unlink(staged);
+	/* Its "snapshot.accepted" record may stand in the log: say it never took effect. */
+	if (l->audit && mg_audit_append(l->audit, "snapshot.discarded", "reason",
+					"staged but not committed before a crash", NULL) < 0)
+		alarm_line("audit append failed", mg_errmsg());
+}
+
+/*
+ * Temporary files a crash left mid-write (mg_snapshot_write_file's
+ * "<file>.tmp.XXXXXX"): never part of any state, and snapshot-sized.
+ */
+static void remove_crash_leftovers(struct mg_loader *l)
+{
+	const char *bases[] = { SNAPSHOT_FILE ".tmp.", SNAPSHOT_FILE STAGED_SUFFIX ".tmp.",
+				STATE_FILE ".tmp." };
+	DIR *d = opendir(l->cfg->state_dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL)
+		for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++)
+			if (strncmp(de->d_name, bases[i], strlen(bases[i])) == 0)
+				unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
 }
 
 void mg_loader_boot(struct mg_loader *l, uint64_t now)
@@ -456,6 +481,7 @@ void mg_loader_boot(struct mg_loader *l, uint64_t now)
 		deny_all(l, MG_DENY_BOOT_REFUSED, "anti-rollback state unreadable or malformed");
 		return;
 	}
+	remove_crash_leftovers(l);
 	roll_forward(l);
 	if (mg_snapshot_read_file(l->snapshot_path, l->cfg->snapshot_max_bytes, &buf, &len) < 0) {
 		bool missing = mg_errno() == MG_ERR_IO && access(l->snapshot_path, F_OK) != 0;

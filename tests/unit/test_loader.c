@@ -1417,9 +1417,33 @@ static void boot_discards_uncommitted_staged_snapshot(void **state)
 	assert_no_staged();
 	assert_snapshot_file(d1);
 	assert_state_file(1, d1);
+	/* The log says the staged change never took effect, before the boot load. */
+	assert_audit_at(1, "snapshot.discarded", NULL);
+	assert_audit("snapshot.loaded", NULL);
 	/* And v2 can still be pushed. */
 	assert_accepted(load(b, n), b, n, 2);
 	free(b);
+}
+
+static void boot_removes_temporary_files_of_a_crash(void **state)
+{
+	static const uint8_t junk[] = "half a file";
+	const char *left[] = { "active.msnap.tmp.a1B2c3", "active.msnap.new.tmp.x9Y8z7",
+			       "antirollback.tmp.Q1w2E3" };
+	char path[256];
+
+	(void)state;
+	mg_loader_boot(&E.l, NOW);
+	accept_version(&pa, 1);
+	for (size_t i = 0; i < 3; i++)
+		write_state_dir_file(left[i], junk, sizeof(junk) - 1);
+	restart(NOW);
+	assert_int_equal(E.l.active.version, 1);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", E.state, left[i]);
+		if (access(path, F_OK) == 0)
+			fail_msg("%s survived the boot", path);
+	}
 }
 
 static void boot_discards_garbage_staged_file(void **state)
@@ -1536,6 +1560,7 @@ int main(void)
 		BARE(boot_rolls_committed_staged_snapshot_forward),
 		BARE(boot_discards_uncommitted_staged_snapshot),
 		BARE(boot_discards_garbage_staged_file),
+		BARE(boot_removes_temporary_files_of_a_crash),
 		BOOTED(tick_past_expiry_swaps_in_deny_all),
 		BOOTED(tick_at_expiry_second_swaps_in_deny_all),
 	};
