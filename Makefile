@@ -49,6 +49,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory build
 	bench/deny.sh
+	bench/swap.sh
 
 clean:
 	rm -rf build build-asan build-fuzz
