@@ -7,16 +7,19 @@
 #
 #   core 0                                         core 1
 #   +----------------------------+   net_memif    +-------------------------------+
-#   | dpdk-testpmd txonly        |  (shared mem,  | run 1: dpdk-testpmd rxonly    |
-#   | memif server, 64-byte UDP  | ------------>  | run 2: meshgw, 1 worker       |
+#   | dpdk-testpmd txonly        |  (shared mem,  | run A: dpdk-testpmd rxonly    |
+#   | memif server, 64-byte UDP  | ------------>  | run B: meshgw, 1 worker       |
 #   | 198.18.0.1 -> 198.18.0.2:9 |  unix socket)  |   198.18.0.2/24, drops every  |
 #   +----------------------------+                |   frame as udp_no_listener    |
 #                                                 +-------------------------------+
 #
-# The receiver's counters are sampled every WINDOW seconds, RUNS windows after
-# WARMUP seconds: Mpps = packets / seconds of the best window (other load on the
-# machine only ever slows a window down). meshgw's cycles per packet come from its
-# worker's busy_cycles / busy_packets over the same window. The receivers are
+# Runs A and B alternate, ROUNDS times, each with a fresh sender. In a run the
+# receiver's counters are sampled every WINDOW seconds, RUNS windows after
+# WARMUP seconds; the run's rate is its best window (other load only ever slows
+# a window down). Each round gives a ratio B/A from two runs seconds apart; the
+# result is the median over rounds (this machine's speed drifts by 2x and more
+# between minutes, so only ratios of neighbouring runs mean something).
+# meshgw's cycles per packet come from its worker's busy_cycles / busy_packets. The receivers are
 # memif clients and connect to the sender's socket: with the roles the other way
 # round (receiver as server), testpmd rxonly on DPDK 22.11 counted no packets at
 # all here, so the baseline could not be measured that way.
@@ -25,16 +28,17 @@
 # deny markers), prints the table. Exit 0 on a completed measurement (whatever
 # the ratio), 1 if something did not run.
 #
-# Environment: WINDOW (5 s), RUNS (3 windows per receiver, the best counts),
-# WARMUP (3 s), MG_BUILD / MESHGW / MESHCTL (tests/lib.sh),
+# Environment: ROUNDS (3), WINDOW (3 s), RUNS (2 windows per run, the best
+# counts), WARMUP (2 s), MG_BUILD / MESHGW / MESHCTL (tests/lib.sh),
 # BENCH_DIR (/run/meshgw-bench: memif socket, state, logs).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/lib.sh"
 
-WINDOW=${WINDOW:-5}
-RUNS=${RUNS:-3}
-WARMUP=${WARMUP:-3}
+WINDOW=${WINDOW:-3}
+RUNS=${RUNS:-2}
+ROUNDS=${ROUNDS:-3}
+WARMUP=${WARMUP:-2}
 BENCH_DIR=${BENCH_DIR:-/run/meshgw-bench}
 SOCK=$BENCH_DIR/memif.sock
 RX_MAC=02:00:c6:12:00:02   # the receiver's memif MAC; the sender aims at it
@@ -174,30 +178,6 @@ if "$PY" -c "import sys; sys.exit(0 if $LOAD_START > 1.0 else 1)"; then
 	echo "deny.sh: warning: load average $LOAD_START before the run: other work shares these cores, expect lower and noisier numbers" >&2
 fi
 
-# --- run 1: baseline, testpmd rxonly ------------------------------------------
-echo "deny.sh: baseline: testpmd txonly -> memif -> testpmd rxonly ($RUNS x ${WINDOW} s)"
-start_sender baseline
-"$TESTPMD" "${EAL_COMMON[@]}" --file-prefix=mgbench-rx "--lcores=$RECEIVER_LCORES" \
-	--vdev "net_memif0,role=client,socket=$SOCK,socket-abstract=no,mac=$RX_MAC" -- \
-	--total-num-mbufs=8192 --nb-cores=1 --forward-mode=rxonly --auto-start \
-	--stats-period=1 </dev/null >"$BENCH_DIR/receiver-testpmd.log" 2>&1 9>&- &
-RX=$!
-PIDS+=("$RX")
-wait_for "testpmd rxonly telemetry" 20 measure mgbench-rx testpmd 0
-sleep "$WARMUP"
-base=$(measure mgbench-rx testpmd "$WINDOW" "$RUNS")
-stop "$SENDER"
-stop "$RX"
-rm -f "$SOCK"
-base_mpps=$(echo "$base" | "$PY" -c '
-import json, sys
-d = json.load(sys.stdin)
-print("%.3f" % (d["packets"] / d["seconds"] / 1e6))')
-echo "deny.sh: testpmd rxonly: $base -> $base_mpps Mpps"
-grep -q '"packets": [1-9]' <<<"$base" || die "the baseline received nothing; logs in $BENCH_DIR"
-
-# --- run 2: meshgw --------------------------------------------------------------
-echo "deny.sh: meshgw: testpmd txonly -> memif -> meshgw, 1 worker ($RUNS x ${WINDOW} s)"
 conf=$BENCH_DIR/gateway.conf
 cat >"$conf" <<EOF
 # Written by bench/deny.sh: one memif port whose address is txonly's destination,
@@ -215,31 +195,86 @@ ports = (
 state_dir = "$BENCH_DIR/state";
 control = { socket = "$BENCH_DIR/state/control.sock"; };
 EOF
-start_sender meshgw
-"$MESHGW" "${EAL_COMMON[@]}" --file-prefix=mgbench-gw "--lcores=$RECEIVER_LCORES" \
-	-- -c "$conf" </dev/null >"$BENCH_DIR/receiver-meshgw.log" 2>&1 9>&- &
-GW=$!
-PIDS+=("$GW")
-wait_for "meshgw telemetry" 30 mg_ctl mgbench-gw status
-kill -0 "$GW" 2>/dev/null || die "meshgw exited; see $BENCH_DIR/receiver-meshgw.log"
-tsc_hz=$(mg_ctl mgbench-gw status --json | mg_json_get tsc_hz)
-sleep "$WARMUP"
-gw=$(measure mgbench-gw meshgw "$WINDOW" "$RUNS")
-stop "$SENDER"
-stop "$GW"
-rm -f "$SOCK"
-echo "deny.sh: meshgw: $gw"
-grep -q '"packets": [1-9]' <<<"$gw" || die "meshgw received nothing; logs in $BENCH_DIR"
+
+# run_baseline ROUND: sender + testpmd rxonly; prints the best window as JSON.
+run_baseline() {
+	local rx out
+	start_sender "baseline-$1"
+	"$TESTPMD" "${EAL_COMMON[@]}" --file-prefix=mgbench-rx "--lcores=$RECEIVER_LCORES" \
+		--vdev "net_memif0,role=client,socket=$SOCK,socket-abstract=no,mac=$RX_MAC" -- \
+		--total-num-mbufs=8192 --nb-cores=1 --forward-mode=rxonly --auto-start \
+		--stats-period=1 </dev/null >"$BENCH_DIR/receiver-testpmd-$1.log" 2>&1 9>&- &
+	rx=$!
+	PIDS+=("$rx")
+	wait_for "testpmd rxonly telemetry" 20 measure mgbench-rx testpmd 0
+	sleep "$WARMUP"
+	out=$(measure mgbench-rx testpmd "$WINDOW" "$RUNS")
+	stop "$SENDER"
+	stop "$rx"
+	rm -f "$SOCK"
+	grep -q '"packets": [1-9]' <<<"$out" ||
+		die "the baseline received nothing; logs in $BENCH_DIR"
+	echo "$out"
+}
+
+# run_meshgw ROUND: sender + meshgw; prints the best window as JSON.
+run_meshgw() {
+	local gw out
+	start_sender "meshgw-$1"
+	"$MESHGW" "${EAL_COMMON[@]}" --file-prefix=mgbench-gw "--lcores=$RECEIVER_LCORES" \
+		-- -c "$conf" </dev/null >"$BENCH_DIR/receiver-meshgw-$1.log" 2>&1 9>&- &
+	gw=$!
+	PIDS+=("$gw")
+	wait_for "meshgw telemetry" 30 mg_ctl mgbench-gw status
+	kill -0 "$gw" 2>/dev/null || die "meshgw exited; see $BENCH_DIR/receiver-meshgw-$1.log"
+	mg_ctl mgbench-gw status --json | mg_json_get tsc_hz >"$BENCH_DIR/tsc_hz"
+	sleep "$WARMUP"
+	out=$(measure mgbench-gw meshgw "$WINDOW" "$RUNS")
+	stop "$SENDER"
+	stop "$gw"
+	rm -f "$SOCK"
+	grep -q '"packets": [1-9]' <<<"$out" ||
+		die "meshgw received nothing; logs in $BENCH_DIR"
+	echo "$out"
+}
+
+# Baseline and meshgw alternate, ROUNDS times: each round's ratio compares two
+# runs seconds apart, so a slow phase of the (shared, virtual) machine hits
+# both sides of one ratio instead of one side of the whole result.
+: >"$BENCH_DIR/rounds.jsonl"
+for ((r = 1; r <= ROUNDS; r++)); do
+	# Called with a redirection, not in $(...): a subshell would hide the
+	# started processes from the cleanup trap.
+	run_baseline "$r" >"$BENCH_DIR/baseline.json"
+	run_meshgw "$r" >"$BENCH_DIR/meshgw.json"
+	b=$(cat "$BENCH_DIR/baseline.json")
+	g=$(cat "$BENCH_DIR/meshgw.json")
+	echo "{\"baseline\": $b, \"meshgw\": $g}" >>"$BENCH_DIR/rounds.jsonl"
+	"$PY" - "$b" "$g" "$r" <<'PY'
+import json, sys
+b, g = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print("deny.sh: round %s: testpmd rxonly %.2f Mpps, meshgw %.2f Mpps, ratio %.2f, "
+      "%.1f cycles/packet, drops %s" % (sys.argv[3], b["mpps"], g["mpps"],
+      g["mpps"] / b["mpps"], g["busy_cycles"] / max(g["busy_packets"], 1), g["drops"]))
+PY
+done
+TSC_HZ=$(cat "$BENCH_DIR/tsc_hz")
 
 # --- results --------------------------------------------------------------------
-export base gw tsc_hz RESULT WINDOW RUNS LOAD_START
+export TSC_HZ RESULT WINDOW RUNS ROUNDS LOAD_START BENCH_DIR
 "$PY" - <<'PY'
-import json, os, platform, time
+import json, os, platform, statistics, time
 e = os.environ
-base, gw = json.loads(e["base"]), json.loads(e["gw"])
-mg = gw["packets"] / gw["seconds"] / 1e6
-bl = base["packets"] / base["seconds"] / 1e6
-cpp = gw["busy_cycles"] / gw["busy_packets"] if gw["busy_packets"] else None
+rounds = [json.loads(l) for l in open(e["BENCH_DIR"] + "/rounds.jsonl")]
+base = [r["baseline"]["mpps"] for r in rounds]
+mesh = [r["meshgw"]["mpps"] for r in rounds]
+ratios = [m / b for m, b in zip(mesh, base)]
+cpps = [r["meshgw"]["busy_cycles"] / r["meshgw"]["busy_packets"]
+        for r in rounds if r["meshgw"]["busy_packets"]]
+drops = {}
+for r in rounds:
+    for k, v in r["meshgw"]["drops"].items():
+        drops[k] = drops.get(k, 0) + v
 cpu = "unknown"
 try:
     for line in open("/proc/cpuinfo"):
@@ -248,19 +283,20 @@ try:
             break
 except OSError:
     pass
+med = statistics.median
 res = {
-    "meshgw_mpps": round(mg, 3),
-    "testpmd_rxonly_mpps": round(bl, 3),
-    "ratio": round(mg / bl, 3) if bl else None,
+    "meshgw_mpps": round(med(mesh), 3),
+    "testpmd_rxonly_mpps": round(med(base), 3),
+    "ratio": round(med(ratios), 3),
     "goal_ratio": 0.8,
-    "cycles_per_packet": round(cpp, 1) if cpp else None,
-    "tsc_hz": int(e["tsc_hz"]),
+    "cycles_per_packet": round(med(cpps), 1) if cpps else None,
+    "tsc_hz": int(e["TSC_HZ"]),
+    "rounds": [{"testpmd_rxonly_mpps": round(b, 3), "meshgw_mpps": round(m, 3),
+                "ratio": round(m / b, 3)} for b, m in zip(base, mesh)],
     "window_s": int(e["WINDOW"]),
-    "windows": int(e["RUNS"]),
-    "meshgw_windows_mpps": gw["windows_mpps"],
-    "testpmd_rxonly_windows_mpps": base["windows_mpps"],
+    "windows_per_run": int(e["RUNS"]),
     "frame_bytes": 64,
-    "meshgw_drops_in_window": gw["drops"],
+    "meshgw_drops_in_windows": drops,
     "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     "cpu": cpu,
     "cores": os.cpu_count(),
