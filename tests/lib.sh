@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Shared shell helpers for tests/*.sh, tests/integration/*.sh, bench/*.sh and the
 # demo. Source it; it sets nothing but variables and functions.
