@@ -30,6 +30,7 @@ MG_L4=${MG_L4:-meshgw}
 L4_VIP=$MG_GW_FABRIC_IP:8080
 TOOL=$MG_ROOT/tests/integration/tcp_tool.py
 L4_PIDS=()
+L4_PROXY_PIDS=()
 L4_KADDR=0
 # l4_bg NS ARGS...: run tcp_tool.py in namespace NS in the background.
 l4_bg() {
@@ -46,7 +47,12 @@ l4_up() {
 		ip -n mg-gw addr add "$MG_GW_LOCAL_IP/24" dev loc0
 		L4_KADDR=1
 		gw sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535
+		# Two processes on one SO_REUSEPORT listener: one may not hold 20 000
+		# sockets under this machine's file limit.
 		l4_bg mg-gw proxy --listen "$L4_VIP" --upstream "$MG_BACKEND_IP:80"
+		L4_PROXY_PIDS=("${L4_PIDS[-1]}")
+		l4_bg mg-gw proxy --listen "$L4_VIP" --upstream "$MG_BACKEND_IP:80"
+		L4_PROXY_PIDS+=("${L4_PIDS[-1]}")
 	else
 		sed "/^[[:space:]]*mtu = /a\\    ${fault:+fault = $fault;}" \
 			"$MG_ROOT/conf/demo/gateway.conf" >"$tmp/gateway.conf"
@@ -54,6 +60,7 @@ l4_up() {
 listeners = ( { name = "web"; type = "tcp"; listen = "$L4_VIP"; upstream = "$MG_BACKEND_IP:80"; } );
 CONF
 		mg_start_gateway "$tmp/gateway.conf" "$MG_PREFIX"
+		L4_PROXY_PIDS=("$MG_GW_PID")
 	fi
 	l4_wait_port "$L4_VIP" 10 || mg_die "nothing accepts on $L4_VIP ($MG_L4)"
 }

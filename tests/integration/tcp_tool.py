@@ -44,10 +44,13 @@ def out(d, ok=True):
 
 
 def raise_nofile():
+    """10 000 proxied connections are 20 000 sockets in one process: root may
+    raise the hard limit too."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = min(hard, 1 << 20)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(hard, 65536), max(hard, 65536)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def hostport(s):
@@ -100,8 +103,8 @@ async def source_handler(r, w):
 
 
 async def serve(args, handler):
-    srv = await asyncio.start_server(handler, args.bind, args.port,
-                                     backlog=65535, reuse_address=True)
+    srv = await asyncio.start_server(handler, args.bind, args.port, backlog=65535,
+                                     reuse_address=True, reuse_port=True)
     async with srv:
         await srv.serve_forever()
 
@@ -126,7 +129,8 @@ async def proxy(args):
     async def handle(cr, cw):
         try:
             ur, uw = await asyncio.open_connection(uh, up)
-        except OSError:
+        except OSError as e:
+            print("proxy: upstream connect: %s" % e, file=sys.stderr, flush=True)
             cw.transport.abort()
             return
         await asyncio.gather(pipe(cr, uw), pipe(ur, cw))
@@ -134,7 +138,10 @@ async def proxy(args):
         uw.close()
 
     lh, lp = hostport(args.listen)
-    srv = await asyncio.start_server(handle, lh, lp, backlog=65535, reuse_address=True)
+    # reuse_port: several proxy processes may share the listener (the file
+    # limit of one process may be below 2 sockets x 10 000 connections).
+    srv = await asyncio.start_server(handle, lh, lp, backlog=65535, reuse_address=True,
+                                     reuse_port=True)
     async with srv:
         await srv.serve_forever()
 
@@ -181,6 +188,7 @@ async def echo_many(args):
     h, p = hostport(args.to)
     sem = asyncio.Semaphore(args.open_conc)
     conns, fails = [], {"connect": 0, "echo1": 0, "echo2": 0}
+    errors = {}
 
     def payload(i, rnd):
         return (b"%08d.%d." % (i, rnd)) + os.urandom(args.size)
@@ -194,14 +202,16 @@ async def echo_many(args):
         async with sem:
             try:
                 r, w = await asyncio.open_connection(h, p)
-            except OSError:
+            except OSError as e:
                 fails["connect"] += 1
+                errors[str(e)] = errors.get(str(e), 0) + 1
                 return
             try:
                 if not await round_trip(r, w, payload(i, 1)):
                     raise ValueError
-            except (OSError, ValueError, asyncio.IncompleteReadError):
+            except (OSError, ValueError, asyncio.IncompleteReadError) as e:
                 fails["echo1"] += 1
+                errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
                 w.transport.abort()
                 return
             conns.append((i, r, w))
@@ -223,15 +233,16 @@ async def echo_many(args):
                 w.write_eof()
                 if await r.read(1) != b"":
                     raise ValueError
-            except (OSError, ValueError, asyncio.IncompleteReadError):
+            except (OSError, ValueError, asyncio.IncompleteReadError) as e:
                 fails["echo2"] += 1
+                errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
             finally:
                 w.close()
 
     await asyncio.gather(*(second(c) for c in conns))
     ok = len(conns) == args.conns and not any(fails.values())
     return {"mode": "echo-many", "conns": args.conns, "held": len(conns),
-            "open_seconds": round(t_open, 2), "fails": fails, "ok": ok}
+            "open_seconds": round(t_open, 2), "fails": fails, "errors": errors, "ok": ok}
 
 
 async def slow_reader(args):
