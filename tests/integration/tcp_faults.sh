@@ -46,7 +46,8 @@ l4_up() {
 		ip -n mg-gw addr add "$MG_GW_FABRIC_IP/24" dev fab0
 		ip -n mg-gw addr add "$MG_GW_LOCAL_IP/24" dev loc0
 		L4_KADDR=1
-		gw sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535
+		gw sysctl -qw net.core.somaxconn="${L4_BACKLOG:-65535}" \
+			net.ipv4.tcp_max_syn_backlog="${L4_BACKLOG:-65535}"
 		# Two processes on one SO_REUSEPORT listener: one may not hold 20 000
 		# sockets under this machine's file limit.
 		l4_bg mg-gw proxy --listen "$L4_VIP" --upstream "$MG_BACKEND_IP:80"
