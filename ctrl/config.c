@@ -42,6 +42,7 @@
 #define DEFAULT_INTEGRITY_S 10
 #define DEFAULT_REORDER_DEPTH 4
 #define DEFAULT_DELAY_SLOTS 256
+#define DEFAULT_BACKLOG 1024
 
 /* One load: where messages point and which struct the current group fills. */
 struct load {
@@ -921,6 +922,182 @@ static MG_RESULT parse_ports(struct load *ld, const struct field *f,
 	return 0;
 }
 
+/* ---- listeners --------------------------------------------------------- */
+
+static MG_RESULT parse_listener_name(struct load *ld, const struct field *f,
+				     const config_setting_t *s, const char *path)
+{
+	struct mg_listener_config *l = ld->base;
+
+	(void)f;
+	MG_GUARD(read_string(ld, s, path, l->name, sizeof(l->name)));
+	ENSURE_AT(l->name[0] && all_in(l->name, "_", false), ld, s, path, CONFIG_VALUE,
+		  "may hold only a-z 0-9 _");
+	return 0;
+}
+
+static MG_RESULT parse_listener_type(struct load *ld, const struct field *f,
+				     const config_setting_t *s, const char *path)
+{
+	struct mg_listener_config *l = ld->base;
+
+	(void)f;
+	MG_GUARD(want_type(ld, s, path, CONFIG_TYPE_STRING, "a string"));
+	ENSURE_AT(strcmp(config_setting_get_string(s), "tcp") == 0, ld, s, path,
+		  CONFIG_VALUE, "unknown listener type; expected \"tcp\"");
+	l->type = MG_LISTENER_TCP;
+	return 0;
+}
+
+/* "A.B.C.D:PORT", port 1..65535 in decimal without leading zeros. */
+static bool parse_endpoint(const char *p, uint32_t *addr, uint16_t *port)
+{
+	unsigned v = 0;
+	int n = 0;
+
+	if (!parse_quad(&p, addr) || *p++ != ':')
+		return false;
+	while (p[n] >= '0' && p[n] <= '9' && n < 6)
+		v = v * 10 + (unsigned)(p[n++] - '0');
+	if (n == 0 || p[n] || (n > 1 && p[0] == '0'))
+		return false;
+	*port = (uint16_t)(v <= 65535 ? v : 0);
+	return v <= 65535;
+}
+
+static MG_RESULT read_endpoint(struct load *ld, const config_setting_t *s,
+			       const char *path, uint32_t *addr, uint16_t *port)
+{
+	MG_GUARD(want_type(ld, s, path, CONFIG_TYPE_STRING, "a string"));
+	ENSURE_AT(parse_endpoint(config_setting_get_string(s), addr, port), ld, s, path,
+		  CONFIG_VALUE, "expected an IPv4 address and a port, like 198.18.1.1:8080");
+	ENSURE_AT(*port != 0, ld, s, path, CONFIG_RANGE, "port 0 is outside 1..65535");
+	ENSURE_AT(!unusable(*addr), ld, s, path, CONFIG_VALUE, "%s", unusable(*addr));
+	return 0;
+}
+
+static MG_RESULT parse_listen(struct load *ld, const struct field *f,
+			      const config_setting_t *s, const char *path)
+{
+	struct mg_listener_config *l = ld->base;
+
+	(void)f;
+	return read_endpoint(ld, s, path, &l->listen_addr, &l->listen_port);
+}
+
+static MG_RESULT parse_upstream(struct load *ld, const struct field *f,
+				const config_setting_t *s, const char *path)
+{
+	struct mg_listener_config *l = ld->base;
+
+	(void)f;
+	return read_endpoint(ld, s, path, &l->upstream_addr, &l->upstream_port);
+}
+
+static const struct field listener_fields[] = {
+	FN("name", parse_listener_name, true),
+	FN("type", parse_listener_type, true),
+	FN("listen", parse_listen, true),
+	FN("upstream", parse_upstream, true),
+	INT_AT("backlog", parse_int, struct mg_listener_config, backlog, 1, 65535),
+	{ 0 },
+};
+
+static MG_RESULT parse_listeners(struct load *ld, const struct field *f,
+				 const config_setting_t *s, const char *path)
+{
+	char ep[FIELD_TEXT];
+	int n;
+
+	(void)f;
+	MG_GUARD(want_type(ld, s, path, CONFIG_TYPE_LIST, "a list ( { ... }, ... )"));
+	n = config_setting_length(s);
+	ENSURE_AT(n <= MG_MAX_LISTENERS, ld, s, path, CONFIG_RANGE,
+		  "%d listeners, expected 0..%d", n, MG_MAX_LISTENERS);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, i);
+
+		elem(ep, path, i);
+		MG_GUARD(want_type(ld, g, ep, CONFIG_TYPE_GROUP, "a group { ... }"));
+		ld->base = &ld->cfg->listeners[i];
+		MG_GUARD(walk(ld, g, ep, listener_fields));
+		ld->base = ld->cfg;
+	}
+	ld->cfg->n_listeners = (uint16_t)n;
+	return 0;
+}
+
+/* The port whose prefix holds @a, else the first port with a next hop, else -1. */
+static int route_port(const struct mg_config *c, uint32_t a, bool on_link_only)
+{
+	for (uint16_t i = 0; i < c->n_ports; i++) {
+		uint32_t mask = prefix_mask(c->ports[i].prefix_len);
+
+		if ((a & mask) == (c->ports[i].addr & mask))
+			return i;
+	}
+	for (uint16_t i = 0; i < c->n_ports && !on_link_only; i++)
+		if (c->ports[i].has_next_hop)
+			return i;
+	return -1;
+}
+
+/* Listener @i against the ports (read by now, whatever the file order) and listeners before it. */
+static MG_RESULT check_listener(const struct load *ld, const config_setting_t *g,
+				const char *path, int i)
+{
+	const struct mg_config *c = ld->cfg;
+	const struct mg_listener_config *l = &c->listeners[i];
+	char field[FIELD_TEXT];
+	bool ours = false;
+
+	for (uint16_t p = 0; p < c->n_ports; p++)
+		ours |= c->ports[p].addr == l->listen_addr;
+	join(field, path, "listen");
+	ENSURE_AT(ours, ld, config_setting_get_member(g, "listen"), field, CONFIG_VALUE,
+		  "is not the address of any port");
+	for (int j = 0; j < i; j++) {
+		ENSURE_AT(l->listen_addr != c->listeners[j].listen_addr ||
+				  l->listen_port != c->listeners[j].listen_port,
+			  ld, config_setting_get_member(g, "listen"), field, CONFIG_VALUE,
+			  "same endpoint as listeners[%d] (%s)", j, c->listeners[j].name);
+		join(field, path, "name");
+		ENSURE_AT(strcmp(l->name, c->listeners[j].name) != 0, ld,
+			  config_setting_get_member(g, "name"), field, CONFIG_VALUE,
+			  "listener name \"%s\" is used twice (also listeners[%d])", l->name, j);
+		join(field, path, "listen");
+	}
+	join(field, path, "upstream");
+	for (uint16_t p = 0; p < c->n_ports; p++)
+		ENSURE_AT(c->ports[p].addr != l->upstream_addr, ld,
+			  config_setting_get_member(g, "upstream"), field, CONFIG_VALUE,
+			  "is the address of port %s", c->ports[p].name);
+	ENSURE_AT(route_port(c, l->upstream_addr, false) >= 0, ld,
+		  config_setting_get_member(g, "upstream"), field, CONFIG_VALUE,
+		  "is on no port's prefix and no port has a next_hop");
+	if (route_port(c, l->upstream_addr, true) >= 0) {
+		const struct mg_port_config *pc = &c->ports[route_port(c, l->upstream_addr, true)];
+
+		ENSURE_AT(!edge_of(l->upstream_addr, pc->prefix_len), ld,
+			  config_setting_get_member(g, "upstream"), field, CONFIG_VALUE,
+			  "is the %s address of port %s's prefix",
+			  edge_of(l->upstream_addr, pc->prefix_len), pc->name);
+	}
+	return 0;
+}
+
+static MG_RESULT check_listeners(const struct load *ld, const config_setting_t *root)
+{
+	const config_setting_t *s = config_setting_get_member(root, "listeners");
+	char ep[FIELD_TEXT];
+
+	for (int i = 0; s && i < ld->cfg->n_listeners; i++) {
+		elem(ep, "listeners", i);
+		MG_GUARD(check_listener(ld, config_setting_get_elem(s, i), ep, i));
+	}
+	return 0;
+}
+
 /* ---- the schema -------------------------------------------------------- */
 
 static const struct field workers_fields[] = {
@@ -980,6 +1157,7 @@ static const struct field top_fields[] = {
 	GROUP("limits", limits_fields, NULL, false),
 	GROUP("neighbour", neighbour_fields, NULL, false),
 	GROUP("integrity", integrity_fields, NULL, false),
+	FN("listeners", parse_listeners, false),
 	{ 0 },
 };
 
@@ -1028,6 +1206,7 @@ static MG_RESULT check_distinct(struct load *ld, const config_setting_t *root)
 static MG_RESULT load_tree(struct load *ld, const config_setting_t *root)
 {
 	MG_GUARD(walk(ld, root, "", top_fields));
+	MG_GUARD(check_listeners(ld, root));
 	MG_GUARD(derive_path(ld, root, "audit_log", ld->cfg->audit_log, "audit.log"));
 	MG_GUARD(derive_path(ld, root, "node_key", ld->cfg->node_key, "node.key"));
 	return check_distinct(ld, root);
@@ -1221,6 +1400,8 @@ void mg_config_defaults(struct mg_config *cfg)
 		cfg->ports[i].fault.tx.reorder_depth = DEFAULT_REORDER_DEPTH;
 		cfg->ports[i].fault.tx.delay_slots = DEFAULT_DELAY_SLOTS;
 	}
+	for (unsigned i = 0; i < MG_MAX_LISTENERS; i++)
+		cfg->listeners[i].backlog = DEFAULT_BACKLOG;
 	cfg->mbufs_per_port = DEFAULT_MBUFS;
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", DEFAULT_STATE_DIR);
 	(void)derive(cfg->audit_log, cfg->state_dir, "audit.log");

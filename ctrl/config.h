@@ -64,6 +64,26 @@ struct mg_port_config {
 	struct mg_fault_config fault; /* optional group; off unless present */
 };
 
+/*
+ * An L4 listener: a TCP endpoint of ours spliced to an upstream endpoint
+ * (dataplane/proxy.c). Only "tcp" for now; the mTLS types come later.
+ */
+#define MG_MAX_LISTENERS 64
+
+enum mg_listener_type {
+	MG_LISTENER_TCP = 0,
+};
+
+struct mg_listener_config {
+	char name[MG_NAME_LEN];     /* [a-z0-9_], unique; part of telemetry keys */
+	enum mg_listener_type type;
+	uint32_t listen_addr;       /* host byte order: one of the ports' addresses */
+	uint16_t listen_port;       /* 1..65535 */
+	uint32_t upstream_addr;     /* host byte order */
+	uint16_t upstream_port;     /* 1..65535 */
+	uint32_t backlog;           /* handshakes in progress, 1..65535 (default 1024) */
+};
+
 struct mg_config {
 	char path[PATH_MAX];
 	char node_name[64];
@@ -93,6 +113,9 @@ struct mg_config {
 	uint64_t snapshot_max_bytes; /* 4096..268435456, default 16 MiB */
 	uint32_t neigh_timeout_s;    /* ARP entry lifetime, 10..86400 */
 	uint32_t integrity_interval_s;
+
+	uint16_t n_listeners;
+	struct mg_listener_config listeners[MG_MAX_LISTENERS];
 };
 
 /** Fill @p cfg with defaults (used before loading; tests). */

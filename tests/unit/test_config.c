@@ -284,6 +284,37 @@ static void shipped_example_loads(void **state)
 
 /* ---- bad files: one per rule, code + line + field ---------------------- */
 
+/* Listeners: fields, defaults, and the ports read after them in the file. */
+static void listeners_fields(void **state)
+{
+	struct mg_config *c = load_ok(DATA "valid-listeners.conf");
+
+	(void)state;
+	assert_int_equal(c->n_listeners, 2);
+	assert_string_equal(c->listeners[0].name, "web");
+	assert_int_equal(c->listeners[0].type, MG_LISTENER_TCP);
+	assert_int_equal(c->listeners[0].listen_addr, IP(198, 18, 1, 1));
+	assert_int_equal(c->listeners[0].listen_port, 8080);
+	assert_int_equal(c->listeners[0].upstream_addr, IP(198, 18, 2, 2));
+	assert_int_equal(c->listeners[0].upstream_port, 80);
+	assert_int_equal(c->listeners[0].backlog, 512);
+	assert_int_equal(c->listeners[1].backlog, 1024);
+	assert_int_equal(c->listeners[1].upstream_port, 5201);
+	free(c);
+}
+
+/* An upstream off every prefix is fine when a port has a next hop. */
+static void listener_upstream_via_next_hop(void **state)
+{
+	struct mg_config *c = load_ok(DATA "valid-listener-next-hop.conf");
+
+	(void)state;
+	assert_int_equal(c->n_listeners, 1);
+	assert_int_equal(c->listeners[0].upstream_addr, IP(10, 1, 2, 3));
+	assert_int_equal(c->listeners[0].upstream_port, 8443);
+	free(c);
+}
+
 #define BAD(fn, file, code, where)                              \
 	static void fn(void **state)                            \
 	{                                                       \
@@ -291,6 +322,19 @@ static void shipped_example_loads(void **state)
 		expect_bad(file, MG_ERR_##code, where);         \
 	}
 
+BAD(listener_listen_not_ours, "value-listen-not-ours", CONFIG_VALUE, "7: listeners[0].listen")
+BAD(listener_listen_twice, "value-listen-dup", CONFIG_VALUE, "8: listeners[1].listen")
+BAD(listener_name_twice, "value-listener-name-dup", CONFIG_VALUE, "8: listeners[1].name")
+BAD(listener_port_zero, "range-listen-port", CONFIG_RANGE, "7: listeners[0].listen")
+BAD(listener_port_too_big, "value-listen-port-big", CONFIG_VALUE, "7: listeners[0].listen")
+BAD(listener_listen_without_port, "value-listen-syntax", CONFIG_VALUE, "7: listeners[0].listen")
+BAD(listener_upstream_unroutable, "value-upstream-unroutable", CONFIG_VALUE, "7: listeners[0].upstream")
+BAD(listener_upstream_is_ours, "value-upstream-self", CONFIG_VALUE, "7: listeners[0].upstream")
+BAD(listener_type_unknown, "value-listener-type", CONFIG_VALUE, "7: listeners[0].type")
+BAD(listener_upstream_missing, "missing-listener-upstream", CONFIG_MISSING, "7: listeners[0].upstream")
+BAD(listener_backlog_zero, "range-listener-backlog", CONFIG_RANGE, "7: listeners[0].backlog")
+BAD(listener_unknown_field, "unknown-listener-field", CONFIG_UNKNOWN_FIELD, "7: listeners[0].port")
+BAD(listener_count, "range-listeners-count", CONFIG_RANGE, "6: listeners")
 BAD(syntax_error_line, "syntax", CONFIG_SYNTAX, "7: (syntax)")
 BAD(duplicate_setting, "syntax-duplicate", CONFIG_SYNTAX, "10: (syntax)")
 BAD(mixed_array_hint, "syntax-mixed-array", CONFIG_SYNTAX, "10: (syntax)")
@@ -536,6 +580,21 @@ int main(void)
 		cmocka_unit_test(minimal_gets_defaults),
 		cmocka_unit_test(full_sets_every_field),
 		cmocka_unit_test(two_ports_pci_and_devargs),
+		cmocka_unit_test(listeners_fields),
+		cmocka_unit_test(listener_upstream_via_next_hop),
+		cmocka_unit_test(listener_listen_not_ours),
+		cmocka_unit_test(listener_listen_twice),
+		cmocka_unit_test(listener_name_twice),
+		cmocka_unit_test(listener_port_zero),
+		cmocka_unit_test(listener_port_too_big),
+		cmocka_unit_test(listener_listen_without_port),
+		cmocka_unit_test(listener_upstream_unroutable),
+		cmocka_unit_test(listener_upstream_is_ours),
+		cmocka_unit_test(listener_type_unknown),
+		cmocka_unit_test(listener_upstream_missing),
+		cmocka_unit_test(listener_backlog_zero),
+		cmocka_unit_test(listener_unknown_field),
+		cmocka_unit_test(listener_count),
 		cmocka_unit_test(paths_follow_state_dir),
 		cmocka_unit_test(shipped_example_loads),
 		cmocka_unit_test(fault_group_fields),
