@@ -1,0 +1,301 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# L4 proxy benchmark (issue 5, Benchmark): meshgw's `tcp` listeners against nginx
+# `stream` and HAProxy `mode tcp`, each the one proxy between mg-client and
+# mg-backend, on one worker core (core 1), with the same clients in the same run.
+#
+#  netns mg-client (core 0)          netns mg-gw (proxy, core 1)          netns mg-backend (core 0)
+#  iperf3 -c / tcp_tool.py           fab0 198.18.1.1            loc0      iperf3 -s :5201
+#  eth0 198.18.1.2 --[br0]--> :5201 ==> -------------------> 198.18.2.1 -> eth0 198.18.2.2
+#                             :8080 ==> (meshgw | nginx | haproxy)        tcp_tool.py echo-server :80
+#
+# meshgw owns fab0/loc0 through af_xdp (no kernel address). For nginx and HAProxy
+# the script gives mg-gw's fab0/loc0 the same addresses in the kernel while meshgw
+# is not running, and removes them afterwards.
+#
+# Figures, per proxy:
+#   bulk_gbps        iperf3 10 s, client -> backend (and reverse, bulk_rev_gbps)
+#   conns_per_s      tcp_tool.py connrate: 16 clients, connect / 64 B echo / close, 5 s
+#   p50_us, p99_us   tcp_tool.py pingpong: 2000 rounds of 64 B on one connection
+#   cpu_*            the proxy's utime+stime (/proc/PID/stat, all its processes)
+#                    per GB bulk, per connection, per round trip
+# Ratios meshgw/nginx and meshgw/haproxy go to bench/results/l4.json ("beats" says
+# whether meshgw is better, taking each figure's direction into account). The goal:
+# beat both on every figure.
+#
+# Usage: bench/l4.sh [--out FILE] [--skip-meshgw]
+# Environment: MG_BUILD (meshgw, meshctl), MG_BENCH_REQUIRE_MESHGW=1 (fail if the
+# meshgw proxy does not come up; otherwise the JSON says "meshgw L4 proxy not
+# available" and the baselines are still measured).
+# Exit: 0 measured; 1 a measurement or a proxy failed.
+set -euo pipefail
+MG_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$MG_ROOT/tests/lib.sh"
+
+out=$MG_ROOT/bench/results/l4.json
+skip_meshgw=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--out) out=${2:?}; shift 2 ;;
+	--skip-meshgw) skip_meshgw=1; shift ;;
+	*) echo "usage: bench/l4.sh [--out FILE] [--skip-meshgw]" >&2; exit 64 ;;
+	esac
+done
+
+TOOL=$MG_ROOT/tests/integration/tcp_tool.py
+VIP=$MG_GW_FABRIC_IP
+PREFIX=mgb-l4
+trap 'exit 143' TERM
+trap 'exit 130' INT
+mg_need_root
+for b in iperf3 nginx haproxy taskset; do
+	command -v "$b" >/dev/null || mg_die "$b is not installed"
+done
+mg_lock
+own_topo=0
+if ! mg_topo_is_up; then
+	mg_topo_up
+	own_topo=1
+fi
+tmp=$(mktemp -d /tmp/mgb-l4.XXXXXX)
+MG_LOG_DIR=$tmp # the gateway's log and exit code live with the run
+BG=()      # background processes to end (peers, proxies)
+GW_PID=
+KADDR=0
+
+cleanup() {
+	local rc=$? p
+	for p in "${BG[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${BG[@]}"; do wait "$p" 2>/dev/null || true; done
+	[ -z "$GW_PID" ] || mg_stop_gateway "$GW_PID" "$PREFIX"
+	kaddr_del
+	[ "$own_topo" = 0 ] || mg_topo_down || true
+	rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+
+kaddr_add() {
+	ip -n mg-gw addr add "$MG_GW_FABRIC_IP/24" dev fab0
+	ip -n mg-gw addr add "$MG_GW_LOCAL_IP/24" dev loc0
+	KADDR=1
+	gw sysctl -qw net.core.somaxconn=4096
+}
+kaddr_del() {
+	[ "$KADDR" = 1 ] || return 0
+	ip -n mg-gw addr flush dev fab0 || true
+	ip -n mg-gw addr flush dev loc0 || true
+	KADDR=0
+}
+
+# bg NS CMD...: a background process in NS (its pid in BG and in $last).
+bg() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@" 9>&- &
+	last=$!
+	BG+=("$last")
+}
+stop_pid() {
+	kill -TERM "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# wait_port IP PORT SECONDS: until a connect from mg-client succeeds.
+wait_port() {
+	local deadline=$((SECONDS + $3))
+	while [ $SECONDS -lt "$deadline" ]; do
+		client timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# cpu_ticks PID...: utime+stime of the processes (and their children's threads
+# are in the same /proc/PID/stat line for a process), in clock ticks.
+cpu_ticks() {
+	local p s=0 f
+	for p in "$@"; do
+		f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
+		s=$((s + ${f% *} + ${f#* }))
+	done
+	echo "$s"
+}
+HZ=$(getconf CLK_TCK)
+
+# proxy_pids MAINPID: the proxy's process and its direct children.
+proxy_pids() { echo "$1" $(pgrep -P "$1" || true); }
+
+# measure NAME MAINPID: run every figure against the proxy now listening.
+measure() {
+	local name=$1 pids c0 c1 j
+	pids=$(proxy_pids "$2")
+	mg_log "$name: measuring (pids $pids)"
+	# shellcheck disable=SC2086
+	c0=$(cpu_ticks $pids)
+	client taskset -c 0 timeout 30 iperf3 -c "$VIP" -p 5201 -t 10 -J >"$tmp/$name-bulk.json" ||
+		mg_die "$name: iperf3 failed: $(tail -c 300 "$tmp/$name-bulk.json")"
+	# shellcheck disable=SC2086
+	c1=$(cpu_ticks $pids)
+	echo "$((c1 - c0))" >"$tmp/$name-bulk.cpu"
+	client taskset -c 0 timeout 30 iperf3 -c "$VIP" -p 5201 -t 10 -R -J >"$tmp/$name-bulkrev.json" ||
+		mg_die "$name: iperf3 -R failed"
+	# shellcheck disable=SC2086
+	c0=$(cpu_ticks $pids)
+	client taskset -c 0 "$MG_PYTHON" "$TOOL" connrate --to "$VIP:8080" --secs 5 \
+		--conc 16 --timeout 40 >"$tmp/$name-conn.json" ||
+		mg_die "$name: connrate failed: $(cat "$tmp/$name-conn.json")"
+	# shellcheck disable=SC2086
+	c1=$(cpu_ticks $pids)
+	echo "$((c1 - c0))" >"$tmp/$name-conn.cpu"
+	c0=$c1
+	client taskset -c 0 "$MG_PYTHON" "$TOOL" pingpong --to "$VIP:8080" --rounds 2000 \
+		--size 64 --timeout 60 >"$tmp/$name-ping.json" ||
+		mg_die "$name: pingpong failed: $(cat "$tmp/$name-ping.json")"
+	# shellcheck disable=SC2086
+	c1=$(cpu_ticks $pids)
+	echo "$((c1 - c0))" >"$tmp/$name-ping.cpu"
+	echo ok >"$tmp/$name.done"
+}
+
+run_nginx() {
+	sed "s|@TMP@|$tmp|g" "$MG_ROOT/bench/l4-nginx.conf" >"$tmp/nginx.conf"
+	kaddr_add
+	bg mg-gw taskset -c 1 nginx -c "$tmp/nginx.conf" -e "$tmp/nginx-error.log"
+	local pid=$last
+	wait_port "$VIP" 8080 10 || mg_die "nginx did not listen: $(cat "$tmp/nginx-error.log" 2>/dev/null)"
+	measure nginx "$pid"
+	stop_pid "$pid"
+	kaddr_del
+}
+
+run_haproxy() {
+	kaddr_add
+	bg mg-gw taskset -c 1 haproxy -db -f "$MG_ROOT/bench/l4-haproxy.cfg"
+	local pid=$last
+	wait_port "$VIP" 8080 10 || mg_die "haproxy did not listen"
+	measure haproxy "$pid"
+	stop_pid "$pid"
+	kaddr_del
+}
+
+run_meshgw() {
+	if [ "$skip_meshgw" = 1 ]; then
+		echo "skipped (--skip-meshgw)" >"$tmp/meshgw.na"
+		return 0
+	fi
+	if [ ! -x "$MESHGW" ] || [ ! -x "$MESHCTL" ]; then
+		echo "meshgw L4 proxy not available: no meshgw/meshctl in $MG_BUILD" >"$tmp/meshgw.na"
+		return 0
+	fi
+	cp "$MG_ROOT/conf/demo/gateway.conf" "$tmp/gateway.conf"
+	cat >>"$tmp/gateway.conf" <<EOF
+listeners = (
+  { name = "echo"; type = "tcp"; listen = "$VIP:8080"; upstream = "$MG_BACKEND_IP:80"; },
+  { name = "iperf"; type = "tcp"; listen = "$VIP:5201"; upstream = "$MG_BACKEND_IP:5201"; }
+);
+EOF
+	if ! GW_PID=$(MG_LOG_DIR=$MG_LOG_DIR "$MG_ROOT/tests/run-gateway.sh" "$tmp/gateway.conf" "$PREFIX" 2>"$tmp/meshgw-start.err"); then
+		GW_PID=
+		echo "meshgw L4 proxy not available: meshgw did not start with tcp listeners ($(tail -n 3 "$tmp/meshgw-start.err" | tr '\n' ' '))" >"$tmp/meshgw.na"
+		return 0
+	fi
+	if ! wait_port "$VIP" 8080 10; then
+		echo "meshgw L4 proxy not available: nothing accepts on $VIP:8080" >"$tmp/meshgw.na"
+		return 0
+	fi
+	measure meshgw "$GW_PID"
+	"$MESHCTL" -f "$PREFIX" tcp --json >"$tmp/meshgw-tcp.json" 2>/dev/null || true
+	mg_stop_gateway "$GW_PID" "$PREFIX"
+	GW_PID=
+}
+
+# Backend peers (core 0, like the clients; the proxy alone has core 1).
+bg mg-backend taskset -c 0 iperf3 -s -B "$MG_BACKEND_IP" -p 5201 >"$tmp/iperf3-server.log" 2>&1
+bg mg-backend taskset -c 0 "$MG_PYTHON" "$TOOL" echo-server --bind "$MG_BACKEND_IP" --port 80
+sleep 0.5
+
+run_nginx
+run_haproxy
+run_meshgw
+
+mkdir -p "$(dirname "$out")"
+"$MG_PYTHON" - "$tmp" "$out" "$HZ" <<'PY'
+import json, os, sys, time
+tmp, out, hz = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+def load(name):
+    if not os.path.exists("%s/%s.done" % (tmp, name)):
+        return None
+    j = lambda s: json.load(open("%s/%s-%s.json" % (tmp, name, s)))
+    cpu = lambda s: int(open("%s/%s-%s.cpu" % (tmp, name, s)).read()) / hz
+    bulk, rev = j("bulk"), j("bulkrev")
+    conn, ping = j("conn"), j("ping")
+    gbps = bulk["end"]["sum_received"]["bits_per_second"] / 1e9
+    gb = bulk["end"]["sum_received"]["bytes"] / 1e9
+    return {
+        "bulk_gbps": round(gbps, 3),
+        "bulk_rev_gbps": round(rev["end"]["sum_received"]["bits_per_second"] / 1e9, 3),
+        "conns_per_s": conn["per_s"],
+        "p50_us": ping["p50_us"],
+        "p99_us": ping["p99_us"],
+        "cpu_s_per_gb": round(cpu("bulk") / gb, 4) if gb else None,
+        "cpu_us_per_conn": round(cpu("conn") * 1e6 / max(1, conn["conns"]), 1),
+        "cpu_us_per_rtt": round(cpu("ping") * 1e6 / ping["rounds"], 1),
+    }
+
+# Direction of each figure: +1 higher is better, -1 lower is better.
+DIR = {"bulk_gbps": 1, "bulk_rev_gbps": 1, "conns_per_s": 1, "p50_us": -1, "p99_us": -1,
+       "cpu_s_per_gb": -1, "cpu_us_per_conn": -1, "cpu_us_per_rtt": -1}
+res = {n: load(n) for n in ("nginx", "haproxy", "meshgw")}
+na = None
+if os.path.exists(tmp + "/meshgw.na"):
+    na = open(tmp + "/meshgw.na").read().strip()
+doc = {
+    "bench": "l4 proxy",
+    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    "goal": "beat both nginx stream and HAProxy mode tcp on every figure",
+    "setup": "standard topology, proxy in netns mg-gw pinned to core 1 (one worker), "
+             "clients (mg-client) and servers (mg-backend) on core 0; 2-core shared VM",
+    "cores": os.cpu_count(),
+    "loadavg_at_end": os.getloadavg()[0],
+    "figures": {k: ("higher is better" if v > 0 else "lower is better") for k, v in DIR.items()},
+    "results": res,
+    "ratios": {},
+    "meshgw_status": na or "measured",
+}
+m = res["meshgw"]
+for base in ("nginx", "haproxy"):
+    b = res[base]
+    r = {}
+    for k, d in DIR.items():
+        if m is None or b is None or m.get(k) in (None, 0) or b.get(k) in (None, 0):
+            r[k] = None
+            continue
+        ratio = m[k] / b[k]
+        r[k] = {"ratio": round(ratio, 3), "beats": ratio > 1 if d > 0 else ratio < 1}
+    doc["ratios"]["meshgw/" + base] = r
+beats = [v["beats"] for r in doc["ratios"].values() for v in r.values() if v]
+doc["goal_met"] = bool(beats) and all(beats) and len(beats) == 2 * len(DIR)
+json.dump(doc, open(out, "w"), indent=2)
+open(out, "a").write("\n")
+
+cols = list(DIR)
+print("%-10s" % "proxy" + "".join("%16s" % c for c in cols))
+for n in ("nginx", "haproxy", "meshgw"):
+    v = res[n]
+    print("%-10s" % n + "".join("%16s" % (v[c] if v else "-") for c in cols))
+for base, r in doc["ratios"].items():
+    print("%-10s" % base.split("/")[1] + "".join(
+        "%16s" % ("%.2f%s" % (r[c]["ratio"], "" if r[c]["beats"] else "!") if r[c] else "-")
+        for c in cols) + "   (meshgw/" + base.split("/")[1] + "; ! = not beaten)")
+if na:
+    print("meshgw: " + na)
+print("goal (beat both on every figure): %s" % ("met" if doc["goal_met"] else "NOT met"))
+PY
+mg_log "results in $out"
+if [ -e "$tmp/meshgw.na" ] && [ "${MG_BENCH_REQUIRE_MESHGW:-0}" = 1 ]; then
+	mg_die "$(cat "$tmp/meshgw.na")"
+fi
+exit 0
