@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -70,13 +72,150 @@ static void worker_port_init(struct mg_worker_port *wp, const struct mg_port *p,
 	wp->addrs.netmask = rte_cpu_to_be_32(len ? ~0u << (32 - len) : 0);
 }
 
-static struct rte_ring *make_ring(const char *kind, uint16_t index, unsigned socket)
+static struct rte_ring *make_ring_sized(const char *kind, uint16_t index, unsigned socket,
+				       unsigned size)
 {
 	char name[RTE_RING_NAMESIZE];
 
 	snprintf(name, sizeof(name), "mg_%s_%u", kind, index);
-	return rte_ring_create(name, MG_SLOWPATH_RING_SIZE, socket,
-			       RING_F_SP_ENQ | RING_F_SC_DEQ);
+	return rte_ring_create(name, size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+}
+
+static struct rte_ring *make_ring(const char *kind, uint16_t index, unsigned socket)
+{
+	return make_ring_sized(kind, index, socket, MG_SLOWPATH_RING_SIZE);
+}
+
+/* Which port reaches @p a (host order) and whose MAC the frames go to. */
+static bool route(const struct mg_config *c, uint32_t a, uint8_t *port, uint32_t *hop)
+{
+	for (uint16_t i = 0; i < c->n_ports; i++) {
+		uint32_t len = c->ports[i].prefix_len;
+		uint32_t mask = len ? ~0u << (32 - len) : 0;
+
+		if ((a & mask) == (c->ports[i].addr & mask)) {
+			*port = (uint8_t)i;
+			*hop = a;
+			return true;
+		}
+	}
+	for (uint16_t i = 0; i < c->n_ports; i++) {
+		if (c->ports[i].has_next_hop) {
+			*port = (uint8_t)i;
+			*hop = c->ports[i].next_hop;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* gateway.conf listeners as the proxy wants them: network order, route resolved. */
+static MG_RESULT proxy_listeners(struct mg_gateway *gw)
+{
+	const struct mg_config *c = &gw->cfg;
+
+	for (uint16_t i = 0; i < c->n_listeners; i++) {
+		const struct mg_listener_config *lc = &c->listeners[i];
+		struct mg_proxy_listener_conf *l = &gw->proxy_listeners[i];
+		uint32_t hop;
+
+		MG_ENSURE(route(c, lc->upstream_addr, &l->up_port, &hop), CONFIG_VALUE,
+			  "%s: listeners[%u].upstream: no route", c->path, i);
+		l->listen_ip = rte_cpu_to_be_32(lc->listen_addr);
+		l->listen_port = rte_cpu_to_be_16(lc->listen_port);
+		l->upstream_ip = rte_cpu_to_be_32(lc->upstream_addr);
+		l->upstream_port = rte_cpu_to_be_16(lc->upstream_port);
+		l->backlog = lc->backlog;
+		l->next_hop = rte_cpu_to_be_32(hop);
+	}
+	gw->n_proxy_listeners = c->n_listeners;
+	return 0;
+}
+
+/* The stack's parameters from the ports: addresses, MTUs, offloads enabled. */
+static void tcp_params(struct mg_gateway *gw, struct mg_tcp_params *p, const uint8_t secret[16])
+{
+	uint64_t pool_bytes = 0;
+
+	mg_tcp_params_default(p);
+	p->n_ports = gw->n_ports;
+	p->pool = gw->ports[0].pool;
+	p->max_conns = 32768;
+	memcpy(p->isn_secret, secret, sizeof(p->isn_secret));
+	p->flags |= MG_TCP_F_CSUM_OFFLOAD;
+	for (uint16_t i = 0; i < gw->n_ports; i++) {
+		struct rte_eth_dev_info info;
+		const uint64_t csum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+
+		memcpy(p->ports[i].mac, gw->ports[i].mac.addr_bytes, 6);
+		p->ports[i].ip = rte_cpu_to_be_32(gw->cfg.ports[i].addr);
+		p->ports[i].mtu = gw->cfg.ports[i].mtu;
+		pool_bytes += (uint64_t)gw->ports[i].pool->size * gw->ports[i].pool->elt_size;
+		/* drivers/port.c enables exactly these when the device has them. */
+		if (rte_eth_dev_info_get(gw->ports[i].port_id, &info) != 0)
+			info.tx_offload_capa = 0;
+		if ((info.tx_offload_capa & csum) != csum)
+			p->flags &= ~MG_TCP_F_CSUM_OFFLOAD;
+		/* No multi-segment TX: every payload is copied into its header mbuf. */
+		if (!(info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS))
+			p->tx_copy_max = UINT16_MAX;
+	}
+	/* Queued data may hold half the port mbufs, shared by the workers. */
+	p->mem_max = pool_bytes / 2 / (gw->n_workers ? gw->n_workers : 1);
+}
+
+static MG_RESULT start_tcp(struct mg_gateway *gw)
+{
+	uint8_t secret[16];
+	struct mg_tcp_params p;
+	struct mg_neigh_snap *empty = calloc(1, sizeof(*empty));
+	int rc = -1;
+
+	MG_ENSURE(empty, NOMEM, "neighbour snapshot: no memory");
+	if (mg_publish_init(&gw->neigh_pub, gw->n_workers, empty, free) < 0) {
+		free(empty);
+		return -1;
+	}
+	MG_GUARD(proxy_listeners(gw));
+	/* One secret per boot for every worker: ISNs and cookies stay unguessable. */
+	MG_ENSURE(getrandom(secret, sizeof(secret), 0) == sizeof(secret), IO,
+		  "getrandom: %s", strerror(errno));
+	tcp_params(gw, &p, secret);
+	for (uint16_t i = 0; i < gw->n_workers; i++) {
+		struct mg_worker *w = gw->workers[i];
+
+		snprintf(w->tcp_name, sizeof(w->tcp_name), "mg_tcp_%u", i);
+		p.name = w->tcp_name;
+		p.socket_id = (int)rte_lcore_to_socket_id(w->lcore);
+		w->neigh_pub = &gw->neigh_pub;
+		rc = mg_worker_tcp_init(w, &p, gw->proxy_listeners, gw->n_proxy_listeners);
+		if (rc < 0)
+			break;
+	}
+	memset(secret, 0, sizeof(secret));
+	memset(p.isn_secret, 0, sizeof(p.isn_secret));
+	return rc;
+}
+
+/* Steering rings: one SP/SC ring per ordered pair of distinct workers. */
+static MG_RESULT make_steer_rings(struct mg_gateway *gw)
+{
+	for (uint16_t from = 0; from < gw->n_workers; from++) {
+		for (uint16_t to = 0; to < gw->n_workers; to++) {
+			struct rte_ring *r;
+
+			if (from == to)
+				continue;
+			r = make_ring_sized("steer", (uint16_t)(from * MG_MAX_WORKERS + to),
+					    rte_lcore_to_socket_id(gw->workers[to]->lcore),
+					    MG_STEER_RING_SIZE);
+			MG_ENSURE(r, NOMEM, "steering ring %u->%u: %s", from, to,
+				  rte_strerror(rte_errno));
+			gw->workers[from]->steer_out[to] = r;
+			gw->workers[to]->steer_in[from] = r;
+		}
+	}
+	return 0;
 }
 
 static MG_RESULT make_worker(struct mg_gateway *gw, uint16_t index)
@@ -96,9 +235,11 @@ static MG_RESULT make_worker(struct mg_gateway *gw, uint16_t index)
 	w->n_ports = gw->n_ports;
 	for (uint16_t p = 0; p < gw->n_ports; p++)
 		worker_port_init(&w->ports[p], &gw->ports[p], index);
+	w->n_workers = gw->n_workers;
 	w->to_ctrl = make_ring("to_ctrl", index, socket);
 	w->from_ctrl = make_ring("from_ctrl", index, socket);
-	MG_ENSURE(w->to_ctrl && w->from_ctrl, NOMEM, "worker %u: rings: %s", index,
+	w->resolve = make_ring_sized("resolve", index, socket, MG_RESOLVE_RING_SIZE);
+	MG_ENSURE(w->to_ctrl && w->from_ctrl && w->resolve, NOMEM, "worker %u: rings: %s", index,
 		  rte_strerror(rte_errno));
 	return 0;
 }
@@ -195,6 +336,11 @@ MG_RESULT mg_gateway_start(struct mg_gateway *gw)
 				 gw->cfg.n_control_uids));
 	for (uint16_t i = 0; i < gw->n_workers; i++)
 		MG_GUARD(make_worker(gw, i));
+	if (gw->cfg.n_listeners > 0) {
+		gw->exit_status = MG_EXIT_UNAVAILABLE;
+		MG_GUARD(make_steer_rings(gw));
+		MG_GUARD(start_tcp(gw));
+	}
 	for (uint16_t i = 0; i < gw->n_workers; i++) {
 		int rc = rte_eal_remote_launch(mg_worker_main, gw->workers[i],
 					       gw->workers[i]->lcore);
@@ -288,6 +434,33 @@ static void check_integrity(struct mg_gateway *gw)
 	pthread_mutex_unlock(&gw->lock);
 }
 
+/*
+ * Neighbours for the proxy: ARP for every listener's next hop at start and
+ * again well before the entries expire, answer the workers' resolve requests,
+ * and publish a new snapshot when the table changed.
+ */
+static void neigh_tick(struct mg_gateway *gw, uint64_t now_s)
+{
+	if (now_s >= gw->next_arp_refresh_s) {
+		for (uint16_t i = 0; i < gw->n_proxy_listeners; i++)
+			mg_slowpath_arp_request(gw, gw->proxy_listeners[i].up_port,
+						gw->proxy_listeners[i].next_hop);
+		gw->next_arp_refresh_s = now_s + (gw->cfg.neigh_timeout_s / 3 ?
+						  gw->cfg.neigh_timeout_s / 3 : 1);
+	}
+	mg_slowpath_resolve_poll(gw);
+	if (__atomic_load_n(&gw->neigh.version, __ATOMIC_RELAXED) !=
+	    gw->neigh_published_version) {
+		struct mg_neigh_snap *s = mg_neigh_snap_build(&gw->neigh);
+
+		if (s) {
+			gw->neigh_published_version = s->version;
+			mg_publish_swap(&gw->neigh_pub, s);
+			gw->neigh_publishes++;
+		}
+	}
+}
+
 void mg_gateway_run(struct mg_gateway *gw)
 {
 	const struct mg_control_handler handler = { on_snapshot, on_control_refused, gw };
@@ -310,6 +483,8 @@ void mg_gateway_run(struct mg_gateway *gw)
 			next_checkpoint = now + CHECKPOINT_PERIOD_S;
 		}
 		mg_control_poll(&gw->control, mono_ms(), &handler);
+		if (gw->neigh_pub.qsv)
+			neigh_tick(gw, now);
 		/* The control thread may sleep; workers never wait for it. */
 		if (mg_slowpath_poll(gw) == 0)
 			rte_delay_us_sleep(IDLE_SLEEP_US);
@@ -336,6 +511,14 @@ void mg_gateway_stop(struct mg_gateway *gw)
 
 		if (!w)
 			continue;
+		mg_worker_tcp_free(w);
+		for (uint16_t k = 0; k < MG_MAX_WORKERS; k++) {
+			if (w->steer_out[k]) {
+				free_ring_contents(w->steer_out[k]);
+				rte_ring_free(w->steer_out[k]);
+			}
+		}
+		rte_ring_free(w->resolve);
 		if (w->to_ctrl)
 			free_ring_contents(w->to_ctrl);
 		if (w->from_ctrl)
@@ -350,6 +533,8 @@ void mg_gateway_stop(struct mg_gateway *gw)
 	gw->n_ports = 0;
 	if (gw->pub.qsv)
 		mg_publish_fini(&gw->pub);
+	if (gw->neigh_pub.qsv)
+		mg_publish_fini(&gw->neigh_pub);
 	mg_control_close(&gw->control);
 	mg_loader_fini(&gw->loader);
 	if (gw->audit) {

@@ -67,6 +67,23 @@ struct mg_gateway {
 	struct mg_neigh_table neigh;
 	struct mg_slowpath_stats slow;
 
+	/*
+	 * Workers' view of the neighbour table: an immutable struct mg_neigh_snap
+	 * behind its own RCU publication (separate from the policy so a policy swap
+	 * and an ARP change never wait for each other's object). Only the control
+	 * thread swaps it, when neigh.version moved.
+	 */
+	struct mg_publish neigh_pub;
+	uint64_t neigh_published_version;
+	uint64_t neigh_publishes;
+	uint64_t next_arp_refresh_s; /* proactive ARP for listener upstreams */
+	uint64_t arp_requests_sent, resolve_requests_seen, resolve_suppressed;
+	struct mg_proxy_listener_conf proxy_listeners[MG_MAX_LISTENERS];
+	uint16_t n_proxy_listeners;
+	uint32_t recent_ip[16];  /* resolve requests answered lately (no ARP storm) */
+	uint16_t recent_port[16];
+	uint64_t recent_ms[16];
+
 	/* Control-thread state; the telemetry thread reads it under lock. */
 	struct mg_audit *audit;
 	struct mg_loader loader;
@@ -83,6 +100,12 @@ MG_RESULT mg_gateway_start(struct mg_gateway *gw);
 void mg_gateway_run(struct mg_gateway *gw);
 /** Stop workers, release ports and rings; safe after a failed start. */
 void mg_gateway_stop(struct mg_gateway *gw);
+
+/* Implemented in slowpath.c (the control thread's ARP). */
+/** Broadcast an ARP request for @p ip (network order) on port @p pi. */
+void mg_slowpath_arp_request(struct mg_gateway *gw, uint16_t pi, uint32_t ip);
+/** Serve the workers' neighbour resolve requests (ARP, deduplicated). */
+void mg_slowpath_resolve_poll(struct mg_gateway *gw);
 
 /** Seconds since start. */
 uint64_t mg_gateway_uptime_s(const struct mg_gateway *gw);

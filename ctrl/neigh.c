@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "neigh.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -64,6 +65,8 @@ bool mg_neigh_learn(struct mg_neigh_table *t, uint16_t port, uint32_t ip,
 		t->count++;
 		fresh = true;
 	}
+	if (fresh || !rte_is_same_ether_addr(&e->mac, mac))
+		t->version++;
 	e->mac = *mac;
 	e->updated_s = now_s;
 	pthread_mutex_unlock(&t->lock);
@@ -100,6 +103,8 @@ uint32_t mg_neigh_expire(struct mg_neigh_table *t, uint64_t now_s)
 		}
 	}
 	t->count -= gone;
+	if (gone)
+		t->version++;
 	pthread_mutex_unlock(&t->lock);
 	return gone;
 }
@@ -115,4 +120,28 @@ uint32_t mg_neigh_snapshot(struct mg_neigh_table *t, struct mg_neigh *out,
 			out[n++] = t->entries[i];
 	pthread_mutex_unlock(&t->lock);
 	return n;
+}
+
+struct mg_neigh_snap *mg_neigh_snap_build(struct mg_neigh_table *t)
+{
+	struct mg_neigh_snap *s;
+
+	pthread_mutex_lock(&t->lock);
+	s = malloc(sizeof(*s) + t->count * sizeof(s->e[0]));
+	if (s) {
+		s->version = t->version;
+		s->n = 0;
+		for (uint32_t i = 0; i < MG_NEIGH_MAX && s->n < t->count; i++) {
+			const struct mg_neigh *e = &t->entries[i];
+
+			if (e->ip == 0)
+				continue;
+			s->e[s->n].ip = e->ip;
+			s->e[s->n].port = e->port;
+			memcpy(s->e[s->n].mac, e->mac.addr_bytes, 6);
+			s->n++;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return s;
 }

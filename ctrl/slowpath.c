@@ -2,6 +2,7 @@
 #include "slowpath.h"
 
 #include <string.h>
+#include <time.h>
 
 #include <rte_arp.h>
 #include <rte_icmp.h>
@@ -171,7 +172,8 @@ unsigned mg_slowpath_poll(struct mg_gateway *gw)
 	return total;
 }
 
-static struct rte_mbuf *gratuitous_arp(struct mg_port *p, const struct mg_port_addrs *us)
+static struct rte_mbuf *arp_request(struct mg_port *p, const struct mg_port_addrs *us,
+				     uint32_t target)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(p->pool);
 	struct arp_frame f;
@@ -193,12 +195,89 @@ static struct rte_mbuf *gratuitous_arp(struct mg_port *p, const struct mg_port_a
 	f.arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
 	f.arp->arp_hlen = RTE_ETHER_ADDR_LEN;
 	f.arp->arp_plen = 4;
-	/* A request with sender == target: every stack updates its cache from it. */
 	f.arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
 	memcpy(&f.arp->arp_data.arp_sha, us->mac, RTE_ETHER_ADDR_LEN);
 	f.arp->arp_data.arp_sip = us->ip;
-	f.arp->arp_data.arp_tip = us->ip;
+	f.arp->arp_data.arp_tip = target;
 	return m;
+}
+
+/* A request with sender == target: every stack updates its cache from it. */
+static struct rte_mbuf *gratuitous_arp(struct mg_port *p, const struct mg_port_addrs *us)
+{
+	return arp_request(p, us, us->ip);
+}
+
+void mg_slowpath_arp_request(struct mg_gateway *gw, uint16_t pi, uint32_t ip)
+{
+	struct mg_worker *w = gw->workers[0];
+	struct rte_mbuf *m;
+
+	if (pi >= gw->n_ports || !w)
+		return;
+	m = arp_request(&gw->ports[pi], &w->ports[pi].addrs, ip);
+	if (!m) {
+		gw->slow.alloc_failed++;
+		return;
+	}
+	gw->arp_requests_sent++;
+	send_via(gw, w, pi, m);
+}
+
+#define RESOLVE_HOLD_MS 200 /* one ARP per target per this long, whoever asks */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* False if the same target was asked for lately; else remember it. */
+static bool resolve_due(struct mg_gateway *gw, uint16_t pi, uint32_t ip, uint64_t ms)
+{
+	unsigned n = sizeof(gw->recent_ip) / sizeof(gw->recent_ip[0]), oldest = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (gw->recent_ip[i] == ip && gw->recent_port[i] == pi) {
+			if (ms - gw->recent_ms[i] < RESOLVE_HOLD_MS)
+				return false;
+			gw->recent_ms[i] = ms;
+			return true;
+		}
+		if (gw->recent_ms[i] < gw->recent_ms[oldest])
+			oldest = i;
+	}
+	gw->recent_ip[oldest] = ip;
+	gw->recent_port[oldest] = pi;
+	gw->recent_ms[oldest] = ms;
+	return true;
+}
+
+void mg_slowpath_resolve_poll(struct mg_gateway *gw)
+{
+	uint64_t ms = now_ms();
+
+	for (uint16_t i = 0; i < gw->n_workers; i++) {
+		void *reqs[MG_BURST];
+		unsigned n;
+
+		if (!gw->workers[i]->resolve)
+			continue;
+		n = rte_ring_dequeue_burst(gw->workers[i]->resolve, reqs, MG_BURST, NULL);
+		for (unsigned k = 0; k < n; k++) {
+			uint64_t r = (uint64_t)(uintptr_t)reqs[k];
+			uint16_t pi = (uint16_t)(r >> 32);
+			uint32_t ip = (uint32_t)r;
+
+			gw->resolve_requests_seen++;
+			if (resolve_due(gw, pi, ip, ms))
+				mg_slowpath_arp_request(gw, pi, ip);
+			else
+				gw->resolve_suppressed++;
+		}
+	}
 }
 
 void mg_slowpath_announce(struct mg_gateway *gw)

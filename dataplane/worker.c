@@ -2,10 +2,16 @@
 #include "worker.h"
 
 #include "fault.h"
+#include "steer.h"
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_malloc.h>
 #include <rte_prefetch.h>
+
+#define ICMP_DEST_UNREACH 3
+#define ICMP_FRAG_NEEDED 4
+#define TX_TAKE_ROUNDS 16 /* bursts taken from the TCP stack per loop */
 
 /* Counter bumps: the worker is the only writer, so a relaxed store suffices. */
 #define COUNT(field, n) \
@@ -23,8 +29,8 @@ static enum mg_csum_hint csum_hint(uint64_t flags, uint64_t mask, uint64_t good,
 	return MG_CSUM_UNKNOWN;
 }
 
-static enum mg_drop inspect(struct mg_worker_port *wp, struct rte_mbuf *m,
-			    enum mg_action *act)
+static enum mg_drop inspect(const struct mg_worker *w, struct mg_worker_port *wp,
+			    struct rte_mbuf *m, enum mg_action *act, struct mg_pkt *out)
 {
 	struct mg_pkt pkt;
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -48,10 +54,70 @@ static enum mg_drop inspect(struct mg_worker_port *wp, struct rte_mbuf *m,
 	d = mg_classify(&pkt, frame, &wp->addrs, act);
 	if (d != MG_DROP_NONE)
 		return d;
-	/* No TCP listener exists until the TCP stack is wired in. */
-	if (*act == MG_ACT_TCP)
+	/* Without listeners there is no TCP stack on this gateway. */
+	if (*act == MG_ACT_TCP && !w->tcp_on)
 		return MG_DROP_TCP_NO_LISTENER;
+	*out = pkt;
 	return MG_DROP_NONE;
+}
+
+/* Hand a frame to the worker owning its tuple; false if that is us. */
+static bool steer(struct mg_worker *w, uint16_t pi, struct rte_mbuf *m, uint16_t owner)
+{
+	if (owner == w->index || !w->steer_out[owner])
+		return false;
+	m->port = pi;
+	if (unlikely(rte_ring_enqueue(w->steer_out[owner], m) != 0)) {
+		COUNT(w->stats.steer_ring_full, 1);
+		rte_pktmbuf_free(m);
+	} else {
+		COUNT(w->stats.steered_out, 1);
+	}
+	return true;
+}
+
+static void tcp_rx(struct mg_worker *w, uint16_t pi, struct rte_mbuf *m,
+		   const struct mg_pkt *pkt, bool steered)
+{
+	if (!steered && steer(w, pi, m, mg_steer_owner(pkt->src_ip, pkt->dst_ip,
+						      pkt->src_port, pkt->dst_port,
+						      w->n_workers)))
+		return;
+	m->port = pi;
+	COUNT(w->stats.tcp_in, 1);
+	mg_tcp_input(&w->tcp, m, pkt, w->now_us);
+}
+
+/*
+ * ICMP fragmentation-needed quoting one of our TCP segments goes to the TCP
+ * stack of the worker owning the quoted tuple. @return true if consumed.
+ */
+static bool icmp_to_tcp(struct mg_worker *w, uint16_t pi, struct rte_mbuf *m,
+			const struct mg_pkt *pkt, bool steered)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	const uint8_t *icmp = frame + pkt->l4_off, *inner = frame + pkt->data_off;
+	uint32_t len = pkt->data_len, ihl;
+	uint32_t sip, dip;
+	uint16_t sport, dport;
+
+	if (!w->tcp_on || pkt->icmp_type != ICMP_DEST_UNREACH || icmp[1] != ICMP_FRAG_NEEDED ||
+	    len < 20 || inner[9] != IPPROTO_TCP)
+		return false;
+	ihl = (inner[0] & 0xf) * 4u;
+	if (ihl < 20 || len < ihl + 8)
+		return false;
+	memcpy(&sip, inner + 12, 4);
+	memcpy(&dip, inner + 16, 4);
+	memcpy(&sport, inner + ihl, 2);
+	memcpy(&dport, inner + ihl + 2, 2);
+	if (!steered && steer(w, pi, m, mg_steer_owner(sip, dip, sport, dport, w->n_workers)))
+		return true;
+	COUNT(w->stats.icmp_frag_needed, 1);
+	mg_tcp_icmp_frag_needed(&w->tcp, inner, len, (uint16_t)(icmp[6] << 8 | icmp[7]),
+				w->now_us);
+	rte_pktmbuf_free(m);
+	return true;
 }
 
 static void to_slowpath(struct mg_worker *w, struct rte_mbuf **pkts, uint16_t n)
@@ -79,17 +145,24 @@ void mg_worker_rx_burst(struct mg_worker *w, uint16_t pi, struct rte_mbuf **pkts
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		enum mg_action act = MG_ACT_DROP;
+		struct mg_pkt pkt;
 		enum mg_drop d;
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		bytes += rte_pktmbuf_pkt_len(m);
-		d = inspect(wp, m, &act);
-		if (likely(d != MG_DROP_NONE)) {
+		d = inspect(w, wp, m, &act, &pkt);
+		if (unlikely(d != MG_DROP_NONE)) {
 			COUNT(w->stats.drops[d], 1);
 			drop[n_drop++] = m;
 			continue;
 		}
+		if (act == MG_ACT_TCP) {
+			tcp_rx(w, pi, m, &pkt, false);
+			continue;
+		}
+		if (pkt.proto == IPPROTO_ICMP && icmp_to_tcp(w, pi, m, &pkt, false))
+			continue;
 		m->port = pi; /* the control thread answers on the same port */
 		slow[n_slow++] = m;
 	}
@@ -99,6 +172,42 @@ void mg_worker_rx_burst(struct mg_worker *w, uint16_t pi, struct rte_mbuf **pkts
 	if (n_drop)
 		rte_pktmbuf_free_bulk(drop, n_drop);
 	to_slowpath(w, slow, n_slow);
+	if (w->tcp_on)
+		mg_tcp_flush(&w->tcp);
+}
+
+/* Segments other workers received for tuples we own. */
+static void steer_drain(struct mg_worker *w)
+{
+	struct rte_mbuf *pkts[MG_BURST];
+
+	for (uint16_t from = 0; from < w->n_workers; from++) {
+		unsigned n;
+
+		if (!w->steer_in[from])
+			continue;
+		n = rte_ring_dequeue_burst(w->steer_in[from], (void **)pkts, MG_BURST, NULL);
+		COUNT(w->stats.steered_in, n);
+		for (unsigned i = 0; i < n; i++) {
+			struct rte_mbuf *m = pkts[i];
+			uint16_t pi = m->port;
+			enum mg_action act = MG_ACT_DROP;
+			struct mg_pkt pkt;
+
+			/* Parsed once already by the receiver: this cannot fail. */
+			if (pi >= w->n_ports ||
+			    inspect(w, &w->ports[pi], m, &act, &pkt) != MG_DROP_NONE) {
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			if (act == MG_ACT_TCP)
+				tcp_rx(w, pi, m, &pkt, true);
+			else if (!icmp_to_tcp(w, pi, m, &pkt, true))
+				rte_pktmbuf_free(m);
+		}
+		if (n)
+			mg_tcp_flush(&w->tcp);
+	}
 }
 
 static void tx_flush(struct mg_worker *w, uint16_t pi)
@@ -141,6 +250,78 @@ static void tx_enqueue(struct mg_worker *w, uint16_t pi, struct rte_mbuf *m)
 	wp->tx_buf[wp->tx_len++] = m;
 }
 
+/* The TCP stack's clock, timers and output; bounded per loop. */
+static void tcp_run(struct mg_worker *w)
+{
+	struct rte_mbuf *out[MG_BURST];
+
+	mg_proxy_poll(&w->proxy, w->now_us);
+	mg_tcp_timers_run(&w->tcp, w->now_us);
+	for (unsigned r = 0; r < TX_TAKE_ROUNDS; r++) {
+		uint16_t n = mg_tcp_tx_take(&w->tcp, out, MG_BURST);
+
+		COUNT(w->stats.tcp_tx, n);
+		for (uint16_t i = 0; i < n; i++) {
+			if (unlikely(out[i]->port >= w->n_ports)) {
+				rte_pktmbuf_free(out[i]);
+				continue;
+			}
+			tx_enqueue(w, out[i]->port, out[i]);
+		}
+		if (n < MG_BURST)
+			break;
+	}
+}
+
+/* The worker's neighbour view: the control thread's snapshot, and a request on a miss. */
+static bool resolve(void *ctx, uint8_t port, uint32_t ip, uint8_t mac[6])
+{
+	struct mg_worker *w = ctx;
+
+	if (mg_neigh_snap_find(w->neigh, port, ip, mac))
+		return true;
+	COUNT(w->stats.resolve_requests, 1);
+	if (rte_ring_enqueue(w->resolve, mg_resolve_req(port, ip)) != 0)
+		COUNT(w->stats.resolve_ring_full, 1);
+	return false;
+}
+
+static bool owns(void *ctx, uint32_t lip, uint32_t rip, uint16_t lport, uint16_t rport)
+{
+	const struct mg_worker *w = ctx;
+
+	return mg_steer_owner(lip, rip, lport, rport, w->n_workers) == w->index;
+}
+
+MG_RESULT mg_worker_tcp_init(struct mg_worker *w, const struct mg_tcp_params *p,
+			     const struct mg_proxy_listener_conf *l, uint16_t n_listeners)
+{
+	const struct mg_proxy_env env = { resolve, owns, w };
+
+	w->tsc_per_us = rte_get_tsc_hz() / 1000000;
+	if (w->tsc_per_us == 0)
+		w->tsc_per_us = 1;
+	w->now_us = rte_rdtsc() / w->tsc_per_us;
+	MG_GUARD(mg_tcp_stack_init(&w->tcp, p));
+	if (mg_proxy_init(&w->proxy, &w->tcp, l, n_listeners, p->max_conns / 2,
+			  p->socket_id, &env) < 0) {
+		mg_tcp_stack_free(&w->tcp);
+		mg_proxy_free(&w->proxy);
+		return -1;
+	}
+	w->tcp_on = true;
+	return 0;
+}
+
+void mg_worker_tcp_free(struct mg_worker *w)
+{
+	if (!w->tcp_on)
+		return;
+	w->tcp_on = false;
+	mg_tcp_stack_free(&w->tcp);
+	mg_proxy_free(&w->proxy);
+}
+
 /* Frames the control thread built (ARP and ICMP replies) leave through our queue. */
 static void drain_from_ctrl(struct mg_worker *w)
 {
@@ -177,12 +358,18 @@ int mg_worker_main(void *arg)
 	uint64_t start = rte_rdtsc();
 
 	mg_publish_worker_online(w->pub, w->index);
+	if (w->tcp_on)
+		mg_publish_worker_online(w->neigh_pub, w->index);
 	while (!__atomic_load_n(w->quit, __ATOMIC_RELAXED)) {
 		uint64_t end;
 		uint32_t total = 0;
 
 		/* One acquire load per loop; dropped at the quiescent report below. */
 		w->policy = mg_publish_read(w->pub);
+		if (w->tcp_on) {
+			w->neigh = mg_publish_read(w->neigh_pub);
+			w->now_us = rte_rdtsc() / w->tsc_per_us;
+		}
 		__atomic_store_n(&w->stats.policy_generation,
 				 __atomic_load_n(&w->pub->generation, __ATOMIC_ACQUIRE),
 				 __ATOMIC_RELAXED);
@@ -196,6 +383,10 @@ int mg_worker_main(void *arg)
 				total += n;
 			}
 		}
+		if (w->tcp_on) {
+			steer_drain(w);
+			tcp_run(w);
+		}
 		drain_from_ctrl(w);
 		for (uint16_t pi = 0; pi < w->n_ports; pi++) {
 			tx_flush(w, pi);
@@ -204,6 +395,10 @@ int mg_worker_main(void *arg)
 		}
 		w->policy = NULL;
 		mg_publish_quiescent(w->pub, w->index);
+		if (w->tcp_on) {
+			w->neigh = NULL;
+			mg_publish_quiescent(w->neigh_pub, w->index);
+		}
 		COUNT(w->stats.loops, 1);
 		end = rte_rdtsc();
 		if (total) {
@@ -216,5 +411,7 @@ int mg_worker_main(void *arg)
 	for (uint16_t pi = 0; pi < w->n_ports; pi++)
 		tx_flush(w, pi);
 	mg_publish_worker_offline(w->pub, w->index);
+	if (w->tcp_on)
+		mg_publish_worker_offline(w->neigh_pub, w->index);
 	return 0;
 }

@@ -17,12 +17,25 @@
 
 #include "config.h"
 #include "drop.h"
+#include "neigh.h"
 #include "parse.h"
+#include "proxy.h"
 #include "publish.h"
+#include "tcp/tcp.h"
 
 #define MG_BURST 32
 /* Exception and return rings between a worker and the control thread. */
 #define MG_SLOWPATH_RING_SIZE 1024
+/* Worker → control thread neighbour resolve requests (SP/SC). */
+#define MG_RESOLVE_RING_SIZE 256
+/* Worker → worker steered segments, one SP/SC ring per ordered pair. */
+#define MG_STEER_RING_SIZE 2048
+
+/* A resolve request as a ring entry: port index and IPv4 (network order). */
+static inline void *mg_resolve_req(uint16_t port, uint32_t ip)
+{
+	return (void *)(uintptr_t)((uint64_t)port << 32 | ip);
+}
 
 /*
  * Per-port counters of one worker. Single writer (the worker); readers load
@@ -42,7 +55,15 @@
 	_(to_slowpath)               \
 	_(from_slowpath)             \
 	_(loop_max_cycles)           \
-	_(policy_generation)
+	_(policy_generation)         \
+	_(tcp_in)                    \
+	_(steered_out)               \
+	_(steered_in)                \
+	_(steer_ring_full)           \
+	_(resolve_requests)          \
+	_(resolve_ring_full)         \
+	_(icmp_frag_needed)          \
+	_(tcp_tx)
 
 /* Loop durations in log2(cycles) buckets: bucket b counts loops of [2^b, 2^(b+1)). */
 #define MG_LOOP_HIST 32
@@ -82,14 +103,36 @@ struct mg_worker {
 	const void *policy;        /* this loop's policy; never kept past the loop */
 	struct rte_ring *to_ctrl;  /* worker → control thread: ARP, ICMP (SP/SC) */
 	struct rte_ring *from_ctrl;/* control thread → worker: frames to send (SP/SC) */
+	struct mg_publish *neigh_pub;       /* neighbour snapshot (RCU), NULL: no TCP */
+	const struct mg_neigh_snap *neigh;  /* this loop's; never kept past the loop */
+	struct rte_ring *resolve;  /* worker → control thread: MACs to find (SP/SC) */
+	uint16_t n_workers;
+	struct rte_ring *steer_out[MG_MAX_WORKERS]; /* to worker i (NULL for self) */
+	struct rte_ring *steer_in[MG_MAX_WORKERS];  /* from worker i */
+	bool tcp_on;               /* tcp and proxy initialised */
+	char tcp_name[32];         /* the stack's (unique) name */
+	uint64_t tsc_per_us;
+	uint64_t now_us;           /* this loop's monotonic clock */
 	struct mg_worker_port ports[MG_MAX_PORTS];
 	struct mg_worker_stats stats;
+	struct mg_tcp_stack tcp;
+	struct mg_proxy proxy;
 } __rte_cache_aligned;
 
 /*
  * Frames the control thread hands to a worker for transmission carry the
  * index of the port (into mg_worker.ports) in mbuf->port.
  */
+
+/**
+ * Set up the worker's TCP stack from @p p (ports, pool, secret filled by the
+ * caller) and its proxy for @p l. Needs EAL; call before launch.
+ */
+MG_RESULT mg_worker_tcp_init(struct mg_worker *w, const struct mg_tcp_params *p,
+			     const struct mg_proxy_listener_conf *l, uint16_t n_listeners);
+
+/** Free the worker's TCP stack and proxy (after the worker stopped). */
+void mg_worker_tcp_free(struct mg_worker *w);
 
 /** The worker's lcore entry point (rte_eal_remote_launch); returns 0. */
 int mg_worker_main(void *arg);

@@ -86,6 +86,7 @@ static MG_RESULT configure(struct mg_port *p)
 	struct rte_eth_conf conf;
 	uint64_t csum = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
 			RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	const uint64_t tx_csum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
 	int rc;
 
 	memset(&conf, 0, sizeof(conf));
@@ -99,6 +100,14 @@ static MG_RESULT configure(struct mg_port *p)
 	/* Checksums the NIC verifies are marked in ol_flags; the rest we verify. */
 	p->rx_csum_offloads = info.rx_offload_capa & csum;
 	conf.rxmode.offloads = p->rx_csum_offloads;
+	/*
+	 * TCP sends payload as indirect mbufs behind a header (multi-segment
+	 * frames) and lets the NIC sum IPv4 and TCP when it can. Workers read
+	 * back what was enabled (rte_eth_dev_conf_get) and adapt the stack.
+	 */
+	conf.txmode.offloads = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	if ((info.tx_offload_capa & tx_csum) == tx_csum)
+		conf.txmode.offloads |= tx_csum;
 	rss_conf(p, &info, &conf);
 	rc = rte_eth_dev_configure(p->port_id, p->n_queues, p->n_queues, &conf);
 	MG_ENSURE(rc == 0, DPDK, "port %s: configure: %s", p->cfg->name, rte_strerror(-rc));

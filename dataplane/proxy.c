@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "proxy.h"
+
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+/* Single writer (the worker): relaxed stores for the telemetry thread's loads. */
+#define PCTR(px, n, v) \
+	__atomic_store_n(&(px)->st.ctr[MG_PROXY_CTR_##n], (px)->st.ctr[MG_PROXY_CTR_##n] + (v), \
+			 __ATOMIC_RELAXED)
+
+#define SPORT_FIRST 32768
+#define SPORT_LAST 60999
+
+enum { CLIENT = 0, UPSTREAM = 1 };
+
+struct mg_proxy_pair {
+	struct mg_proxy *px;
+	struct mg_tcp_conn *conn[2];  /* CLIENT, UPSTREAM; NULL once dead */
+	struct rte_mbuf *stash[2];    /* refused remainder bound for conn[i] */
+	bool fin_from[2];             /* conn[i]'s peer sent FIN */
+	bool shut[2];                 /* we queued our FIN on conn[i] */
+	bool connected;               /* the upstream handshake completed */
+	bool waiting;                 /* on px->waiting for a neighbour */
+	bool in_use;
+	uint8_t tries;
+	uint16_t li;
+	uint64_t retry_at;
+	struct mg_proxy_pair *next;   /* free list or waiting list */
+};
+
+static const char *const counter_names[] = {
+#define _(n, d) #n,
+	foreach_mg_proxy_counter(_)
+#undef _
+};
+
+const char *mg_proxy_counter_name(enum mg_proxy_counter c)
+{
+	return (unsigned)c < MG_PROXY_CTR__COUNT ? counter_names[c] : "unknown";
+}
+
+static void unlink_waiting(struct mg_proxy *px, struct mg_proxy_pair *p)
+{
+	struct mg_proxy_pair **pp = &px->waiting;
+
+	while (*pp && *pp != p)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = p->next;
+	p->waiting = false;
+}
+
+static void pair_free(struct mg_proxy_pair *p)
+{
+	struct mg_proxy *px = p->px;
+
+	if (p->waiting)
+		unlink_waiting(px, p);
+	for (int i = 0; i < 2; i++)
+		rte_pktmbuf_free(p->stash[i]); /* NULL-safe */
+	memset(p, 0, sizeof(*p));
+	p->px = px;
+	p->next = px->free_list;
+	px->free_list = p;
+	__atomic_store_n(&px->st.pairs_active, px->st.pairs_active - 1, __ATOMIC_RELAXED);
+}
+
+static struct mg_proxy_pair *pair_alloc(struct mg_proxy *px)
+{
+	struct mg_proxy_pair *p = px->free_list;
+
+	if (!p)
+		return NULL;
+	px->free_list = p->next;
+	p->next = NULL;
+	p->in_use = true;
+	__atomic_store_n(&px->st.pairs_active, px->st.pairs_active + 1, __ATOMIC_RELAXED);
+	return p;
+}
+
+/* Both sides sent and got FIN: detach both and give the pair back. */
+static bool maybe_finish(struct mg_proxy_pair *p)
+{
+	if (!p->shut[CLIENT] || !p->shut[UPSTREAM] || !p->fin_from[CLIENT] ||
+	    !p->fin_from[UPSTREAM])
+		return false;
+	for (int i = 0; i < 2; i++)
+		if (p->conn[i])
+			mg_tcp_close(p->px->tcp, p->conn[i]);
+	PCTR(p->px, closed_normal, 1);
+	pair_free(p);
+	return true;
+}
+
+/* Give the other side what it will take; returns true if the pair is gone. */
+static bool pump(struct mg_proxy_pair *p, int from)
+{
+	struct mg_proxy *px = p->px;
+	int to = 1 - from;
+	struct mg_tcp_conn *src = p->conn[from], *dst = p->conn[to];
+
+	if (!p->connected || !dst)
+		return false;
+	if (p->stash[to]) {
+		if (mg_tcp_send(px->tcp, dst, &p->stash[to]) < 0) {
+			rte_pktmbuf_free(p->stash[to]);
+			p->stash[to] = NULL;
+		}
+		if (p->stash[to])
+			return false;
+	}
+	while (src) {
+		uint32_t space = mg_tcp_send_space(px->tcp, dst);
+		uint32_t ready = mg_tcp_recv_ready(src);
+		uint32_t n = space < ready ? space : ready;
+		struct rte_mbuf *chain = NULL;
+		uint32_t got;
+
+		if (n == 0)
+			break;
+		got = mg_tcp_recv(px->tcp, src, n, &chain);
+		if (!chain)
+			break;
+		if (from == CLIENT)
+			PCTR(px, bytes_up, got);
+		else
+			PCTR(px, bytes_down, got);
+		if (mg_tcp_send(px->tcp, dst, &chain) < 0) {
+			rte_pktmbuf_free(chain); /* dst is dying; its CLOSED event follows */
+			return false;
+		}
+		if (chain) {
+			p->stash[to] = chain;
+			return false;
+		}
+	}
+	if (p->fin_from[from] && !p->shut[to] && (!src || mg_tcp_recv_ready(src) == 0)) {
+		mg_tcp_shutdown(px->tcp, dst);
+		p->shut[to] = true;
+	}
+	return maybe_finish(p);
+}
+
+/* One side is gone abnormally (or the upstream never came): end the other. */
+static void pair_abort(struct mg_proxy_pair *p)
+{
+	for (int i = 0; i < 2; i++)
+		if (p->conn[i])
+			mg_tcp_abort(p->px->tcp, p->conn[i]);
+	pair_free(p);
+}
+
+static void on_closed(struct mg_proxy_pair *p, int side, enum mg_tcp_close_reason why)
+{
+	struct mg_proxy *px = p->px;
+
+	p->conn[side] = NULL;
+	if (why == MG_TCP_CLOSE_NORMAL) {
+		p->fin_from[side] = p->shut[side] = true;
+		if (!maybe_finish(p) && !p->conn[1 - side]) {
+			PCTR(px, closed_normal, 1);
+			pair_free(p);
+		}
+		return;
+	}
+	if (side == CLIENT)
+		PCTR(px, closed_client_reset, 1);
+	else if (why == MG_TCP_CLOSE_REFUSED)
+		PCTR(px, upstream_refused, 1);
+	else if (why == MG_TCP_CLOSE_SYN_TIMEOUT)
+		PCTR(px, upstream_syn_timeout, 1);
+	else
+		PCTR(px, closed_upstream_reset, 1);
+	pair_abort(p);
+}
+
+static void on_event(void *user, struct mg_tcp_conn *c, unsigned ev)
+{
+	struct mg_proxy_pair *p = user;
+	int side = c == p->conn[UPSTREAM] ? UPSTREAM : CLIENT;
+
+	if (ev & MG_TCP_EV_CLOSED) {
+		on_closed(p, side, mg_tcp_close_reason(c));
+		return;
+	}
+	if (ev & MG_TCP_EV_CONNECTED) {
+		p->connected = true;
+		PCTR(p->px, upstream_connected, 1);
+		if (pump(p, CLIENT))
+			return;
+	}
+	if (ev & MG_TCP_EV_PEER_FIN)
+		p->fin_from[side] = true;
+	if ((ev & (MG_TCP_EV_READABLE | MG_TCP_EV_PEER_FIN)) && pump(p, side))
+		return;
+	if (ev & MG_TCP_EV_WRITABLE)
+		pump(p, 1 - side);
+}
+
+static const struct mg_tcp_ops pair_ops = { .accept = NULL, .event = on_event };
+
+/* A source port whose tuple this worker owns and no connection uses. */
+static bool pick_sport(struct mg_proxy *px, const struct mg_proxy_listener_conf *l,
+		       uint32_t lip, uint16_t *sport)
+{
+	for (unsigned i = 0; i < MG_PROXY_PORT_TRIES; i++) {
+		uint16_t cand = px->next_sport;
+		struct mg_tcp_key key = {
+			.lip = lip, .rip = l->upstream_ip,
+			.lport = rte_cpu_to_be_16(cand), .rport = l->upstream_port,
+		};
+
+		px->next_sport = cand >= SPORT_LAST ? SPORT_FIRST : cand + 1;
+		if (px->env.owns &&
+		    !px->env.owns(px->env.ctx, key.lip, key.rip, key.lport, key.rport))
+			continue;
+		if (mg_tcp_lookup(px->tcp, &key))
+			continue;
+		*sport = key.lport;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Connect upstream, or wait for the neighbour. @return false if the client
+ * must be refused (counted).
+ */
+static bool start_upstream(struct mg_proxy *px, struct mg_proxy_pair *p)
+{
+	const struct mg_proxy_listener_conf *l = &px->listeners[p->li];
+	struct mg_tcp_connect_args a = {
+		.port = l->up_port, .dst_ip = l->upstream_ip, .dst_port = l->upstream_port,
+		.ops = &pair_ops, .user = p,
+	};
+
+	a.src_ip = px->tcp->p.ports[l->up_port].ip;
+	if (!px->env.resolve(px->env.ctx, l->up_port, l->next_hop, a.next_hop_mac)) {
+		PCTR(px, neigh_requests, 1);
+		if (++p->tries > MG_PROXY_CONNECT_TRIES) {
+			PCTR(px, neigh_unresolved, 1);
+			return false;
+		}
+		p->retry_at = px->tcp->now + MG_PROXY_RETRY_US;
+		if (!p->waiting) {
+			p->waiting = true;
+			p->next = px->waiting;
+			px->waiting = p;
+		}
+		return true;
+	}
+	if (p->waiting)
+		unlink_waiting(px, p);
+	if (!pick_sport(px, l, a.src_ip, &a.src_port)) {
+		PCTR(px, no_source_port, 1);
+		return false;
+	}
+	if (mg_tcp_connect(px->tcp, &a, &p->conn[UPSTREAM]) < 0) {
+		p->conn[UPSTREAM] = NULL;
+		PCTR(px, connect_failed, 1);
+		return false;
+	}
+	PCTR(px, upstream_connects, 1);
+	return true;
+}
+
+static void *on_accept(void *listen_user, struct mg_tcp_conn *c)
+{
+	struct mg_proxy_lctx *lc = listen_user;
+	struct mg_proxy *px = lc->px;
+	struct mg_proxy_pair *p = pair_alloc(px);
+
+	if (!p) {
+		PCTR(px, pool_full, 1);
+		return NULL;
+	}
+	PCTR(px, accepted, 1);
+	p->conn[CLIENT] = c;
+	p->li = lc->li;
+	if (!start_upstream(px, p)) {
+		p->conn[CLIENT] = NULL; /* the stack resets it: we refuse */
+		pair_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static const struct mg_tcp_ops listen_ops = { .accept = on_accept, .event = on_event };
+
+void mg_proxy_poll(struct mg_proxy *px, uint64_t now)
+{
+	struct mg_proxy_pair *p = px->waiting, *next;
+
+	for (; p; p = next) {
+		next = p->next;
+		if (now < p->retry_at)
+			continue;
+		if (!start_upstream(px, p)) {
+			mg_tcp_abort(px->tcp, p->conn[CLIENT]);
+			p->conn[CLIENT] = NULL;
+			pair_free(p);
+		}
+	}
+}
+
+MG_RESULT mg_proxy_init(struct mg_proxy *px, struct mg_tcp_stack *tcp,
+			const struct mg_proxy_listener_conf *l, uint16_t n,
+			uint32_t max_pairs, int socket_id, const struct mg_proxy_env *env)
+{
+	memset(px, 0, sizeof(*px));
+	MG_ENSURE(n <= MG_PROXY_MAX_LISTENERS, USAGE,
+		  "%u listeners, this stack takes at most %u", n, MG_PROXY_MAX_LISTENERS);
+	MG_ENSURE(env && env->resolve && max_pairs > 0, USAGE, "proxy: bad parameters");
+	px->tcp = tcp;
+	px->env = *env;
+	px->n_listeners = n;
+	px->max_pairs = max_pairs;
+	px->next_sport = SPORT_FIRST;
+	memcpy(px->listeners, l, n * sizeof(*l));
+	px->pairs = rte_zmalloc_socket("mg_proxy_pairs", (size_t)max_pairs * sizeof(*px->pairs),
+				       RTE_CACHE_LINE_SIZE, socket_id);
+	MG_ENSURE(px->pairs, NOMEM, "proxy: no memory for %u pairs", max_pairs);
+	for (uint32_t i = max_pairs; i-- > 0;) {
+		px->pairs[i].px = px;
+		px->pairs[i].next = px->free_list;
+		px->free_list = &px->pairs[i];
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		struct mg_proxy_lctx *lc = &px->lctx[i];
+
+		lc->px = px;
+		lc->li = i;
+		MG_ENSURE(mg_tcp_listen(tcp, l[i].listen_ip, l[i].listen_port, l[i].backlog,
+					&listen_ops, lc) >= 0,
+			  USAGE, "listener %u: %s", i, mg_errmsg());
+	}
+	return 0;
+}
+
+void mg_proxy_free(struct mg_proxy *px)
+{
+	rte_free(px->pairs);
+	px->pairs = NULL;
+}
