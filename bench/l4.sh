@@ -80,7 +80,11 @@ kaddr_add() {
 	ip -n mg-gw addr add "$MG_GW_FABRIC_IP/24" dev fab0
 	ip -n mg-gw addr add "$MG_GW_LOCAL_IP/24" dev loc0
 	KADDR=1
-	gw sysctl -qw net.core.somaxconn=4096
+	# The kernel proxies share mg-gw's TIME-WAIT table: without reuse and a
+	# wide port range the second one pays for the first one's closed
+	# connections in every connect().
+	gw sysctl -qw net.core.somaxconn=4096 net.ipv4.tcp_tw_reuse=1 \
+		net.ipv4.ip_local_port_range="1024 65535"
 }
 kaddr_del() {
 	[ "$KADDR" = 1 ] || return 0
@@ -189,7 +193,8 @@ run_meshgw() {
 		echo "meshgw L4 proxy not available: no meshgw/meshctl in $MG_BUILD" >"$tmp/meshgw.na"
 		return 0
 	fi
-	cp "$MG_ROOT/conf/demo/gateway.conf" "$tmp/gateway.conf"
+	# The demo conf with these listeners instead of its own.
+	sed '/^listeners[[:space:]]*=/,/^);/d' "$MG_ROOT/conf/demo/gateway.conf" >"$tmp/gateway.conf"
 	cat >>"$tmp/gateway.conf" <<EOF
 listeners = (
   { name = "echo"; type = "tcp"; listen = "$VIP:8080"; upstream = "$MG_BACKEND_IP:80"; },
@@ -210,6 +215,9 @@ EOF
 	mg_stop_gateway "$GW_PID" "$PREFIX"
 	GW_PID=
 }
+
+# The clients' own TIME-WAIT sockets must not slow the later proxies' runs.
+client sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65535"
 
 # Backend peers (core 0, like the clients; the proxy alone has core 1).
 bg mg-backend taskset -c 0 iperf3 -s -B "$MG_BACKEND_IP" -p 5201 >"$tmp/iperf3-server.log" 2>&1

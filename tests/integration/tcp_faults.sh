@@ -55,10 +55,14 @@ l4_up() {
 		l4_bg mg-gw proxy --listen "$L4_VIP" --upstream "$MG_BACKEND_IP:80"
 		L4_PROXY_PIDS+=("${L4_PIDS[-1]}")
 	else
-		sed "/^[[:space:]]*mtu = /a\\    ${fault:+fault = $fault;}" \
+		# The demo conf with our listener instead of its own, and the
+		# fault group (if any) in both ports.
+		sed -e '/^listeners[[:space:]]*=/,/^);/d' \
+			-e "/^[[:space:]]*mtu = /a\\    ${fault:+fault = $fault;}" \
 			"$MG_ROOT/conf/demo/gateway.conf" >"$tmp/gateway.conf"
 		cat >>"$tmp/gateway.conf" <<CONF
-listeners = ( { name = "web"; type = "tcp"; listen = "$L4_VIP"; upstream = "$MG_BACKEND_IP:80"; } );
+listeners = ( { name = "web"; type = "tcp"; listen = "$L4_VIP"; upstream = "$MG_BACKEND_IP:80";
+                ${L4_BACKLOG:+backlog = $L4_BACKLOG;} } );
 CONF
 		mg_start_gateway "$tmp/gateway.conf" "$MG_PREFIX"
 		L4_PROXY_PIDS=("$MG_GW_PID")
