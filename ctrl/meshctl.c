@@ -25,6 +25,8 @@ static void usage(FILE *out)
 "  policy [--json]                  active snapshot, signers, validity, loader counters\n"
 "  audit-status [--json]            audit log head and last checkpoint\n"
 "  faults [--json]                  fault injection per port: rates and counters\n"
+"  conns [--json]                   TCP connections by state per worker, proxy pairs\n"
+"  tcp [--json]                     TCP and proxy counters, drops and close reasons\n"
 "  attest --node-key PUB [--expect-snapshot D]  signed report, verified here\n"
 "\n"
 "Change the gateway (control socket, whole signed snapshots only):\n"
@@ -72,7 +74,7 @@ static int file_command(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const char *const reads[] = { "status", "stats", "drops", "neighbours", "policy",
-					     "audit-status", "attest", "faults" };
+					     "audit-status", "attest", "faults", "conns", "tcp" };
 	const char *prefix = getenv("MESHGW_PREFIX"), *socket_path = NULL;
 	char path[256];
 	int i = 1;

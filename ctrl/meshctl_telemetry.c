@@ -219,6 +219,8 @@ int mg_meshctl_show(const char *socket_path, int argc, char **argv)
 		{ "policy", "/meshgw/policy" },
 		{ "audit-status", "/meshgw/audit" },
 		{ "faults", "/meshgw/faults" },
+		{ "conns", "/meshgw/conns" },
+		{ "tcp", "/meshgw/tcp" },
 	};
 	char usage[256];
 	int fmt;

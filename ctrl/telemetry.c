@@ -480,6 +480,108 @@ static int cmd_faults(const char *cmd, const char *params, struct rte_tel_data *
 	return 0;
 }
 
+/* ---- /meshgw/conns and /meshgw/tcp: the workers' TCP stacks and proxies ---- */
+
+static uint64_t rd(const uint64_t *v)
+{
+	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+static const char *const state_keys[] = {
+#define _(sym, name) #name,
+	foreach_mg_tcp_state(_)
+#undef _
+};
+
+static int cmd_conns(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct mg_gateway *gw = tel_gw;
+	uint64_t total[MG_TCP_STATE__COUNT] = { 0 }, pairs = 0;
+
+	(void)cmd;
+	if (params && *params)
+		return -EINVAL;
+	pthread_mutex_lock(&gw->lock);
+	rte_tel_data_start_dict(d);
+	for (uint16_t i = 0; i < gw->n_workers; i++) {
+		const struct mg_worker *w = gw->workers[i];
+		char idx[8];
+
+		if (!w->tcp_on)
+			continue;
+		snprintf(idx, sizeof(idx), "%u", i);
+		for (int st = 0; st < MG_TCP_STATE__COUNT; st++) {
+			uint64_t v = rd(&w->tcp.st.conns[st]);
+
+			total[st] += v;
+			add_u64(d, "worker", idx, state_keys[st], v);
+		}
+		add_u64(d, "worker", idx, "proxy_pairs", rd(&w->proxy.st.pairs_active));
+		add_u64(d, "worker", idx, "mem_used", rd(&w->tcp.st.mem_used));
+		pairs += rd(&w->proxy.st.pairs_active);
+	}
+	for (int st = 0; st < MG_TCP_STATE__COUNT; st++) {
+		char key[RTE_TEL_MAX_STRING_LEN];
+
+		snprintf(key, sizeof(key), "total/%s", state_keys[st]);
+		rte_tel_data_add_dict_u64(d, key, total[st]);
+	}
+	rte_tel_data_add_dict_u64(d, "total/proxy_pairs", pairs);
+	pthread_mutex_unlock(&gw->lock);
+	return 0;
+}
+
+/* Sum one array of per-worker counters into "GROUP/NAME" keys. */
+#define SUM_WORKERS(expr) ({                                        \
+	uint64_t sum_ = 0;                                          \
+	for (uint16_t i_ = 0; i_ < gw->n_workers; i_++) {           \
+		const struct mg_worker *w = gw->workers[i_];         \
+		if (w->tcp_on)                                      \
+			sum_ += rd(&(expr));                        \
+	}                                                           \
+	sum_; })
+
+static int cmd_tcp(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct mg_gateway *gw = tel_gw;
+
+	(void)cmd;
+	if (params && *params)
+		return -EINVAL;
+	pthread_mutex_lock(&gw->lock);
+	rte_tel_data_start_dict(d);
+#define _(sym, desc) rte_tel_data_add_dict_u64(d, "counter/" #sym, \
+		SUM_WORKERS(w->tcp.st.ctr[MG_TCP_CTR_##sym]));
+	foreach_mg_tcp_counter(_)
+#undef _
+#define _(sym, name, desc) rte_tel_data_add_dict_u64(d, "drop/" #name, \
+		SUM_WORKERS(w->tcp.st.drops[MG_TCP_DROP_##sym]));
+	foreach_mg_tcp_drop(_)
+#undef _
+#define _(sym, name, desc) rte_tel_data_add_dict_u64(d, "close/" #name, \
+		SUM_WORKERS(w->tcp.st.closes[MG_TCP_CLOSE_##sym]));
+	foreach_mg_tcp_close(_)
+#undef _
+#define _(n, desc) rte_tel_data_add_dict_u64(d, "proxy/" #n, \
+		SUM_WORKERS(w->proxy.st.ctr[MG_PROXY_CTR_##n]));
+	foreach_mg_proxy_counter(_)
+#undef _
+	rte_tel_data_add_dict_u64(d, "mem_used", SUM_WORKERS(w->tcp.st.mem_used));
+	rte_tel_data_add_dict_u64(d, "steering/steered_out", SUM_WORKERS(w->stats.steered_out));
+	rte_tel_data_add_dict_u64(d, "steering/steered_in", SUM_WORKERS(w->stats.steered_in));
+	rte_tel_data_add_dict_u64(d, "steering/ring_full", SUM_WORKERS(w->stats.steer_ring_full));
+	rte_tel_data_add_dict_u64(d, "neigh/resolve_requests",
+				  SUM_WORKERS(w->stats.resolve_requests));
+	rte_tel_data_add_dict_u64(d, "neigh/resolve_ring_full",
+				  SUM_WORKERS(w->stats.resolve_ring_full));
+	rte_tel_data_add_dict_u64(d, "neigh/arp_requests_sent", gw->arp_requests_sent);
+	rte_tel_data_add_dict_u64(d, "neigh/resolve_suppressed", gw->resolve_suppressed);
+	rte_tel_data_add_dict_u64(d, "neigh/snapshots_published", gw->neigh_publishes);
+	rte_tel_data_add_dict_u64(d, "icmp_frag_needed", SUM_WORKERS(w->stats.icmp_frag_needed));
+	pthread_mutex_unlock(&gw->lock);
+	return 0;
+}
+
 /* Reading with a nonce: signs a report, changes nothing. */
 static int cmd_attest(const char *cmd, const char *params, struct rte_tel_data *d)
 {
@@ -529,6 +631,10 @@ MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 		"Active snapshot: version, digest, signers, validity, generation, loader counters. No parameters.") == 0
 		&& rte_telemetry_register_cmd("/meshgw/faults", cmd_faults,
 		"Fault injection per port: configured rates and injected packets by kind. No parameters.") == 0
+		&& rte_telemetry_register_cmd("/meshgw/conns", cmd_conns,
+		"TCP connections by state per worker and in total, proxy pairs, buffer bytes. No parameters.") == 0
+		&& rte_telemetry_register_cmd("/meshgw/tcp", cmd_tcp,
+		"TCP counters, drops and close reasons, proxy, steering and neighbour counters, summed over workers. No parameters.") == 0
 		&& rte_telemetry_register_cmd("/meshgw/audit", cmd_audit,
 		"Audit log head index and hash, last checkpoint. No parameters.") == 0
 		&& rte_telemetry_register_cmd("/meshgw/attest", cmd_attest,
