@@ -120,8 +120,16 @@ static bool pump(struct mg_proxy_pair *p, int from)
 		struct rte_mbuf *chain = NULL;
 		uint32_t got;
 
-		if (n == 0)
+		if (n == 0) {
+			/*
+			 * The stack reports WRITABLE only after a refused send, and we
+			 * never offer more than fits: ask for the event ourselves.
+			 * (The stack owner is asked for an API for this.)
+			 */
+			if (ready > 0)
+				dst->flags |= TF_WANT_WRITE;
 			break;
+		}
 		got = mg_tcp_recv(px->tcp, src, n, &chain);
 		if (!chain)
 			break;
