@@ -640,11 +640,10 @@ uint32_t mg_tcp_recv(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t max
 		     struct rte_mbuf **out)
 {
 	struct rte_mbuf *head = NULL, *tail = NULL;
-	uint32_t taken = 0, old_wnd, new_wnd;
+	uint32_t taken = 0, adv, new_wnd;
 	uint16_t segs = 0;
 
 	*out = NULL;
-	old_wnd = tcp_rcv_window(s, c);
 	while (c->rcvq_head && taken < max) {
 		struct rte_mbuf *m = c->rcvq_head;
 
@@ -677,10 +676,17 @@ uint32_t mg_tcp_recv(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t max
 		head->nb_segs = segs;
 	}
 	*out = head;
-	/* Tell the peer when the window grew by enough to matter (RFC 9293 3.8.6.2.2). */
+	/*
+	 * Tell the peer when the window grew by enough to matter (RFC 9293
+	 * 3.8.6.2.2), measured against the window last advertised, not the one
+	 * before this call: a proxy reads in pieces no bigger than its other side
+	 * takes, and pieces below the threshold must still add up to an update,
+	 * or a peer at zero window waits for its own backed-off persist probes.
+	 */
+	adv = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 	new_wnd = tcp_rcv_window(s, c);
-	if (taken && new_wnd > old_wnd &&
-	    new_wnd - old_wnd >= RTE_MIN(c->rcvbuf / 2, 2u * c->mss) &&
+	if (taken && new_wnd > adv &&
+	    new_wnd - adv >= RTE_MIN(c->rcvbuf / 2, 2u * c->mss) &&
 	    (c->state == MG_TCP_ESTABLISHED || c->state == MG_TCP_FIN_WAIT_1 ||
 	     c->state == MG_TCP_FIN_WAIT_2)) {
 		tcp_send_ack(s, c);

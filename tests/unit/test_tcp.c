@@ -913,6 +913,32 @@ static void zero_window_persists_then_resumes(void **state)
 	assert_int_equal(sv->rx_bad, 0);
 }
 
+/* The L4 proxy reads in pieces smaller than the update threshold; together
+ * they must still reopen the window at once (regression: the update was only
+ * sent when one call alone grew the window by min(rcvbuf/2, 2 MSS)). */
+static void small_reads_reopen_a_zero_window(void **state)
+{
+	struct app *cl, *sv;
+	struct rte_mbuf *m;
+	uint32_t got = 0, n;
+
+	(void)state;
+	cl = open_pair(16);
+	sv = last_accepted;
+	sv->auto_read = false;
+	cl->tx_total = 300000;
+	assert_true(run_until(N, zero_window_seen, 60000000));
+	assert_int_equal(sv->c->rcv_adv, sv->c->rcv_nxt); /* window zero */
+	while (got < sv->c->rcvbuf / 2 + 4u * sv->c->mss) {
+		n = mg_tcp_recv(&N->st[1], sv->c, 300, &m);
+		assert_true(n > 0 && n <= 300);
+		rte_pktmbuf_free(m);
+		got += n;
+	}
+	/* No clock advanced: the update went out from the reads themselves. */
+	assert_true(SEQ_GT(sv->c->rcv_adv, sv->c->rcv_nxt));
+}
+
 static void syn_cookies_when_backlog_is_zero(void **state)
 {
 	struct app *cl;
@@ -1781,6 +1807,7 @@ int main(int argc, char **argv)
 		T(bad_option_lengths_are_dropped),
 		T(segment_to_closed_port_gets_rst),
 		T(zero_window_persists_then_resumes),
+		T(small_reads_reopen_a_zero_window),
 		T(syn_cookies_when_backlog_is_zero),
 		T(forged_cookie_ack_gets_rst),
 		T(time_wait_is_reused_by_a_newer_syn),
