@@ -54,9 +54,9 @@ l4_up() {
 		L4_PROXY_PIDS+=("${L4_PIDS[-1]}")
 	else
 		# The demo conf with our listener instead of its own, and the
-		# fault group (if any) in both ports.
+		# fault group (if any) in its first port, "fabric".
 		sed -e '/^listeners[[:space:]]*=/,/^);/d' \
-			-e "/^[[:space:]]*mtu = /a\\    ${fault:+fault = $fault;}" \
+			-e "0,/^[[:space:]]*mtu = .*/s//&\\n    ${fault:+fault = $fault;}/" \
 			"$MG_ROOT/conf/demo/gateway.conf" >"$tmp/gateway.conf"
 		cat >>"$tmp/gateway.conf" <<CONF
 listeners = ( { name = "web"; type = "tcp"; listen = "$L4_VIP"; upstream = "$MG_BACKEND_IP:80";

@@ -9,8 +9,11 @@
 #  netns mg-client                 netns mg-gw (meshgw)                    netns mg-backend
 #  tcp_tool.py transfer           fabric             local               tcp_tool.py echo-server
 #  eth0 198.18.1.2 --[br0]--> fab0 198.18.1.1:8080 ==> loc0 198.18.2.1 --> eth0 198.18.2.2:80
-#  iptables statistic 5%    fault: rx loss 5% reorder 2%/4       iptables statistic 5%
-#  (OUTPUT and INPUT)       dup 1%, tx loss 5% (both ports)      (OUTPUT and INPUT)
+#                  fault on "fabric": rx loss 5%,       iptables statistic 5%
+#                  reorder 2% depth 4, dup 1%; tx loss 5%   (OUTPUT and INPUT)
+#
+# So each of the proxy's two TCP connections loses 5% each way: the client's to
+# the gateway's injector, the upstream one to iptables in mg-backend.
 #
 # MG_L4=linux runs the same against mg-gw's kernel and a Python proxy (the
 # gateway's injector is then replaced by iptables statistic drops in mg-gw).
@@ -56,9 +59,9 @@ l4_up() {
 		L4_PROXY_PIDS+=("${L4_PIDS[-1]}")
 	else
 		# The demo conf with our listener instead of its own, and the
-		# fault group (if any) in both ports.
+		# fault group (if any) in its first port, "fabric".
 		sed -e '/^listeners[[:space:]]*=/,/^);/d' \
-			-e "/^[[:space:]]*mtu = /a\\    ${fault:+fault = $fault;}" \
+			-e "0,/^[[:space:]]*mtu = .*/s//&\\n    ${fault:+fault = $fault;}/" \
 			"$MG_ROOT/conf/demo/gateway.conf" >"$tmp/gateway.conf"
 		cat >>"$tmp/gateway.conf" <<CONF
 listeners = ( { name = "web"; type = "tcp"; listen = "$L4_VIP"; upstream = "$MG_BACKEND_IP:80";
@@ -134,11 +137,12 @@ l4_up '{ seed = 1; rx = { loss = 0.05; reorder = 0.02; reorder_depth = 4; duplic
 mg_expect "1 MB through the proxy on a clean wire, SHA-256 intact" \
 	client "$MG_PYTHON" "$TOOL" transfer --to "$L4_VIP" --size 1000000 --timeout 30
 
-for ns in mg-client mg-backend; do
-	ip netns exec "$ns" iptables -A OUTPUT "${RULE[@]}"
-	ip netns exec "$ns" iptables -A INPUT "${RULE[@]}"
-done
-[ "$MG_L4" != linux ] || gw iptables -A INPUT "${RULE[@]}"
+backend iptables -A OUTPUT "${RULE[@]}"
+backend iptables -A INPUT "${RULE[@]}"
+if [ "$MG_L4" = linux ]; then # the injector's stand-in, on the client's hop
+	client iptables -A OUTPUT "${RULE[@]}"
+	client iptables -A INPUT "${RULE[@]}"
+fi
 rx0=$(l4_tcp retransmits TcpRetransSegs)
 
 t0=$SECONDS
