@@ -133,8 +133,8 @@ test_cleanup() {
 l4_bg mg-backend echo-server --bind "$MG_BACKEND_IP" --port 80
 l4_up '{ seed = 1; rx = { loss = 0.05; reorder = 0.02; reorder_depth = 4; duplicate = 0.01; }; tx = { loss = 0.05; }; }'
 
-# Clean wire first: a failure here is not about faults.
-mg_expect "1 MB through the proxy on a clean wire, SHA-256 intact" \
+# The injector alone first (peers clean): a failure here is not about iptables.
+mg_expect "1 MB through the proxy with the injector alone, SHA-256 intact" \
 	client "$MG_PYTHON" "$TOOL" transfer --to "$L4_VIP" --size 1000000 --timeout 30
 
 backend iptables -A OUTPUT "${RULE[@]}"
