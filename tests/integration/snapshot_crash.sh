@@ -92,10 +92,13 @@ fail() { mg_die "$* (ack=$ack inflight=$inflight restarts=$restarts)"; }
 # check_instance: the invariants, on a freshly started meshgw. Returns 1 if
 # meshgw died under the check (the killer); dies on a broken invariant.
 check_instance() {
-	local active ver dig state
-	active=$(ls_pol active)
-	ver=$(ls_pol version)
-	dig=$(ls_pol digest)
+	local active ver dig state pol
+	# One telemetry read for all three: the killer may strike between two reads.
+	pol=$("$MESHCTL" -f "$LS_PREFIX" policy --json 2>/dev/null |
+		"$MG_PYTHON" -c 'import json,sys; d=json.load(sys.stdin); print(d["active"], d["version"], d["digest"] or "-")' \
+		2>/dev/null) || return 1
+	read -r active ver dig <<<"$pol"
+	[ "$dig" != - ] || dig=
 	state=$(ls_state)
 	[ -n "$active" ] && [ -n "$ver" ] || return 1
 	if [ "$active" = deny_all ]; then
