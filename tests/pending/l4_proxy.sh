@@ -1,11 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
+# PENDING (issue 5, open): not in the suite yet. The 1 MB fetch and iperf3 pass,
+# but the 100 MB fetch sometimes stalls for good (seen in a full `make test`:
+# no progress within 300 s, where it usually takes under a second) — the same
+# missing-WRITABLE stall as tests/pending/l4_two_workers.sh. Run by hand as root.
+#
 # The L4 proxy against Linux TCP on both sides (issue 5, "Interop"): curl in
 # mg-client fetches a 1 MB and a 100 MB random file from a Python http.server
 # in mg-backend through meshgw's `web` listener and the SHA-256 must match;
 # iperf3 runs 10 s each way through the `iperf` listener; then the 1 MB fetch
-# (Two workers with steering: tests/pending/l4_two_workers.sh, not yet in the suite.)
+# (Two workers with steering: tests/pending/l4_two_workers.sh.)
 #
 #  netns mg-client              netns mg-gw (meshgw)                 netns mg-backend
 #  curl / iperf3 -c       fab0 198.18.1.1:8080,5201 ==> loc0 198.18.2.1   http.server :80
