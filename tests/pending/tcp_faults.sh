@@ -1,6 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
+# PENDING (issue 5, open): runs through the L4 proxy, whose transfers can still
+# stall for good (tests/pending/l4_proxy.sh); not in the suite until that is
+# fixed. It passed by hand against meshgw during development. Run as root.
+#
 # TCP through the L4 proxy under a bad network (issue 5, Tests "Under faults"):
 # MG_FAULT_BYTES (10 MB in the suite, 100 MB by hand) streamed through the proxy to
 # an echo server and back, with 5% loss each
