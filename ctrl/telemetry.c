@@ -616,29 +616,38 @@ static int cmd_attest(const char *cmd, const char *params, struct rte_tel_data *
 
 MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 {
+	static const struct {
+		const char *name;
+		telemetry_cb fn;
+		const char *help;
+	} cmds[] = {
+		{ "/meshgw/status", cmd_status,
+		  "Gateway version, uptime, workers, ports and links, config and binary hashes. No parameters." },
+		{ "/meshgw/stats", cmd_stats,
+		  "Per-port, per-worker and total packet counters, slow-path counters. No parameters." },
+		{ "/meshgw/drops", cmd_drops,
+		  "Dropped packets by reason, summed over workers. No parameters." },
+		{ "/meshgw/neighbours", cmd_neighbours,
+		  "The ARP neighbour table. No parameters." },
+		{ "/meshgw/policy", cmd_policy,
+		  "Active snapshot: version, digest, signers, validity, generation, loader counters. No parameters." },
+		{ "/meshgw/faults", cmd_faults,
+		  "Fault injection per port: configured rates and injected packets by kind. No parameters." },
+		{ "/meshgw/conns", cmd_conns,
+		  "TCP connections by state per worker and in total, proxy pairs, buffer bytes. No parameters." },
+		{ "/meshgw/tcp", cmd_tcp,
+		  "TCP counters, drops and close reasons, proxy, steering and neighbour counters, summed over workers. No parameters." },
+		{ "/meshgw/audit", cmd_audit,
+		  "Audit log head index and hash, last checkpoint. No parameters." },
+		{ "/meshgw/attest", cmd_attest,
+		  "Attestation report signed by the node key. Parameter: a nonce of 16-64 lower-case hex digits." },
+	};
+
 	tel_gw = gw;
 	if (!gw->cfg.telemetry_enabled)
 		return 0;
-	MG_ENSURE(rte_telemetry_register_cmd("/meshgw/status", cmd_status,
-		"Gateway version, uptime, workers, ports and links, config and binary hashes. No parameters.") == 0
-		&& rte_telemetry_register_cmd("/meshgw/stats", cmd_stats,
-		"Per-port, per-worker and total packet counters, slow-path counters. No parameters.") == 0
-		&& rte_telemetry_register_cmd("/meshgw/drops", cmd_drops,
-		"Dropped packets by reason, summed over workers. No parameters.") == 0
-		&& rte_telemetry_register_cmd("/meshgw/neighbours", cmd_neighbours,
-		"The ARP neighbour table. No parameters.") == 0
-		&& rte_telemetry_register_cmd("/meshgw/policy", cmd_policy,
-		"Active snapshot: version, digest, signers, validity, generation, loader counters. No parameters.") == 0
-		&& rte_telemetry_register_cmd("/meshgw/faults", cmd_faults,
-		"Fault injection per port: configured rates and injected packets by kind. No parameters.") == 0
-		&& rte_telemetry_register_cmd("/meshgw/conns", cmd_conns,
-		"TCP connections by state per worker and in total, proxy pairs, buffer bytes. No parameters.") == 0
-		&& rte_telemetry_register_cmd("/meshgw/tcp", cmd_tcp,
-		"TCP counters, drops and close reasons, proxy, steering and neighbour counters, summed over workers. No parameters.") == 0
-		&& rte_telemetry_register_cmd("/meshgw/audit", cmd_audit,
-		"Audit log head index and hash, last checkpoint. No parameters.") == 0
-		&& rte_telemetry_register_cmd("/meshgw/attest", cmd_attest,
-		"Attestation report signed by the node key. Parameter: a nonce of 16-64 lower-case hex digits.") == 0,
-		DPDK, "cannot register telemetry commands");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		MG_ENSURE(rte_telemetry_register_cmd(cmds[i].name, cmds[i].fn, cmds[i].help) == 0,
+			  DPDK, "cannot register telemetry command %s", cmds[i].name);
 	return 0;
 }
