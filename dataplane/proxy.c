@@ -96,58 +96,91 @@ static bool maybe_finish(struct mg_proxy_pair *p)
 	return true;
 }
 
-/* Give the other side what it will take; returns true if the pair is gone. */
-static bool pump(struct mg_proxy_pair *p, int from)
+static void wait_list_add(struct mg_proxy *px, struct mg_proxy_pair *p, uint64_t at)
+{
+	p->retry_at = at;
+	if (!p->waiting) {
+		p->waiting = true;
+		p->next = px->waiting;
+		px->waiting = p;
+	}
+}
+
+/*
+ * Offer the refused remainder again. @return true when it is all taken.
+ * A refusal by the core's memory bound with nothing in flight on dst gets no
+ * WRITABLE (no ACK will come), so the pair is polled again shortly.
+ */
+static bool flush_stash(struct mg_proxy_pair *p, int to)
+{
+	struct mg_proxy *px = p->px;
+	struct mg_tcp_conn *dst = p->conn[to];
+
+	if (mg_tcp_send(px->tcp, dst, &p->stash[to]) < 0) {
+		rte_pktmbuf_free(p->stash[to]); /* dst is dying; its CLOSED event follows */
+		p->stash[to] = NULL;
+	}
+	if (!p->stash[to])
+		return true;
+	if (mg_tcp_want_writable(dst)) {
+		PCTR(px, mem_waits, 1);
+		wait_list_add(px, p, px->tcp->now + MG_PROXY_MEM_RETRY_US);
+	}
+	return false;
+}
+
+/*
+ * Move what dst has room for from src's receive queue to dst's send queue:
+ * the same mbufs, no copy and no new memory, so the room counted is the send
+ * buffer's alone (mg_tcp_send_room). A full dst asks for WRITABLE and src's
+ * window closes behind the unread bytes: that is the backpressure.
+ */
+static bool splice(struct mg_proxy_pair *p, int from)
 {
 	struct mg_proxy *px = p->px;
 	int to = 1 - from;
 	struct mg_tcp_conn *src = p->conn[from], *dst = p->conn[to];
 
-	if (!p->connected || !dst)
-		return false;
-	if (p->stash[to]) {
-		if (mg_tcp_send(px->tcp, dst, &p->stash[to]) < 0) {
-			rte_pktmbuf_free(p->stash[to]);
-			p->stash[to] = NULL;
-		}
-		if (p->stash[to])
-			return false;
-	}
 	while (src) {
-		uint32_t space = mg_tcp_send_space(px->tcp, dst);
+		uint32_t room = mg_tcp_send_room(dst);
 		uint32_t ready = mg_tcp_recv_ready(src);
-		uint32_t n = space < ready ? space : ready;
+		uint32_t n = room < ready ? room : ready;
 		struct rte_mbuf *chain = NULL;
 		uint32_t got;
 
 		if (n == 0) {
-			/*
-			 * The stack reports WRITABLE only after a refused send, and we
-			 * never offer more than fits: ask for the event ourselves.
-			 * (The stack owner is asked for an API for this.)
-			 */
 			if (ready > 0)
-				dst->flags |= TF_WANT_WRITE;
-			break;
+				mg_tcp_want_writable(dst); /* room is 0: it arms */
+			return true;
 		}
 		got = mg_tcp_recv(px->tcp, src, n, &chain);
 		if (!chain)
-			break;
+			return true;
 		if (from == CLIENT)
 			PCTR(px, bytes_up, got);
 		else
 			PCTR(px, bytes_down, got);
-		if (mg_tcp_send(px->tcp, dst, &chain) < 0) {
-			rte_pktmbuf_free(chain); /* dst is dying; its CLOSED event follows */
+		p->stash[to] = chain;
+		if (!flush_stash(p, to))
 			return false;
-		}
-		if (chain) {
-			p->stash[to] = chain;
-			return false;
-		}
 	}
+	return true;
+}
+
+/* Give the other side what it will take; returns true if the pair is gone. */
+static bool pump(struct mg_proxy_pair *p, int from)
+{
+	int to = 1 - from;
+	struct mg_tcp_conn *src = p->conn[from];
+
+	if (!p->connected || !p->conn[to])
+		return false;
+	if (p->stash[to] && !flush_stash(p, to))
+		return false;
+	if (!splice(p, from))
+		return false;
 	if (p->fin_from[from] && !p->shut[to] && (!src || mg_tcp_recv_ready(src) == 0)) {
-		mg_tcp_shutdown(px->tcp, dst);
+		mg_tcp_shutdown(p->px->tcp, p->conn[to]);
 		p->shut[to] = true;
 	}
 	return maybe_finish(p);
@@ -253,12 +286,7 @@ static bool start_upstream(struct mg_proxy *px, struct mg_proxy_pair *p)
 			PCTR(px, neigh_unresolved, 1);
 			return false;
 		}
-		p->retry_at = px->tcp->now + MG_PROXY_RETRY_US;
-		if (!p->waiting) {
-			p->waiting = true;
-			p->next = px->waiting;
-			px->waiting = p;
-		}
+		wait_list_add(px, p, px->tcp->now + MG_PROXY_RETRY_US);
 		return true;
 	}
 	if (p->waiting)
@@ -299,19 +327,30 @@ static void *on_accept(void *listen_user, struct mg_tcp_conn *c)
 
 static const struct mg_tcp_ops listen_ops = { .accept = on_accept, .event = on_event };
 
+/* A pair on the wait list is due: connect upstream, or move its data again. */
+static void pair_retry(struct mg_proxy *px, struct mg_proxy_pair *p)
+{
+	if (p->connected) {
+		unlink_waiting(px, p);
+		if (!pump(p, CLIENT))
+			pump(p, UPSTREAM);
+		return;
+	}
+	if (!start_upstream(px, p)) {
+		mg_tcp_abort(px->tcp, p->conn[CLIENT]);
+		p->conn[CLIENT] = NULL;
+		pair_free(p);
+	}
+}
+
 void mg_proxy_poll(struct mg_proxy *px, uint64_t now)
 {
 	struct mg_proxy_pair *p = px->waiting, *next;
 
 	for (; p; p = next) {
 		next = p->next;
-		if (now < p->retry_at)
-			continue;
-		if (!start_upstream(px, p)) {
-			mg_tcp_abort(px->tcp, p->conn[CLIENT]);
-			p->conn[CLIENT] = NULL;
-			pair_free(p);
-		}
+		if (now >= p->retry_at)
+			pair_retry(px, p);
 	}
 }
 

@@ -25,6 +25,7 @@
 #define MG_PROXY_CONNECT_TRIES 20      /* neighbour lookups before giving up */
 #define MG_PROXY_RETRY_US 50000        /* between two of them */
 #define MG_PROXY_PORT_TRIES 256        /* source ports tried per connect */
+#define MG_PROXY_MEM_RETRY_US 1000     /* a splice refused by the memory bound */
 
 /* Why a proxied pair ended, or what refused one. Every end is counted once. */
 #define foreach_mg_proxy_counter(_)                                       \
@@ -42,6 +43,7 @@
 	_(neigh_ring_full, "resolve requests lost: ring full")           \
 	_(no_source_port, "clients reset: no free source port with our hash") \
 	_(connect_failed, "clients reset: mg_tcp_connect failed")         \
+	_(mem_waits, "splices refused by the core memory bound, retried") \
 	_(bytes_up, "bytes client to upstream")                           \
 	_(bytes_down, "bytes upstream to client")
 

@@ -106,8 +106,25 @@ int64_t mg_tcp_send(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct rte_mb
 int64_t mg_tcp_send_copy(struct mg_tcp_stack *s, struct mg_tcp_conn *c,
 			 const void *buf, uint32_t len);
 
-/** Free space in the send buffer, in bytes. */
+/**
+ * Free space in the send buffer, in bytes: 0 when the connection cannot send
+ * or the core's buffer memory is used up.
+ */
 uint32_t mg_tcp_send_space(const struct mg_tcp_stack *s, const struct mg_tcp_conn *c);
+
+/**
+ * Free space in the send buffer, ignoring the core's memory bound: what a
+ * splice of bytes this stack already holds (another connection's receive
+ * queue) may offer, since moving them costs no memory. 0 if it cannot send.
+ */
+uint32_t mg_tcp_send_room(const struct mg_tcp_conn *c);
+
+/**
+ * Ask for MG_TCP_EV_WRITABLE once the send buffer is at least half free again
+ * (for a sender that offered no more than mg_tcp_send_space() and so was
+ * never refused). Returns true if there is room now: then no event follows.
+ */
+bool mg_tcp_want_writable(struct mg_tcp_conn *c);
 
 /**
  * Take up to @p max bytes of in-order data as one chain in *@p out (NULL if

@@ -486,15 +486,29 @@ static bool can_send(const struct mg_tcp_conn *c)
 	       c->state == MG_TCP_ESTABLISHED || c->state == MG_TCP_CLOSE_WAIT;
 }
 
-uint32_t mg_tcp_send_space(const struct mg_tcp_stack *s, const struct mg_tcp_conn *c)
+uint32_t mg_tcp_send_room(const struct mg_tcp_conn *c)
 {
-	uint32_t space = c->sndbuf > c->sndq_bytes ? c->sndbuf - c->sndq_bytes : 0;
-
 	if (!can_send(c))
 		return 0;
+	return c->sndbuf > c->sndq_bytes ? c->sndbuf - c->sndq_bytes : 0;
+}
+
+uint32_t mg_tcp_send_space(const struct mg_tcp_stack *s, const struct mg_tcp_conn *c)
+{
 	if (s->st.mem_used >= s->p.mem_max)
 		return 0;
-	return space;
+	return mg_tcp_send_room(c);
+}
+
+bool mg_tcp_want_writable(struct mg_tcp_conn *c)
+{
+	/* The same threshold as ack_advance() uses to report WRITABLE. */
+	if (c->sndq_bytes == 0 || c->sndbuf - c->sndq_bytes >= c->sndbuf / 2) {
+		c->flags &= ~TF_WANT_WRITE;
+		return true;
+	}
+	c->flags |= TF_WANT_WRITE;
+	return false;
 }
 
 static void sndq_append(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct rte_mbuf *m)
