@@ -40,6 +40,9 @@
 #define DEFAULT_SNAPSHOT_MAX (16ull << 20)
 #define DEFAULT_NEIGH_TIMEOUT_S 300
 #define DEFAULT_INTEGRITY_S 10
+#define DEFAULT_TCP_MAX_CONNS 32768
+#define DEFAULT_TCP_BUFFER_KB 256
+#define DEFAULT_TCP_RTO_MIN_MS 200 /* Linux's floor */
 #define DEFAULT_REORDER_DEPTH 4
 #define DEFAULT_DELAY_SLOTS 256
 #define DEFAULT_BACKLOG 1024
@@ -1142,6 +1145,13 @@ static const struct field integrity_fields[] = {
 	{ 0 },
 };
 
+static const struct field tcp_fields[] = {
+	CFG_INT("max_conns", tcp_max_conns, 1024, 1048576),
+	CFG_INT("buffer_kb", tcp_buffer_kb, 16, 16384),
+	CFG_INT("rto_min_ms", tcp_rto_min_ms, 1, 1000),
+	{ 0 },
+};
+
 static const struct field top_fields[] = {
 	FN("node", parse_node, false),
 	GROUP("workers", workers_fields, NULL, true),
@@ -1157,6 +1167,7 @@ static const struct field top_fields[] = {
 	GROUP("limits", limits_fields, NULL, false),
 	GROUP("neighbour", neighbour_fields, NULL, false),
 	GROUP("integrity", integrity_fields, NULL, false),
+	GROUP("tcp", tcp_fields, NULL, false),
 	FN("listeners", parse_listeners, false),
 	{ 0 },
 };
@@ -1413,6 +1424,9 @@ void mg_config_defaults(struct mg_config *cfg)
 	cfg->snapshot_max_bytes = DEFAULT_SNAPSHOT_MAX;
 	cfg->neigh_timeout_s = DEFAULT_NEIGH_TIMEOUT_S;
 	cfg->integrity_interval_s = DEFAULT_INTEGRITY_S;
+	cfg->tcp_max_conns = DEFAULT_TCP_MAX_CONNS;
+	cfg->tcp_buffer_kb = DEFAULT_TCP_BUFFER_KB;
+	cfg->tcp_rto_min_ms = DEFAULT_TCP_RTO_MIN_MS;
 }
 
 static MG_RESULT check_text(const char *text, const char *name)

@@ -114,6 +114,11 @@ struct mg_config {
 	uint32_t neigh_timeout_s;    /* ARP entry lifetime, 10..86400 */
 	uint32_t integrity_interval_s;
 
+	/* TCP stack of every worker (dataplane/tcp) */
+	uint32_t tcp_max_conns;      /* per worker, 1024..1048576 (default 32768) */
+	uint32_t tcp_buffer_kb;      /* send and receive buffer per connection, 16..16384 */
+	uint32_t tcp_rto_min_ms;     /* retransmission timeout floor, 1..1000 (default 200) */
+
 	uint16_t n_listeners;
 	struct mg_listener_config listeners[MG_MAX_LISTENERS];
 };

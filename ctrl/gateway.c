@@ -142,7 +142,9 @@ static void tcp_params(struct mg_gateway *gw, struct mg_tcp_params *p, const uin
 	mg_tcp_params_default(p);
 	p->n_ports = gw->n_ports;
 	p->pool = gw->ports[0].pool;
-	p->max_conns = 32768;
+	p->max_conns = gw->cfg.tcp_max_conns;
+	p->sndbuf = p->rcvbuf = gw->cfg.tcp_buffer_kb * 1024;
+	p->rto_min = gw->cfg.tcp_rto_min_ms * 1000;
 	memcpy(p->isn_secret, secret, sizeof(p->isn_secret));
 	p->flags |= MG_TCP_F_CSUM_OFFLOAD;
 	for (uint16_t i = 0; i < gw->n_ports; i++) {

@@ -116,6 +116,9 @@ static void minimal_gets_defaults(void **state)
 	assert_int_equal(c->snapshot_max_bytes, 16777216);
 	assert_int_equal(c->neigh_timeout_s, 300);
 	assert_int_equal(c->integrity_interval_s, 10);
+	assert_int_equal(c->tcp_max_conns, 32768);
+	assert_int_equal(c->tcp_buffer_kb, 256);
+	assert_int_equal(c->tcp_rto_min_ms, 200);
 	free(c);
 }
 
@@ -155,6 +158,9 @@ static void full_sets_every_field(void **state)
 	assert_int_equal(c->snapshot_max_bytes, 268435456);
 	assert_int_equal(c->neigh_timeout_s, 600);
 	assert_int_equal(c->integrity_interval_s, 3600);
+	assert_int_equal(c->tcp_max_conns, 100000);
+	assert_int_equal(c->tcp_buffer_kb, 1024);
+	assert_int_equal(c->tcp_rto_min_ms, 20);
 	free(c);
 }
 
@@ -530,6 +536,19 @@ static void literal_beyond_64_bits(void **state)
 			  "t.conf:3: neighbour.timeout_s: does not fit in 64 bits");
 }
 
+static void tcp_values_out_of_range(void **state)
+{
+	(void)state;
+	expect_string_bad(BASE "tcp = { rto_min_ms = 0; };\n", MG_ERR_CONFIG_RANGE,
+			  "t.conf:3: tcp.rto_min_ms: 0 is outside 1..1000");
+	expect_string_bad(BASE "tcp = { buffer_kb = 16385; };\n", MG_ERR_CONFIG_RANGE,
+			  "t.conf:3: tcp.buffer_kb: 16385 is outside 16..16384");
+	expect_string_bad(BASE "tcp = { max_conns = 10; };\n", MG_ERR_CONFIG_RANGE,
+			  "t.conf:3: tcp.max_conns: 10 is outside 1024..1048576");
+	expect_string_bad(BASE "tcp = { rto = 5; };\n", MG_ERR_CONFIG_UNKNOWN_FIELD,
+			  "t.conf:3: tcp.rto: unknown field");
+}
+
 static void long_unknown_name_cut(void **state)
 {
 	char text[512];
@@ -682,6 +701,7 @@ int main(void)
 		cmocka_unit_test(wide_digits_in_strings_untouched),
 		cmocka_unit_test(wide_negative_literal_in_range_check),
 		cmocka_unit_test(literal_beyond_64_bits),
+		cmocka_unit_test(tcp_values_out_of_range),
 		cmocka_unit_test(escaped_quote_keeps_string),
 		cmocka_unit_test(exponent_is_float),
 		cmocka_unit_test(multicast_address),
