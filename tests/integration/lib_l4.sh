@@ -6,6 +6,8 @@
 #   MG_L4=linux: the same addresses on mg-gw's kernel and tcp_tool.py's proxy there,
 #   the reference the scripts were validated against before meshgw's proxy existed.
 # Provides l4_bg, l4_up [FAULT_GROUP], l4_wait_port, l4_down and l4_tcp KEY.
+# For meshgw: L4_BACKLOG (listener backlog), L4_TCP (a `tcp` group for
+# gateway.conf), L4_AF_PACKET (non-empty: af_packet ports instead of af_xdp).
 MG_L4=${MG_L4:-meshgw}
 L4_VIP=$MG_GW_FABRIC_IP:8080
 TOOL=$MG_ROOT/tests/integration/tcp_tool.py
@@ -39,10 +41,12 @@ l4_up() {
 		# fault group (if any) in its first port, "fabric".
 		sed -e '/^listeners[[:space:]]*=/,/^);/d' \
 			-e "0,/^[[:space:]]*mtu = .*/s//&\\n    ${fault:+fault = $fault;}/" \
+			${L4_AF_PACKET:+-e 's/net_af_xdp\([01]\),/net_af_packet\1,/'} \
 			"$MG_ROOT/conf/demo/gateway.conf" >"$tmp/gateway.conf"
 		cat >>"$tmp/gateway.conf" <<CONF
 listeners = ( { name = "web"; type = "tcp"; listen = "$L4_VIP"; upstream = "$MG_BACKEND_IP:80";
                 ${L4_BACKLOG:+backlog = $L4_BACKLOG;} } );
+${L4_TCP:+tcp = $L4_TCP;}
 CONF
 		mg_start_gateway "$tmp/gateway.conf" "$MG_PREFIX"
 		L4_PROXY_PIDS=("$MG_GW_PID")

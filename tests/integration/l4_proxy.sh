@@ -1,12 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# PENDING (issue 5, open): not in the suite yet. The 1 MB fetch and iperf3 pass,
-# but the 100 MB fetch sometimes stalls for good (seen in a full `make test`:
-# no progress within 300 s, where it usually takes under a second) — the same
-# missing-WRITABLE stall that makes about one 1 MB fetch in eight hang with two
-# workers (a pair left in FIN-WAIT-2 / CLOSE-WAIT). Run by hand as root.
-#
 # The L4 proxy against Linux TCP on both sides (issue 5, "Interop"): curl in
 # mg-client fetches a 1 MB and a 100 MB random file from a Python http.server
 # in mg-backend through meshgw's `web` listener and the SHA-256 must match;

@@ -1,10 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# PENDING (issue 5, open): runs through the L4 proxy, whose transfers can still
-# stall for good (tests/pending/l4_proxy.sh); not in the suite until that is
-# fixed. It passed by hand against meshgw during development. Run as root.
-#
 # Scale and backpressure of the L4 proxy (issue 5, Tests):
 #  1. 10 000 concurrent connections through the proxy, each echoing a unique
 #     payload that is checked, all held open together, then each echoing a

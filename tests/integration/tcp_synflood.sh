@@ -1,10 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# PENDING (issue 5, open): runs through the L4 proxy, whose transfers can still
-# stall for good (tests/pending/l4_proxy.sh); not in the suite until that is
-# fixed. It passed by hand against meshgw during development. Run as root.
-#
 # SYN-flood survival of the L4 proxy (issue 5, Tests): a flood of SYNs from many
 # spoofed sources (bounded: MG_FLOOD_COUNT SYNs, at most MG_FLOOD_RATE per second,
 # at most 30 s) hits the listener while 100 legitimate connections are made
