@@ -50,6 +50,7 @@ bench: deps
 	@$(MAKE) --no-print-directory build
 	bench/deny.sh
 	bench/swap.sh
+	bench/l4.sh
 
 clean:
 	rm -rf build build-asan build-fuzz
