@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "proxy.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_byteorder.h>
@@ -167,11 +168,30 @@ static bool splice(struct mg_proxy_pair *p, int from)
 	return true;
 }
 
+/*
+ * Pass a FIN on to conn[to] once everything before it went there. Not while
+ * conn[to] itself holds unread bytes after its own peer's FIN: our FIN would
+ * take it to LAST-ACK, whose end frees that data before it reached the other
+ * side; it is shut when drained instead.
+ */
+static void maybe_shut(struct mg_proxy_pair *p, int to)
+{
+	struct mg_tcp_conn *src = p->conn[1 - to], *dst = p->conn[to];
+
+	if (!p->fin_from[1 - to] || p->shut[to] || !dst || p->stash[to])
+		return;
+	if (src && mg_tcp_recv_ready(src) > 0)
+		return;
+	if (p->fin_from[to] && mg_tcp_recv_ready(dst) > 0)
+		return;
+	mg_tcp_shutdown(p->px->tcp, dst);
+	p->shut[to] = true;
+}
+
 /* Give the other side what it will take; returns true if the pair is gone. */
 static bool pump(struct mg_proxy_pair *p, int from)
 {
 	int to = 1 - from;
-	struct mg_tcp_conn *src = p->conn[from];
 
 	if (!p->connected || !p->conn[to])
 		return false;
@@ -179,10 +199,8 @@ static bool pump(struct mg_proxy_pair *p, int from)
 		return false;
 	if (!splice(p, from))
 		return false;
-	if (p->fin_from[from] && !p->shut[to] && (!src || mg_tcp_recv_ready(src) == 0)) {
-		mg_tcp_shutdown(p->px->tcp, p->conn[to]);
-		p->shut[to] = true;
-	}
+	maybe_shut(p, to);
+	maybe_shut(p, from);
 	return maybe_finish(p);
 }
 
@@ -381,9 +399,13 @@ MG_RESULT mg_proxy_init(struct mg_proxy *px, struct mg_tcp_stack *tcp,
 
 		lc->px = px;
 		lc->li = i;
-		MG_ENSURE(mg_tcp_listen(tcp, l[i].listen_ip, l[i].listen_port, l[i].backlog,
-					&listen_ops, lc) >= 0,
-			  USAGE, "listener %u: %s", i, mg_errmsg());
+		if (mg_tcp_listen(tcp, l[i].listen_ip, l[i].listen_port, l[i].backlog,
+				  &listen_ops, lc) < 0) {
+			char why[256]; /* mg_errmsg() is the buffer the next message goes to */
+
+			snprintf(why, sizeof(why), "%s", mg_errmsg());
+			MG_ENSURE(false, USAGE, "listener %u: %s", i, why);
+		}
 	}
 	return 0;
 }

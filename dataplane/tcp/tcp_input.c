@@ -495,11 +495,27 @@ static void fin_input(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 	}
 }
 
+/*
+ * Out-of-order data must not starve the in-order segment that would let it be
+ * read: when the memory bound refuses that segment, drop this connection's
+ * out-of-order queue (reneging, which RFC 2018 allows: a sender keeps SACKed
+ * data until it is ACKed) and try once more. Linux prunes the same way.
+ */
+static bool renege_and_append(struct mg_tcp_stack *s, struct mg_tcp_conn *c,
+			      struct rte_mbuf *m)
+{
+	if (!c->ooo_head)
+		return false;
+	reass_flush(s, c);
+	CTR(s, ooo_reneged);
+	return rcvq_append(s, c, m);
+}
+
 /* In-order data: queue, pull what reassembly now reaches, decide the ACK. */
 static void data_in_order(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct tcp_seg *g,
 			  uint32_t len)
 {
-	if (!rcvq_append(s, c, g->m)) {
+	if (!rcvq_append(s, c, g->m) && !renege_and_append(s, c, g->m)) {
 		DROP(s, RCVBUF);
 		c->flags |= TF_ACK_NOW | TF_ACK_IMMED;
 		return;

@@ -67,6 +67,8 @@ enum mg_tcp_state {
 	_(syncookies_failed, "ACKs to a listener with a bad cookie")      \
 	_(ooo_segs, "out-of-order segments queued")                       \
 	_(ooo_bytes, "out-of-order payload bytes queued")                 \
+	_(ooo_reneged, "out-of-order queues dropped to take in-order data") \
+	_(time_wait_held, "TIME-WAIT ends put off: the application has unread data") \
 	_(dup_bytes, "duplicate payload bytes received")                  \
 	_(challenge_acks, "RFC 5961 challenge ACKs sent")                 \
 	_(challenge_acks_limited, "challenge ACKs suppressed by the rate limit") \

@@ -531,6 +531,58 @@ static void transfer_1mb_in_order(void **state)
 	assert_int_equal(CTR_OF(1, bytes_in), 1 << 20);
 }
 
+/* Queue exactly what the send buffer takes: never refused, so never armed. */
+static void fill_send_buffer(struct app *a)
+{
+	uint8_t buf[4096] = {0};
+	uint32_t room;
+
+	while ((room = mg_tcp_send_space(stack_of(a), a->c)) > 0)
+		assert_true(mg_tcp_send_copy(stack_of(a), a->c, buf,
+					     RTE_MIN(room, (uint32_t)sizeof(buf))) > 0);
+	assert_int_equal(mg_tcp_send_room(a->c), 0);
+}
+
+/* Fill until the peer's window is closed too: then the buffer stays full. */
+static void fill_until_stuck(struct app *a)
+{
+	for (int i = 0; i < 20; i++) {
+		fill_send_buffer(a);
+		run_for(N, 200000);
+		if (mg_tcp_send_room(a->c) == 0)
+			return;
+	}
+	fail_msg("the send buffer never stayed full");
+}
+
+static bool server_read_all(void)
+{
+	app_read(last_accepted);
+	return mg_tcp_send_room(apps[0].c) == apps[0].c->sndbuf;
+}
+
+/* WRITABLE comes after mg_tcp_want_writable() once half the buffer is free,
+ * and not for a sender that was never refused and did not ask. */
+static void want_writable_reports_once_half_free(void **state)
+{
+	struct app *cl;
+
+	(void)state;
+	cl = open_pair(16);
+	assert_true(mg_tcp_want_writable(cl->c)); /* empty: room now, no event */
+	last_accepted->auto_read = false;
+	fill_until_stuck(cl);
+	cl->events = 0;
+	assert_true(run_until(N, server_read_all, 5000000));
+	assert_false(cl->events & MG_TCP_EV_WRITABLE);
+
+	fill_until_stuck(cl);
+	assert_false(mg_tcp_want_writable(cl->c));
+	cl->events = 0;
+	assert_true(run_until(N, server_read_all, 5000000));
+	assert_true(cl->events & MG_TCP_EV_WRITABLE);
+}
+
 static void transfer_under_loss_reorder_dup_corrupt(void **state)
 {
 	struct app *cl;
@@ -1792,6 +1844,7 @@ int main(int argc, char **argv)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(handshake_negotiates_options),
 		T(transfer_1mb_in_order),
+		T(want_writable_reports_once_half_free),
 		T(transfer_under_loss_reorder_dup_corrupt),
 		T(fin_both_ways_then_time_wait),
 		T(half_close_keeps_the_other_direction),
