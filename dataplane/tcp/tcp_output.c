@@ -249,6 +249,31 @@ static void fill_headers(struct mg_tcp_stack *s, const struct mg_tcp_conn *c,
 	}
 }
 
+/*
+ * One's-complement sum of @p len bytes of chain @p m from byte @p off. Not
+ * rte_raw_cksum_mbuf(): DPDK 22.11's truncates a segment's unreduced 32-bit
+ * sum to 16 bits before the byte swap an odd start needs, so the carries are
+ * lost and the checksum is wrong for some payloads (seen: a segment resent
+ * for ever, dropped by the peer each time as a bad checksum).
+ */
+static uint16_t chain_cksum(const struct rte_mbuf *m, uint32_t off, uint32_t len)
+{
+	uint32_t sum = 0, done = 0;
+
+	for (; m && off >= m->data_len; m = m->next)
+		off -= m->data_len;
+	for (; m && done < len; m = m->next, off = 0) {
+		uint32_t n = RTE_MIN((uint32_t)m->data_len - off, len - done);
+		uint16_t part = rte_raw_cksum(rte_pktmbuf_mtod_offset(m, const void *, off), n);
+
+		sum += (done & 1) ? rte_bswap16(part) : part;
+		done += n;
+	}
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
 static void finish_checksums(struct mg_tcp_stack *s, struct rte_mbuf *h)
 {
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(h, struct rte_ipv4_hdr *, 14);
@@ -256,13 +281,12 @@ static void finish_checksums(struct mg_tcp_stack *s, struct rte_mbuf *h)
 
 	if (s->p.flags & MG_TCP_F_CSUM_OFFLOAD)
 		return;
-	uint16_t raw = 0;
 	uint32_t sum;
 
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	/* Over the whole chain: payload segments may start at odd offsets. */
-	rte_raw_cksum_mbuf(h, 14 + sizeof(*ip), h->pkt_len - 14 - sizeof(*ip), &raw);
-	sum = (uint32_t)raw + rte_ipv4_phdr_cksum(ip, 0);
+	sum = (uint32_t)chain_cksum(h, 14 + sizeof(*ip), h->pkt_len - 14 - sizeof(*ip)) +
+	      rte_ipv4_phdr_cksum(ip, 0);
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	th->cksum = (uint16_t)~sum;
