@@ -22,13 +22,8 @@
 # fabric whose RTT is well under a millisecond (Linux: `ip route ... rto_min`):
 # with the default 200 ms floor the ~1500 timeouts of 100 MB at this loss rate
 # take about 300 s, with 20 ms about 30 s.
-# The ports are af_packet here, not the demo's af_xdp: on this kernel af_xdp's
-# copy-mode TX ring on veth overflows under the retransmission bursts (thousands
-# of tx_full drops on "fabric"), losses in bursts on top of the injector's that
-# stall the Linux client's congestion control (100 MB did not finish in 240 s;
-# over af_packet it takes about 20 s). The injector is what is under test.
 # Environment: MG_FAULT_BYTES (default 100000000), MG_FAULT_TIMEOUT (s, default 240),
-# MG_FAULT_RTO_MIN_MS (default 20), L4_AF_PACKET (default 1; empty: af_xdp).
+# MG_FAULT_RTO_MIN_MS (default 20), L4_AF_PACKET (non-empty: af_packet ports).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 mg_test_setup mgt-tcpfault
@@ -37,7 +32,6 @@ tmp=$(mktemp -d /tmp/mgt-tcpfault.XXXXXX)
 BYTES=${MG_FAULT_BYTES:-100000000}
 LIMIT=${MG_FAULT_TIMEOUT:-240}
 L4_TCP="{ rto_min_ms = ${MG_FAULT_RTO_MIN_MS:-20}; }"
-L4_AF_PACKET=${L4_AF_PACKET-1}
 # The L4 path under test (MG_L4=meshgw|linux): tests/integration/lib_l4.sh.
 . "$MG_ROOT/tests/integration/lib_l4.sh"
 
