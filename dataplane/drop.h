@@ -42,7 +42,7 @@
 	_(ICMP_CHECKSUM, icmp_checksum, "ICMP checksum wrong")                 \
 	_(ICMP_UNHANDLED, icmp_unhandled, "ICMP type not handled")             \
 	_(SLOWPATH_FULL, slowpath_full, "exception ring to the control thread full") \
-	_(TX_FULL, tx_full, "TX queue full")
+	_(TX_FULL, tx_full, "TX queue full and our TX buffer too")
 
 enum mg_drop {
 #define _(sym, name, desc) MG_DROP_##sym,

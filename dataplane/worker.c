@@ -233,13 +233,13 @@ static void tx_flush(struct mg_worker *w, uint16_t pi)
 		for (uint16_t i = sent; i < wp->tx_len; i++)
 			unsent += rte_pktmbuf_pkt_len(wp->tx_buf[i]);
 		bytes = unsent < bytes ? bytes - unsent : 0;
-		COUNT(w->stats.drops[MG_DROP_TX_FULL], wp->tx_len - sent);
-		COUNT(w->stats.port[pi].drops, wp->tx_len - sent);
-		rte_pktmbuf_free_bulk(wp->tx_buf + sent, wp->tx_len - sent);
+		/* Kept for the next loop: a full ring pushes back, it does not drop. */
+		memmove(wp->tx_buf, wp->tx_buf + sent, (wp->tx_len - sent) * sizeof(wp->tx_buf[0]));
+		COUNT(w->stats.tx_ring_full, 1);
 	}
 	COUNT(w->stats.port[pi].tx_packets, sent);
 	COUNT(w->stats.port[pi].tx_bytes, bytes);
-	wp->tx_len = 0;
+	wp->tx_len = (uint16_t)(wp->tx_len - sent);
 	if (sent && wp->tx_kick)
 		wp->kick_until = rte_rdtsc() + w->tsc_per_us * TX_KICK_US;
 }
@@ -265,7 +265,30 @@ static void tx_enqueue(struct mg_worker *w, uint16_t pi, struct rte_mbuf *m)
 
 	if (wp->tx_len == MG_BURST)
 		tx_flush(w, pi);
+	if (unlikely(wp->tx_len == MG_BURST)) {
+		COUNT(w->stats.drops[MG_DROP_TX_FULL], 1);
+		COUNT(w->stats.port[pi].drops, 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
 	wp->tx_buf[wp->tx_len++] = m;
+}
+
+/*
+ * Frames the TCP stack may hand over now: what every port's TX buffer still
+ * takes. Anything more waits in the stack's own ring (its connections on its
+ * pending list), so a full NIC ring slows TCP down instead of losing segments.
+ */
+static uint16_t tx_room(struct mg_worker *w)
+{
+	uint16_t room = MG_BURST;
+
+	for (uint16_t pi = 0; pi < w->n_ports; pi++) {
+		if (w->ports[pi].tx_len == MG_BURST)
+			tx_flush(w, pi);
+		room = RTE_MIN(room, (uint16_t)(MG_BURST - w->ports[pi].tx_len));
+	}
+	return room;
 }
 
 /* The TCP stack's clock, timers and output; bounded per loop. */
@@ -276,7 +299,8 @@ static void tcp_run(struct mg_worker *w)
 	mg_proxy_poll(&w->proxy, w->now_us);
 	mg_tcp_timers_run(&w->tcp, w->now_us);
 	for (unsigned r = 0; r < TX_TAKE_ROUNDS; r++) {
-		uint16_t n = mg_tcp_tx_take(&w->tcp, out, MG_BURST);
+		uint16_t room = tx_room(w);
+		uint16_t n = room ? mg_tcp_tx_take(&w->tcp, out, room) : 0;
 
 		COUNT(w->stats.tcp_tx, n);
 		for (uint16_t i = 0; i < n; i++) {
@@ -286,7 +310,7 @@ static void tcp_run(struct mg_worker *w)
 			}
 			tx_enqueue(w, out[i]->port, out[i]);
 		}
-		if (n < MG_BURST)
+		if (n < room || room == 0)
 			break;
 	}
 }

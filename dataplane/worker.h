@@ -63,7 +63,8 @@ static inline void *mg_resolve_req(uint16_t port, uint32_t ip)
 	_(resolve_requests)          \
 	_(resolve_ring_full)         \
 	_(icmp_frag_needed)          \
-	_(tcp_tx)
+	_(tcp_tx)                    \
+	_(tx_ring_full)
 
 /* Loop durations in log2(cycles) buckets: bucket b counts loops of [2^b, 2^(b+1)). */
 #define MG_LOOP_HIST 32
