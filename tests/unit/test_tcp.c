@@ -219,19 +219,20 @@ static void app_pump(struct app *a);
 
 static void step(struct net *n)
 {
-	unsigned i = 0;
+	unsigned keep = 0;
 
 	collect(n);
-	while (i < n->n_fl) {
-		if (n->fl[i].at <= n->now) {
-			struct inflight f = n->fl[i];
+	/* Frames due now arrive in the order they were sent (the wire's own
+	 * reordering is decided in wire_send); the rest keep their order too. */
+	for (unsigned i = 0; i < n->n_fl; i++) {
+		struct inflight f = n->fl[i];
 
-			n->fl[i] = n->fl[--n->n_fl];
+		if (f.at <= n->now)
 			deliver(n, f.to, f.m);
-		} else {
-			i++;
-		}
+		else
+			n->fl[keep++] = f;
 	}
+	n->n_fl = keep;
 	mg_tcp_timers_run(&n->st[0], n->now);
 	mg_tcp_timers_run(&n->st[1], n->now);
 	for (unsigned k = 0; k < n_apps; k++)
