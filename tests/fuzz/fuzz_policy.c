@@ -35,14 +35,17 @@ static void decide_some(const struct mg_policy *p, const struct mg_policy_src *s
 }
 
 /*
- * libconfig 1.5 (Debian 12) leaks its string buffer when a syntax error
- * follows a string token (reproduced with config_read_string() alone); keep
- * LeakSanitizer on for everything else.
+ * libconfig 1.5 (Debian 12) leaks the string token that is the parser's
+ * lookahead when a syntax error follows it (reproduced with
+ * config_read_string() alone; upstream fix f2e951c, libconfig 1.7.3). The
+ * token comes from its scanner: strbuf_append, or libconfig_yylex for an empty
+ * string (`""` then an error leaks one byte). Those two frames are hidden;
+ * LeakSanitizer stays on for everything else.
  */
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {
-	return "leak:strbuf_append\n";
+	return "leak:strbuf_append\nleak:libconfig_yylex\n";
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
