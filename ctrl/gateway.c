@@ -67,6 +67,7 @@ static void worker_port_init(struct mg_worker_port *wp, const struct mg_port *p,
 	wp->csum_offload_l4 = (p->rx_csum_offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) &&
 			      (p->rx_csum_offloads & RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
 	wp->fault_tx = mg_fault_attached(p->port_id);
+	wp->rss = p->rss;
 	/* af_xdp may leave TX frames unsent past its wakeup: see tx_kick(). */
 	wp->tx_kick = strcmp(p->driver, "net_af_xdp") == 0;
 	memcpy(wp->addrs.mac, p->mac.addr_bytes, RTE_ETHER_ADDR_LEN);

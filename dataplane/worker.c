@@ -77,12 +77,22 @@ static bool steer(struct mg_worker *w, uint16_t pi, struct rte_mbuf *m, uint16_t
 	return true;
 }
 
+/* The segment's owner: from the NIC's RSS hash when it is ours, else computed. */
+static uint16_t tcp_owner(const struct mg_worker *w, uint16_t pi, const struct rte_mbuf *m,
+			  const struct mg_pkt *pkt)
+{
+	if (w->n_workers <= 1)
+		return 0;
+	if (w->ports[pi].rss && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH))
+		return mg_steer_owner_of_hash(m->hash.rss, w->n_workers);
+	return mg_steer_owner(pkt->src_ip, pkt->dst_ip, pkt->src_port, pkt->dst_port,
+			      w->n_workers);
+}
+
 static void tcp_rx(struct mg_worker *w, uint16_t pi, struct rte_mbuf *m,
 		   const struct mg_pkt *pkt, bool steered)
 {
-	if (!steered && steer(w, pi, m, mg_steer_owner(pkt->src_ip, pkt->dst_ip,
-						      pkt->src_port, pkt->dst_port,
-						      w->n_workers)))
+	if (!steered && steer(w, pi, m, tcp_owner(w, pi, m, pkt)))
 		return;
 	m->port = pi;
 	COUNT(w->stats.tcp_in, 1);

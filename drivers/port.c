@@ -12,21 +12,11 @@
 #include <rte_mbuf.h>
 
 #include "fault.h"
+#include "steer.h"
 
 #define MEMPOOL_CACHE 256
 #define LINK_WAIT_MS 0
 
-/*
- * A symmetric Toeplitz key (the 16-bit pattern 0x6d5a repeated) hashes both
- * directions of a flow to the same queue, so a connection and its reply traffic
- * meet on one worker without a steering hop.
- */
-static uint8_t symmetric_rss_key[40] = {
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-};
 
 bool mg_port_device_is_pci(const char *device)
 {
@@ -63,21 +53,52 @@ static MG_RESULT attach(struct mg_port *p)
 	return 0;
 }
 
+/*
+ * RSS with the symmetric key of dataplane/steer.h: both directions of a flow
+ * hash alike, and with the redirection table of program_reta() a TCP segment
+ * lands on the queue of the worker mg_steer_owner() names. A device that
+ * cannot take that key, hash TCP ports or hold that table gets no RSS: its
+ * frames all arrive on queue 0 and the workers steer them in software.
+ */
 static void rss_conf(struct mg_port *p, const struct rte_eth_dev_info *info,
 		     struct rte_eth_conf *conf)
 {
-	uint64_t want = RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP;
-	uint64_t hf = want & info->flow_type_rss_offloads;
+	uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) &
+		      info->flow_type_rss_offloads;
 
-	p->rss = p->n_queues > 1 && hf != 0;
+	p->rss = p->n_queues > 1 && (hf & RTE_ETH_RSS_NONFRAG_IPV4_TCP) &&
+		 info->hash_key_size == sizeof(mg_steer_rss_key) && info->reta_size &&
+		 info->reta_size % MG_STEER_RETA == 0;
 	if (!p->rss)
 		return;
 	conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+	conf->rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH & info->rx_offload_capa;
 	conf->rx_adv_conf.rss_conf.rss_hf = hf;
-	if (info->hash_key_size == sizeof(symmetric_rss_key)) {
-		conf->rx_adv_conf.rss_conf.rss_key = symmetric_rss_key;
-		conf->rx_adv_conf.rss_conf.rss_key_len = sizeof(symmetric_rss_key);
+	conf->rx_adv_conf.rss_conf.rss_key = (uint8_t *)(uintptr_t)mg_steer_rss_key;
+	conf->rx_adv_conf.rss_conf.rss_key_len = sizeof(mg_steer_rss_key);
+	p->reta_size = info->reta_size;
+}
+
+/* Entry i -> queue (i % MG_STEER_RETA) % queues: mg_steer_owner_of_hash(). */
+static MG_RESULT program_reta(struct mg_port *p)
+{
+	struct rte_eth_rss_reta_entry64 reta[RTE_ETH_RSS_RETA_SIZE_512 / RTE_ETH_RETA_GROUP_SIZE];
+	int rc;
+
+	if (!p->rss)
+		return 0;
+	MG_ENSURE(p->reta_size <= RTE_ETH_RSS_RETA_SIZE_512, DPDK,
+		  "port %s: redirection table of %u entries", p->cfg->name, p->reta_size);
+	memset(reta, 0, sizeof(reta));
+	for (uint16_t i = 0; i < p->reta_size; i++) {
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ull << (i % RTE_ETH_RETA_GROUP_SIZE);
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] =
+			(uint16_t)(i % MG_STEER_RETA % p->n_queues);
 	}
+	rc = rte_eth_dev_rss_reta_update(p->port_id, reta, p->reta_size);
+	MG_ENSURE(rc == 0, DPDK, "port %s: RSS redirection table: %s", p->cfg->name,
+		  rte_strerror(-rc));
+	return 0;
 }
 
 static MG_RESULT configure(struct mg_port *p)
@@ -175,6 +196,7 @@ MG_RESULT mg_port_open(struct mg_port *p, const struct mg_port_config *cfg,
 	rc = rte_eth_dev_start(p->port_id);
 	MG_ENSURE(rc == 0, DPDK, "port %s: start: %s", cfg->name, rte_strerror(-rc));
 	p->started = true;
+	MG_GUARD(program_reta(p));
 	return 0;
 }
 

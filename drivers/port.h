@@ -20,7 +20,8 @@ struct mg_port {
 	const struct mg_port_config *cfg;
 	uint16_t port_id;
 	uint16_t n_queues;
-	bool rss;          /* RSS spreads flows over the worker queues */
+	bool rss;          /* RSS puts each TCP flow on its owner's queue (steer.h) */
+	uint16_t reta_size; /* the device's redirection table, with rss */
 	bool started;
 	uint64_t rx_csum_offloads; /* RTE_ETH_RX_OFFLOAD_* checksum bits enabled */
 	struct rte_ether_addr mac;

@@ -59,7 +59,7 @@ iperf() {
 	shift
 	client timeout $((IPERF_S + 20)) iperf3 -c "$MG_GW_FABRIC_IP" -p 5201 -t "$IPERF_S" \
 		-J "$@" >"$tmp/iperf-$name.json" 2>&1 || {
-		mg_log "iperf3 $name failed: $(head -c 400 "$tmp/iperf-$name.json")"
+		mg_log "iperf3 $name failed: $("$MG_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("error"))' "$tmp/iperf-$name.json" 2>/dev/null || head -c 400 "$tmp/iperf-$name.json")"
 		return 1
 	}
 	bps=$("$MG_PYTHON" -c 'import json,sys; j=json.load(open(sys.argv[1])); print(int(j["end"]["sum_received"]["bytes"]), int(j["end"]["sum_received"]["bits_per_second"]/1e6))' "$tmp/iperf-$name.json")
