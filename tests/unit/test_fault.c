@@ -763,7 +763,8 @@ static struct mg_port_config ring_port(void)
 	pc.fault.tx = quiet();
 	pc.fault.rx.loss = 0.5;
 	pc.fault.rx.delay_us = 100;
-	pc.fault.tx.delay_us = 200;
+	/* Long enough that a preempted test never sees a hold expire early. */
+	pc.fault.tx.delay_us = 100000;
 	return pc;
 }
 
@@ -814,7 +815,7 @@ static void port_callbacks_inject_and_close_frees(void **state)
 	}
 	assert_int_equal(rte_mempool_in_use_count(p.pool), 2 * BURST);
 	assert_int_equal(mg_fault_tx_flush(p.port_id, 0), 0); /* not due yet */
-	rte_delay_us_block(250);
+	rte_delay_us_block(110000);
 	while (flushed < 2 * BURST) {
 		uint16_t f = mg_fault_tx_flush(p.port_id, 0);
 
