@@ -647,6 +647,29 @@ static void half_close_keeps_the_other_direction(void **state)
 	assert_proxy_empty();
 }
 
+/*
+ * The server half-closes while the client's upload is still being repaired
+ * on a lossy wire: the proxy passes the FIN on, and the upload must still
+ * arrive whole (issue 5: a FIN-WAIT-1 connection with a hole was seen stuck).
+ */
+static void server_fin_while_upload_is_repaired(void **state)
+{
+	struct app *c, *s;
+
+	(void)state;
+	open_pairs(1, &c, &s);
+	N->loss = 50;
+	N->reorder = 30;
+	c->tx_total = MB;
+	run_for(30000);
+	mg_tcp_shutdown(&N->st[SS], s->c);
+	c->shutdown_after_tx = true;
+	if (!run_until(upload_in, 60000000))
+		dump();
+	assert_true(upload_in());
+	assert_int_equal(s->rx_bad, 0);
+}
+
 /* The proxy's end of the client connection, in @p st, with unread bytes. */
 static bool client_conn_holds_data_in(enum mg_tcp_state st)
 {
@@ -958,6 +981,7 @@ int main(int argc, char **argv)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(init_rejects_bad_parameters),
 		T(one_mb_each_way_then_fins),
+		T(server_fin_while_upload_is_repaired),
 		T(half_close_keeps_the_other_direction),
 		T(server_fin_while_upload_waits_in_the_proxy),
 		T(upload_outlives_time_wait_in_the_proxy),
