@@ -502,8 +502,7 @@ uint32_t mg_tcp_send_space(const struct mg_tcp_stack *s, const struct mg_tcp_con
 
 bool mg_tcp_want_writable(struct mg_tcp_conn *c)
 {
-	/* The same threshold as ack_advance() uses to report WRITABLE. */
-	if (c->sndq_bytes == 0 || c->sndbuf - c->sndq_bytes >= c->sndbuf / 2) {
+	if (sndbuf_half_free(c)) {
 		c->flags &= ~TF_WANT_WRITE;
 		return true;
 	}

@@ -404,7 +404,7 @@ static void ack_advance(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t 
 		timer_rexmt_arm(s, c);
 	}
 	if ((c->flags & TF_WANT_WRITE) &&
-	    (c->sndq_bytes == 0 || c->sndbuf - c->sndq_bytes >= c->sndbuf / 2)) {
+	    sndbuf_half_free(c)) {
 		c->flags &= ~TF_WANT_WRITE;
 		conn_event(s, c, MG_TCP_EV_WRITABLE);
 	}

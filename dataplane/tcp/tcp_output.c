@@ -256,6 +256,14 @@ static void fill_headers(struct mg_tcp_stack *s, const struct mg_tcp_conn *c,
  * lost and the checksum is wrong for some payloads (seen: a segment resent
  * for ever, dropped by the peer each time as a bad checksum).
  */
+/* Fold a 32-bit one's-complement sum to 16 bits. */
+static uint16_t cksum_fold(uint32_t sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
 static uint16_t chain_cksum(const struct rte_mbuf *m, uint32_t off, uint32_t len)
 {
 	uint32_t sum = 0, done = 0;
@@ -269,9 +277,7 @@ static uint16_t chain_cksum(const struct rte_mbuf *m, uint32_t off, uint32_t len
 		sum += (done & 1) ? rte_bswap16(part) : part;
 		done += n;
 	}
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
+	return cksum_fold(sum);
 }
 
 static void finish_checksums(struct mg_tcp_stack *s, struct rte_mbuf *h)
@@ -281,15 +287,11 @@ static void finish_checksums(struct mg_tcp_stack *s, struct rte_mbuf *h)
 
 	if (s->p.flags & MG_TCP_F_CSUM_OFFLOAD)
 		return;
-	uint32_t sum;
-
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	/* Over the whole chain: payload segments may start at odd offsets. */
-	sum = (uint32_t)chain_cksum(h, 14 + sizeof(*ip), h->pkt_len - 14 - sizeof(*ip)) +
-	      rte_ipv4_phdr_cksum(ip, 0);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	th->cksum = (uint16_t)~sum;
+	th->cksum = (uint16_t)~cksum_fold(
+		(uint32_t)chain_cksum(h, 14 + sizeof(*ip), h->pkt_len - 14 - sizeof(*ip)) +
+		rte_ipv4_phdr_cksum(ip, 0));
 	if (th->cksum == 0)
 		th->cksum = 0xffff;
 }

@@ -60,6 +60,12 @@ struct tcp_seg {
 	struct rte_mbuf *m;      /* payload, or NULL once consumed */
 };
 
+/* Room enough to report WRITABLE: the send buffer is empty or half free. */
+static inline bool sndbuf_half_free(const struct mg_tcp_conn *c)
+{
+	return c->sndq_bytes == 0 || c->sndbuf - c->sndq_bytes >= c->sndbuf / 2;
+}
+
 static inline uint32_t seg_seqlen(const struct tcp_seg *g)
 {
 	return g->len + !!(g->flags & TH_SYN) + !!(g->flags & TH_FIN);

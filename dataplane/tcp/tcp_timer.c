@@ -212,15 +212,17 @@ static void fire_keep(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 static void fire_misc(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 {
 	c->t_misc = 0;
-	if (c->state == MG_TCP_TIME_WAIT && !(c->flags & TF_DETACHED) && c->rcvq_bytes) {
-		/* Closing now would throw away data the application has not read. */
-		CTR(s, time_wait_held);
-		c->t_misc = s->now + s->p.time_wait;
-	} else if (c->state == MG_TCP_TIME_WAIT) {
-		conn_close(s, c, MG_TCP_CLOSE_NORMAL);
-	}
-	else if (c->state == MG_TCP_FIN_WAIT_2 && (c->flags & TF_DETACHED))
+	if (c->state == MG_TCP_TIME_WAIT) {
+		if (!(c->flags & TF_DETACHED) && c->rcvq_bytes) {
+			/* Closing now would throw away data the application has not read. */
+			CTR(s, time_wait_held);
+			c->t_misc = s->now + s->p.time_wait;
+		} else {
+			conn_close(s, c, MG_TCP_CLOSE_NORMAL);
+		}
+	} else if (c->state == MG_TCP_FIN_WAIT_2 && (c->flags & TF_DETACHED)) {
 		conn_close(s, c, MG_TCP_CLOSE_FIN_WAIT2_TIMEOUT);
+	}
 }
 
 static void fire(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
