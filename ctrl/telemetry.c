@@ -11,6 +11,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_mempool.h>
 #include <rte_telemetry.h>
 
 #include "attest.h"
@@ -147,6 +148,9 @@ static void stats_ports(struct rte_tel_data *d, const struct mg_gateway *gw,
 		add_u64(d, "port", p->cfg->name, "rx_nombuf", es.rx_nombuf);
 		add_u64(d, "port", p->cfg->name, "rx_errors", es.ierrors);
 		add_u64(d, "port", p->cfg->name, "tx_errors", es.oerrors);
+		/* Free buffers of the port's pool (a gauge): queued TCP data,
+		 * held TX frames and the NIC's RX ring all draw on it. */
+		add_u64(d, "port", p->cfg->name, "mbufs_free", rte_mempool_avail_count(p->pool));
 	}
 }
 

@@ -5,11 +5,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_bus.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
+#include <rte_mempool.h>
 
 #include "fault.h"
 #include "steer.h"
@@ -139,6 +142,77 @@ static MG_RESULT configure(struct mg_port *p)
 	return 0;
 }
 
+/*
+ * DPDK 22.11's af_xdp registers as its UMEM only populated_size * object size
+ * bytes from the pool's first page (fixed upstream in 24.07 by "net/af_xdp:
+ * parse UMEM map info from mempool"). A pool laid out page by page has gaps
+ * (4 KiB pages hold one 2.4 KiB mbuf each), so its later objects lie past
+ * that end. The kernel refuses them: each one put in the fill ring is lost,
+ * until the ring is empty and the port drops everything it receives (seen: the
+ * L4 proxy stalled for good once a transfer first reached those buffers), and
+ * each one sent is dropped as an invalid descriptor. Packed without gaps, the
+ * pool lies inside the UMEM. There is no DMA on af_xdp, so objects may cross
+ * pages.
+ */
+static struct rte_mempool *packed_pool_create(const char *name, uint32_t n_mbufs,
+					      uint32_t room, int socket)
+{
+	struct rte_pktmbuf_pool_private priv = { .mbuf_data_room_size = (uint16_t)room };
+	struct rte_mempool *mp;
+
+	mp = rte_mempool_create_empty(name, n_mbufs, sizeof(struct rte_mbuf) + room,
+				      MEMPOOL_CACHE, sizeof(priv), socket,
+				      RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+	if (!mp)
+		return NULL;
+	if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL) != 0)
+		goto fail;
+	rte_pktmbuf_pool_init(mp, &priv);
+	if (rte_mempool_populate_default(mp) < 0)
+		goto fail;
+	rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+	return mp;
+fail:
+	rte_mempool_free(mp);
+	return NULL;
+}
+
+struct umem_span {
+	uintptr_t base;   /* the UMEM's start: the first object's page */
+	size_t obj_size;  /* header + element + trailer, the UMEM's frame size */
+	uintptr_t end;    /* the highest object end seen */
+};
+
+static void object_end(struct rte_mempool *mp, void *arg, void *obj, unsigned idx)
+{
+	struct umem_span *u = arg;
+	uintptr_t end = (uintptr_t)obj - mp->header_size + u->obj_size;
+
+	(void)idx;
+	if (end > u->end)
+		u->end = end;
+}
+
+/* Every object must lie inside the UMEM that af_xdp will register. */
+static MG_RESULT check_umem_covers_pool(const struct mg_port *p)
+{
+	struct rte_mempool_memhdr *first = STAILQ_FIRST(&p->pool->mem_list);
+	struct umem_span u = { 0 };
+	uintptr_t limit;
+
+	MG_ENSURE(first != NULL, DPDK, "port %s: mempool has no memory", p->cfg->name);
+	u.base = (uintptr_t)first->addr & ~((uintptr_t)getpagesize() - 1);
+	u.obj_size = rte_mempool_calc_obj_size(p->pool->elt_size, p->pool->flags, NULL);
+	rte_mempool_obj_iter(p->pool, object_end, &u);
+	limit = (uintptr_t)first->addr + (uintptr_t)p->pool->populated_size * u.obj_size;
+	MG_ENSURE(u.end <= limit, DPDK,
+		  "port %s: af_xdp would register %zu bytes of the mbuf pool but its "
+		  "buffers span %zu (%u memory chunks); buffers past the end would be lost",
+		  p->cfg->name, (size_t)(limit - u.base), (size_t)(u.end - u.base),
+		  p->pool->nb_mem_chunks);
+	return 0;
+}
+
 static MG_RESULT create_pool(struct mg_port *p, uint32_t n_mbufs)
 {
 	char name[RTE_MEMPOOL_NAMESIZE];
@@ -146,14 +220,21 @@ static MG_RESULT create_pool(struct mg_port *p, uint32_t n_mbufs)
 	uint32_t room = RTE_PKTMBUF_HEADROOM + p->cfg->mtu + RTE_ETHER_HDR_LEN +
 			RTE_ETHER_CRC_LEN + 2 * RTE_VLAN_HLEN;
 	int socket = rte_eth_dev_socket_id(p->port_id);
+	bool af_xdp = strcmp(p->driver, "net_af_xdp") == 0;
 
 	if (room < RTE_MBUF_DEFAULT_BUF_SIZE)
 		room = RTE_MBUF_DEFAULT_BUF_SIZE;
+	if (socket < 0)
+		socket = (int)rte_socket_id();
 	snprintf(name, sizeof(name), "mg_pool_%u", p->port_id);
-	p->pool = rte_pktmbuf_pool_create(name, n_mbufs, MEMPOOL_CACHE, 0, room,
-					  socket < 0 ? (int)rte_socket_id() : socket);
+	if (af_xdp)
+		p->pool = packed_pool_create(name, n_mbufs, room, socket);
+	else
+		p->pool = rte_pktmbuf_pool_create(name, n_mbufs, MEMPOOL_CACHE, 0, room, socket);
 	MG_ENSURE(p->pool != NULL, NOMEM, "port %s: mempool of %u mbufs: %s",
 		  p->cfg->name, n_mbufs, rte_strerror(rte_errno));
+	if (af_xdp)
+		MG_GUARD(check_umem_covers_pool(p));
 	return 0;
 }
 
