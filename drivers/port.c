@@ -154,8 +154,8 @@ static MG_RESULT configure(struct mg_port *p)
  * pool lies inside the UMEM. There is no DMA on af_xdp, so objects may cross
  * pages.
  */
-static struct rte_mempool *packed_pool_create(const char *name, uint32_t n_mbufs,
-					      uint32_t room, int socket)
+struct rte_mempool *mg_port_packed_pool_create(const char *name, uint32_t n_mbufs,
+					       uint32_t room, int socket)
 {
 	struct rte_pktmbuf_pool_private priv = { .mbuf_data_room_size = (uint16_t)room };
 	struct rte_mempool *mp;
@@ -178,8 +178,7 @@ fail:
 }
 
 struct umem_span {
-	uintptr_t base;   /* the UMEM's start: the first object's page */
-	size_t obj_size;  /* header + element + trailer, the UMEM's frame size */
+	size_t obj_size;  /* header + element + trailer: the UMEM's frame size */
 	uintptr_t end;    /* the highest object end seen */
 };
 
@@ -193,23 +192,39 @@ static void object_end(struct rte_mempool *mp, void *arg, void *obj, unsigned id
 		u->end = end;
 }
 
+bool mg_port_pool_fits_umem(struct rte_mempool *mp, size_t *registered, size_t *span)
+{
+	struct rte_mempool_memhdr *first = STAILQ_FIRST(&mp->mem_list);
+	struct umem_span u = { 0 };
+	uintptr_t base, limit;
+
+	if (registered)
+		*registered = 0;
+	if (span)
+		*span = 0;
+	if (!first)
+		return false;
+	/* As the driver does: from the first chunk's page, populated_size frames. */
+	base = (uintptr_t)first->addr & ~((uintptr_t)getpagesize() - 1);
+	u.obj_size = rte_mempool_calc_obj_size(mp->elt_size, mp->flags, NULL);
+	limit = (uintptr_t)first->addr + (uintptr_t)mp->populated_size * u.obj_size;
+	rte_mempool_obj_iter(mp, object_end, &u);
+	if (registered)
+		*registered = limit - base;
+	if (span)
+		*span = u.end > base ? u.end - base : 0;
+	return u.end <= limit;
+}
+
 /* Every object must lie inside the UMEM that af_xdp will register. */
 static MG_RESULT check_umem_covers_pool(const struct mg_port *p)
 {
-	struct rte_mempool_memhdr *first = STAILQ_FIRST(&p->pool->mem_list);
-	struct umem_span u = { 0 };
-	uintptr_t limit;
+	size_t registered, span;
 
-	MG_ENSURE(first != NULL, DPDK, "port %s: mempool has no memory", p->cfg->name);
-	u.base = (uintptr_t)first->addr & ~((uintptr_t)getpagesize() - 1);
-	u.obj_size = rte_mempool_calc_obj_size(p->pool->elt_size, p->pool->flags, NULL);
-	rte_mempool_obj_iter(p->pool, object_end, &u);
-	limit = (uintptr_t)first->addr + (uintptr_t)p->pool->populated_size * u.obj_size;
-	MG_ENSURE(u.end <= limit, DPDK,
+	MG_ENSURE(mg_port_pool_fits_umem(p->pool, &registered, &span), DPDK,
 		  "port %s: af_xdp would register %zu bytes of the mbuf pool but its "
 		  "buffers span %zu (%u memory chunks); buffers past the end would be lost",
-		  p->cfg->name, (size_t)(limit - u.base), (size_t)(u.end - u.base),
-		  p->pool->nb_mem_chunks);
+		  p->cfg->name, registered, span, p->pool->nb_mem_chunks);
 	return 0;
 }
 
@@ -228,7 +243,7 @@ static MG_RESULT create_pool(struct mg_port *p, uint32_t n_mbufs)
 		socket = (int)rte_socket_id();
 	snprintf(name, sizeof(name), "mg_pool_%u", p->port_id);
 	if (af_xdp)
-		p->pool = packed_pool_create(name, n_mbufs, room, socket);
+		p->pool = mg_port_packed_pool_create(name, n_mbufs, room, socket);
 	else
 		p->pool = rte_pktmbuf_pool_create(name, n_mbufs, MEMPOOL_CACHE, 0, room, socket);
 	MG_ENSURE(p->pool != NULL, NOMEM, "port %s: mempool of %u mbufs: %s",

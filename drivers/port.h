@@ -42,6 +42,24 @@ void mg_port_close(struct mg_port *p);
 /** Current link state without waiting. */
 void mg_port_link(const struct mg_port *p, bool *up, uint32_t *speed_mbps);
 
+/**
+ * An mbuf pool (data room @p room bytes) whose buffers lie end to end, with no
+ * gaps at page boundaries, for af_xdp ports: DPDK 22.11's af_xdp registers as
+ * its UMEM only as much memory as such a pool takes (see drivers/port.c).
+ * Objects may cross pages, so the pool is unfit for a device that DMAs.
+ * @return NULL with rte_errno set on failure.
+ */
+struct rte_mempool *mg_port_packed_pool_create(const char *name, uint32_t n_mbufs,
+					       uint32_t room, int socket);
+
+/**
+ * Whether every buffer of @p mp lies in the area DPDK 22.11's af_xdp would
+ * register for it. @p registered and @p span (either may be NULL) get that
+ * area's size and the size the buffers really span, both from the first
+ * buffer's page.
+ */
+bool mg_port_pool_fits_umem(struct rte_mempool *mp, size_t *registered, size_t *span);
+
 /** True if @p device names a PCI address rather than a vdev. */
 bool mg_port_device_is_pci(const char *device);
 
