@@ -1734,7 +1734,8 @@ static void recv_hands_out_at_most_what_is_asked(void **state)
 		assert_int_equal(m->pkt_len, n);
 		for (struct rte_mbuf *x = m; x; x = x->next)
 			for (uint16_t i = 0; i < x->data_len; i++)
-				assert_int_equal(rte_pktmbuf_mtod(x, uint8_t *)[i], stream_byte(0, got++));
+				assert_int_equal(rte_pktmbuf_mtod(x, uint8_t *)[i],
+						 stream_byte(0, got++));
 		rte_pktmbuf_free(m);
 	}
 	assert_int_equal(got, 5000);
@@ -1806,7 +1807,6 @@ int main(int argc, char **argv)
 		T(recv_hands_out_at_most_what_is_asked),
 #undef T
 	};
-
 	int rc;
 
 	(void)argc;
@@ -1815,7 +1815,6 @@ int main(int argc, char **argv)
 		return 1;
 	pool_full = rte_mempool_avail_count(pool);
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
-
 	rte_mempool_free(pool);
 	rte_eal_cleanup();
 	return rc;
