@@ -40,7 +40,7 @@ static struct rte_mempool *pool;
 static unsigned pool_full;
 static unsigned stack_seq;
 
-/* ---- the application on each side: struct app, stream 0 both ways ------ */
+/* ---- the applications (tcp_wire.h): every end writes and expects stream 0 */
 
 static struct app apps[8];
 static unsigned n_apps;
