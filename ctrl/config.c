@@ -650,6 +650,43 @@ static MG_RESULT walk(struct load *ld, const config_setting_t *g, const char *pa
 	return 0;
 }
 
+typedef MG_RESULT (*elem_check_fn)(const struct load *ld, const config_setting_t *g,
+				   const char *path, int i);
+
+/* A list ( { ... }, ... ) whose i-th group fills the i-th struct of an array. */
+struct list_of {
+	const char *what;           /* "ports", in the count's message */
+	int min, max;
+	size_t size;                /* of one struct */
+	const struct field *fields;
+	elem_check_fn check;        /* element i against those before it, or NULL */
+};
+
+static MG_RESULT walk_list(struct load *ld, const config_setting_t *s, const char *path,
+			   const struct list_of *l, void *first, uint16_t *count)
+{
+	char ep[FIELD_TEXT];
+	int n;
+
+	MG_GUARD(want_type(ld, s, path, CONFIG_TYPE_LIST, "a list ( { ... }, ... )"));
+	n = config_setting_length(s);
+	ENSURE_AT(n >= l->min && n <= l->max, ld, s, path, CONFIG_RANGE,
+		  "%d %s, expected %d..%d", n, l->what, l->min, l->max);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, i);
+
+		elem(ep, path, i);
+		MG_GUARD(want_type(ld, g, ep, CONFIG_TYPE_GROUP, "a group { ... }"));
+		ld->base = (char *)first + (size_t)i * l->size;
+		MG_GUARD(walk(ld, g, ep, l->fields));
+		ld->base = ld->cfg;
+		if (l->check)
+			MG_GUARD(l->check(ld, g, ep, i));
+	}
+	*count = (uint16_t)n;
+	return 0;
+}
+
 static MG_RESULT parse_group(struct load *ld, const struct field *f,
 			     const config_setting_t *s, const char *path)
 {
@@ -698,26 +735,40 @@ static MG_RESULT want_array(const struct load *ld, const config_setting_t *s,
 	return 0;
 }
 
+/*
+ * An array of 1..@p max distinct integers in [@p lo, @p hi] into @p v; a
+ * repeat is named by @p what: "lcore 3 is listed twice (also lcores[0])".
+ */
+static MG_RESULT read_distinct_ints(const struct load *ld, const config_setting_t *s,
+				    const char *path, int max, long long lo, long long hi,
+				    const char *what, long long *v, int *n)
+{
+	char ep[FIELD_TEXT];
+
+	MG_GUARD(want_array(ld, s, path, 1, max, n));
+	for (int i = 0; i < *n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+
+		elem(ep, path, i);
+		MG_GUARD(read_int(ld, e, ep, lo, hi, &v[i]));
+		for (int j = 0; j < i; j++)
+			ENSURE_AT(v[j] != v[i], ld, e, ep, CONFIG_VALUE,
+				  "%s %lld is listed twice (also %s[%d])", what, v[i], path, j);
+	}
+	return 0;
+}
+
 static MG_RESULT parse_lcores(struct load *ld, const struct field *f,
 			      const config_setting_t *s, const char *path)
 {
 	struct mg_config *cfg = ld->cfg;
-	char ep[FIELD_TEXT];
-	long long v;
+	long long v[MG_MAX_WORKERS];
 	int n;
 
 	(void)f;
-	MG_GUARD(want_array(ld, s, path, 1, MG_MAX_WORKERS, &n));
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, i);
-
-		elem(ep, path, i);
-		MG_GUARD(read_int(ld, e, ep, 0, 127, &v));
-		for (int j = 0; j < i; j++)
-			ENSURE_AT(cfg->worker_lcores[j] != v, ld, e, ep, CONFIG_VALUE,
-				  "lcore %lld is listed twice (also %s[%d])", v, path, j);
-		cfg->worker_lcores[i] = (unsigned)v;
-	}
+	MG_GUARD(read_distinct_ints(ld, s, path, MG_MAX_WORKERS, 0, 127, "lcore", v, &n));
+	for (int i = 0; i < n; i++)
+		cfg->worker_lcores[i] = (unsigned)v[i];
 	cfg->n_workers = (uint16_t)n;
 	return 0;
 }
@@ -726,23 +777,15 @@ static MG_RESULT parse_uids(struct load *ld, const struct field *f,
 			    const config_setting_t *s, const char *path)
 {
 	struct mg_config *cfg = ld->cfg;
-	char ep[FIELD_TEXT];
-	long long v;
+	long long v[MG_MAX_CONTROL_UIDS];
 	int n;
 
 	(void)f;
-	MG_GUARD(want_array(ld, s, path, 1, MG_MAX_CONTROL_UIDS, &n));
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, i);
-
-		elem(ep, path, i);
-		/* (uid_t)-1 means "no change" to chown and friends: never a peer. */
-		MG_GUARD(read_int(ld, e, ep, 0, 4294967294LL, &v));
-		for (int j = 0; j < i; j++)
-			ENSURE_AT(cfg->control_uids[j] != v, ld, e, ep, CONFIG_VALUE,
-				  "uid %lld is listed twice (also %s[%d])", v, path, j);
-		cfg->control_uids[i] = (uint32_t)v;
-	}
+	/* (uid_t)-1 means "no change" to chown and friends: never a peer. */
+	MG_GUARD(read_distinct_ints(ld, s, path, MG_MAX_CONTROL_UIDS, 0, 4294967294LL, "uid",
+				    v, &n));
+	for (int i = 0; i < n; i++)
+		cfg->control_uids[i] = (uint32_t)v[i];
 	cfg->n_control_uids = (uint16_t)n;
 	return 0;
 }
@@ -899,30 +942,22 @@ static const struct field port_fields[] = {
 	{ 0 },
 };
 
+static MG_RESULT check_port(const struct load *ld, const config_setting_t *g,
+			    const char *path, int i)
+{
+	MG_GUARD(check_next_hop(ld, g, path, &ld->cfg->ports[i]));
+	return check_unique(ld, g, path, i);
+}
+
 static MG_RESULT parse_ports(struct load *ld, const struct field *f,
 			     const config_setting_t *s, const char *path)
 {
-	char ep[FIELD_TEXT];
-	int n;
+	static const struct list_of ports = {
+		"ports", 1, MG_MAX_PORTS, sizeof(struct mg_port_config), port_fields, check_port,
+	};
 
 	(void)f;
-	MG_GUARD(want_type(ld, s, path, CONFIG_TYPE_LIST, "a list ( { ... }, ... )"));
-	n = config_setting_length(s);
-	ENSURE_AT(n >= 1 && n <= MG_MAX_PORTS, ld, s, path, CONFIG_RANGE,
-		  "%d ports, expected 1..%d", n, MG_MAX_PORTS);
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *g = config_setting_get_elem(s, i);
-
-		elem(ep, path, i);
-		MG_GUARD(want_type(ld, g, ep, CONFIG_TYPE_GROUP, "a group { ... }"));
-		ld->base = &ld->cfg->ports[i];
-		MG_GUARD(walk(ld, g, ep, port_fields));
-		ld->base = ld->cfg;
-		MG_GUARD(check_next_hop(ld, g, ep, &ld->cfg->ports[i]));
-		MG_GUARD(check_unique(ld, g, ep, i));
-	}
-	ld->cfg->n_ports = (uint16_t)n;
-	return 0;
+	return walk_list(ld, s, path, &ports, ld->cfg->ports, &ld->cfg->n_ports);
 }
 
 /* ---- listeners --------------------------------------------------------- */
@@ -1009,25 +1044,13 @@ static const struct field listener_fields[] = {
 static MG_RESULT parse_listeners(struct load *ld, const struct field *f,
 				 const config_setting_t *s, const char *path)
 {
-	char ep[FIELD_TEXT];
-	int n;
+	static const struct list_of listeners = {
+		"listeners", 0, MG_MAX_LISTENERS, sizeof(struct mg_listener_config),
+		listener_fields, NULL,
+	};
 
 	(void)f;
-	MG_GUARD(want_type(ld, s, path, CONFIG_TYPE_LIST, "a list ( { ... }, ... )"));
-	n = config_setting_length(s);
-	ENSURE_AT(n <= MG_MAX_LISTENERS, ld, s, path, CONFIG_RANGE,
-		  "%d listeners, expected 0..%d", n, MG_MAX_LISTENERS);
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *g = config_setting_get_elem(s, i);
-
-		elem(ep, path, i);
-		MG_GUARD(want_type(ld, g, ep, CONFIG_TYPE_GROUP, "a group { ... }"));
-		ld->base = &ld->cfg->listeners[i];
-		MG_GUARD(walk(ld, g, ep, listener_fields));
-		ld->base = ld->cfg;
-	}
-	ld->cfg->n_listeners = (uint16_t)n;
-	return 0;
+	return walk_list(ld, s, path, &listeners, ld->cfg->listeners, &ld->cfg->n_listeners);
 }
 
 /* The port whose prefix holds @a, else the first port with a next hop, else -1. */

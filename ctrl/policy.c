@@ -472,6 +472,21 @@ static long find_dup(struct keyrec *recs, size_t n)
 	return -1;
 }
 
+/* A name declared twice in @p list ("rules"): fail at the later one, naming the first. */
+static int name_dups(const struct ctx *c, struct keyrec *recs, unsigned n, const char *list,
+		     const char *kind)
+{
+	long d = find_dup(recs, n);
+	char f[64];
+
+	if (d < 0)
+		return 0;
+	snprintf(f, sizeof(f), "%s[%u].name", list, recs[d].a);
+	return fail_at(c, recs[d].line, MG_ERR_CONFIG_VALUE, f,
+		       "%s \"%s\" is declared twice (also at line %u)", kind, recs[d].s,
+		       recs[d - 1].line);
+}
+
 /* Remember an address and its place; duplicates are found once all are in. */
 static int add_addr(struct ctx *c, uint32_t addr, unsigned line, uint32_t a, uint32_t b)
 {
@@ -865,7 +880,6 @@ static int parse_tds(struct ctx *c, const config_setting_t *root)
 	struct keyrec recs[MG_POLICY_MAX_TRUST_DOMAINS];
 	char f[64];
 	unsigned n;
-	long d;
 
 	MG_GUARD(get_seq(c, root, "", "trust_domains", true, MG_POLICY_MAX_TRUST_DOMAINS, &seq,
 			 &n));
@@ -881,13 +895,7 @@ static int parse_tds(struct ctx *c, const config_setting_t *root)
 		recs[i] = (struct keyrec){ .s = src->tds[i].name, .line = src->tds[i].line,
 					   .a = i };
 	}
-	d = find_dup(recs, n);
-	if (d >= 0) {
-		snprintf(f, sizeof(f), "trust_domains[%u].name", recs[d].a);
-		return fail_at(c, recs[d].line, MG_ERR_CONFIG_VALUE, f,
-			       "trust domain \"%s\" is declared twice (also at line %u)",
-			       recs[d].s, recs[d - 1].line);
-	}
+	MG_GUARD(name_dups(c, recs, n, "trust_domains", "trust domain"));
 	qsort(src->tds, n, sizeof(*src->tds), td_cmp);
 	src->n_tds = n;
 	return 0;
@@ -1298,7 +1306,6 @@ static int parse_services(struct ctx *c, const config_setting_t *root)
 	struct keyrec *recs;
 	char f[64];
 	unsigned n;
-	long d;
 	int rc = 0;
 
 	MG_GUARD(get_seq(c, root, "", "services", false, MG_POLICY_MAX_SERVICES, &seq, &n));
@@ -1320,14 +1327,7 @@ static int parse_services(struct ctx *c, const config_setting_t *root)
 	}
 	src->n_services = n;
 	MG_GUARD_GOTO(rc = address_dups(c), out);
-	d = find_dup(recs, n);
-	if (d >= 0) {
-		snprintf(f, sizeof(f), "services[%u].name", recs[d].a);
-		rc = fail_at(c, recs[d].line, MG_ERR_CONFIG_VALUE, f,
-			     "service \"%s\" is declared twice (also at line %u)", recs[d].s,
-			     recs[d - 1].line);
-		goto out;
-	}
+	MG_GUARD_GOTO(rc = name_dups(c, recs, n, "services", "service"), out);
 	qsort(src->services, n, sizeof(*src->services), service_cmp);
 out:
 	free(recs);
@@ -1484,7 +1484,6 @@ static int parse_rules(struct ctx *c, const config_setting_t *root)
 	struct keyrec *recs;
 	char f[64];
 	unsigned n;
-	long d;
 	int rc = 0;
 
 	MG_GUARD(get_seq(c, root, "", "rules", false, MG_POLICY_MAX_RULES, &seq, &n));
@@ -1498,14 +1497,7 @@ static int parse_rules(struct ctx *c, const config_setting_t *root)
 		recs[i] = (struct keyrec){ .s = src->rules[i].name, .line = src->rules[i].line,
 					   .a = i };
 	}
-	d = find_dup(recs, n);
-	if (d >= 0) {
-		snprintf(f, sizeof(f), "rules[%u].name", recs[d].a);
-		rc = fail_at(c, recs[d].line, MG_ERR_CONFIG_VALUE, f,
-			     "rule \"%s\" is declared twice (also at line %u)", recs[d].s,
-			     recs[d - 1].line);
-		goto out;
-	}
+	MG_GUARD_GOTO(rc = name_dups(c, recs, n, "rules", "rule"), out);
 	qsort(src->rules, n, sizeof(*src->rules), rule_cmp);
 	src->n_rules = n;
 out:

@@ -27,6 +27,7 @@
 
 #include "tcp/tcp.h"
 #include "tcp/tcp_priv.h"
+#include "../unit/tcp_wire.h"
 
 #define IP_A RTE_BE32(0xc6120102)
 #define IP_B RTE_BE32(0xc6120101)
@@ -85,20 +86,7 @@ static bool frame_info(struct rte_mbuf *m, struct mg_pkt *pkt)
 
 	if (m->nb_segs != 1 || m->data_len < 54 || thl < 20 || 20u + thl > tot)
 		return false;
-	memset(pkt, 0, sizeof(*pkt));
-	pkt->l3 = MG_L3_IPV4;
-	pkt->l3_off = 14;
-	pkt->l4_off = 34;
-	pkt->l4_len = (uint16_t)(tot - 20);
-	pkt->data_off = (uint16_t)(34 + thl);
-	pkt->data_len = (uint16_t)(tot - 20 - thl);
-	pkt->proto = IPPROTO_TCP;
-	pkt->tcp_flags = th->tcp_flags;
-	pkt->src_ip = ip->src_addr;
-	pkt->dst_ip = ip->dst_addr;
-	pkt->src_port = th->src_port;
-	pkt->dst_port = th->dst_port;
-	pkt->frame_len = 14u + tot;
+	wire_pkt(pkt, f, 20);
 	return true;
 }
 
@@ -109,17 +97,15 @@ static bool wire_dir(int i, bool deliver)
 	uint16_t n = mg_tcp_tx_take(&st[i], out, 32);
 
 	for (uint16_t j = 0; j < n; j++) {
-		struct rte_mbuf *l = deliver ? rte_pktmbuf_alloc(pool) : NULL;
-		const void *src;
+		struct rte_mbuf *l;
 		struct mg_pkt pkt;
-		uint8_t *p;
 
-		p = l ? (uint8_t *)rte_pktmbuf_append(l, (uint16_t)out[j]->pkt_len) : NULL;
-		src = p ? rte_pktmbuf_read(out[j], 0, out[j]->pkt_len, p) : NULL;
-		if (src && src != p)
-			memcpy(p, src, out[j]->pkt_len);
-		rte_pktmbuf_free(out[j]);
-		if (!src || !frame_info(l, &pkt)) {
+		if (!deliver) {
+			rte_pktmbuf_free(out[j]);
+			continue;
+		}
+		l = wire_linearize(pool, out[j]);
+		if (!l || !frame_info(l, &pkt)) {
 			rte_pktmbuf_free(l);
 			continue;
 		}
@@ -331,12 +317,11 @@ static size_t one_segment(int side, const uint8_t *d, size_t n)
 	struct mg_tcp_conn *c = side ? srv : cli;
 	uint8_t flags, optlen, mode;
 	uint32_t seq, ack;
-	uint16_t win, plen, tot;
+	uint16_t win, plen;
 	size_t used = 12;
+	struct wire_seg seg;
 	struct rte_mbuf *m;
-	uint8_t *f;
-	struct rte_ipv4_hdr *ip;
-	struct rte_tcp_hdr *th;
+	uint8_t *o;
 	struct mg_pkt pkt;
 
 	if (n < 12)
@@ -369,43 +354,22 @@ static size_t one_segment(int side, const uint8_t *d, size_t n)
 		(void)mg_tcp_icmp_frag_needed(&st[side], q, sizeof(q), win, now);
 		return used;
 	}
-	m = rte_pktmbuf_alloc(pool);
+	seg = (struct wire_seg){
+		.src_mac = side ? MAC_A : MAC_B, .dst_mac = side ? MAC_B : MAC_A,
+		.src_ip = side ? IP_A : IP_B, .dst_ip = side ? IP_B : IP_A,
+		.src_port = side ? PORT_CLI : PORT_SRV, .dst_port = side ? PORT_SRV : PORT_CLI,
+		.seq = seq, .ack = ack, .flags = flags, .win = win,
+		.optlen = optlen, .plen = plen,
+	};
+	if (mode & 4) /* to a port nobody uses */
+		seg.dst_port = RTE_BE16(7);
+	m = wire_seg_new(pool, &seg);
 	if (!m)
 		return n;
-	tot = (uint16_t)(40 + optlen + plen);
-	f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + tot));
-	if (!f) {
-		rte_pktmbuf_free(m);
-		return n;
-	}
-	memcpy(f, side ? MAC_B : MAC_A, 6);
-	memcpy(f + 6, side ? MAC_A : MAC_B, 6);
-	f[12] = 8;
-	f[13] = 0;
-	ip = (struct rte_ipv4_hdr *)(f + 14);
-	memset(ip, 0, 20);
-	ip->version_ihl = 0x45;
-	ip->total_length = rte_cpu_to_be_16(tot);
-	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_TCP;
-	ip->src_addr = side ? IP_A : IP_B;
-	ip->dst_addr = side ? IP_B : IP_A;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	th = (struct rte_tcp_hdr *)(ip + 1);
-	memset(th, 0, 20);
-	th->src_port = side ? PORT_CLI : PORT_SRV;
-	th->dst_port = side ? PORT_SRV : PORT_CLI;
-	if (mode & 4) /* to a port nobody uses */
-		th->dst_port = RTE_BE16(7);
-	th->sent_seq = rte_cpu_to_be_32(seq);
-	th->recv_ack = rte_cpu_to_be_32(ack);
-	th->data_off = (uint8_t)(((20 + optlen) / 4) << 4);
-	th->tcp_flags = flags;
-	th->rx_win = rte_cpu_to_be_16(win);
+	o = wire_seg_opts(m);
 	if (optlen)
-		memcpy(th + 1, d + used, optlen);
+		memcpy(o, d + used, optlen);
 	if ((mode & 2) && c && optlen >= 12) { /* a timestamp the connection accepts */
-		uint8_t *o = (uint8_t *)(th + 1);
 		uint32_t v = rte_cpu_to_be_32(c->ts_recent + (mode >> 4));
 
 		o[0] = 1;
@@ -414,8 +378,8 @@ static size_t one_segment(int side, const uint8_t *d, size_t n)
 		o[3] = 10;
 		memcpy(o + 4, &v, 4);
 	}
-	memset((uint8_t *)(th + 1) + optlen, 'p', plen);
-	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	memset(o + optlen, 'p', plen);
+	wire_seg_cksum(m);
 	used += optlen + (n > used + optlen ? 1 : 0);
 	if (!frame_info(m, &pkt)) {
 		rte_pktmbuf_free(m);
@@ -430,17 +394,9 @@ static size_t one_segment(int side, const uint8_t *d, size_t n)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char prefix[64];
-	char *eal[] = {"fuzz_tcp", "--no-huge", "-m", "256", "--no-pci", prefix,
-		       "--log-level=error", "--no-telemetry", "--no-shconf"};
-
 	(void)argc;
 	(void)argv;
-	snprintf(prefix, sizeof(prefix), "--file-prefix=mgfuzz-tcp-%d", getpid());
-	if (rte_eal_init((int)RTE_DIM(eal), eal) < 0)
-		abort();
-	pool = rte_pktmbuf_pool_create("fuzz_tcp", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-				       SOCKET_ID_ANY);
+	pool = wire_eal_pool("fuzz_tcp", "mgfuzz-tcp", "fuzz_tcp", 4095);
 	if (!pool)
 		abort();
 	pool_full = rte_mempool_avail_count(pool);

@@ -28,6 +28,7 @@
 
 #include "proxy.h"
 #include "tcp/tcp.h"
+#include "tcp_wire.h"
 
 #define IP_C RTE_BE32(0xc6120002)  /* 198.18.0.2: client */
 #define IP_P0 RTE_BE32(0xc6120001) /* 198.18.0.1: proxy, client side */
@@ -50,17 +51,6 @@ static const uint8_t MAC_S[6] = {0x02, 0, 0, 0, 0, 0x5};
 static struct rte_mempool *pool;
 static unsigned pool_full;
 static unsigned stack_seq;
-
-/* One end of a TCP connection on the client or the server stack. */
-struct app {
-	int si;
-	struct mg_tcp_conn *c;
-	bool connected, closed, peer_fin, auto_read, shutdown_after_tx;
-	bool ignore; /* not part of all_done() */
-	int close_reason;
-	uint32_t tx_seed, rx_seed; /* which stream it writes, which it expects */
-	uint64_t rx, rx_bad, tx, tx_total;
-};
 
 struct inflight {
 	uint64_t at;
@@ -88,37 +78,18 @@ struct net {
 static struct net *N;
 #define PX(name) (N->px.st.ctr[MG_PROXY_CTR_##name])
 
-static uint8_t stream_byte(uint32_t seed, uint64_t i)
-{
-	uint64_t x = i + (uint64_t)seed * 1000003u;
-
-	return (uint8_t)((x * 2654435761u) >> 11 ^ (x >> 9));
-}
-
 static uint32_t rnd(void)
 {
-	N->rng ^= N->rng << 13;
-	N->rng ^= N->rng >> 7;
-	N->rng ^= N->rng << 17;
-	return (uint32_t)(N->rng >> 16);
+	return wire_rnd(&N->rng);
 }
 
 /* ---- the wires ------------------------------------------------------------ */
 
 static struct rte_mbuf *linearize(struct rte_mbuf *m)
 {
-	struct rte_mbuf *l = rte_pktmbuf_alloc(pool);
-	const void *src;
-	uint8_t *p;
+	struct rte_mbuf *l = wire_linearize(pool, m);
 
 	assert_non_null(l);
-	p = (uint8_t *)rte_pktmbuf_append(l, (uint16_t)m->pkt_len);
-	assert_non_null(p);
-	src = rte_pktmbuf_read(m, 0, m->pkt_len, p);
-	assert_non_null(src);
-	if (src != p)
-		memcpy(p, src, m->pkt_len);
-	rte_pktmbuf_free(m);
 	return l;
 }
 
@@ -180,77 +151,13 @@ static void collect(void)
 
 /* ---- the applications at both ends --------------------------------------- */
 
-static void app_read(struct app *a)
-{
-	struct rte_mbuf *m;
-
-	while (mg_tcp_recv(&N->st[a->si], a->c, UINT32_MAX, &m) > 0) {
-		for (struct rte_mbuf *x = m; x; x = x->next) {
-			const uint8_t *p = rte_pktmbuf_mtod(x, const uint8_t *);
-
-			for (uint16_t i = 0; i < x->data_len; i++)
-				if (p[i] != stream_byte(a->rx_seed, a->rx + i))
-					a->rx_bad++;
-			a->rx += x->data_len;
-		}
-		rte_pktmbuf_free(m);
-	}
-}
-
-static void app_pump(struct app *a)
-{
-	uint8_t buf[4096];
-
-	if (!a->c || a->closed)
-		return;
-	if (a->auto_read && mg_tcp_recv_ready(a->c))
-		app_read(a);
-	while (a->tx < a->tx_total) {
-		uint32_t n = (uint32_t)RTE_MIN(a->tx_total - a->tx, (uint64_t)sizeof(buf));
-		int64_t r;
-
-		for (uint32_t i = 0; i < n; i++)
-			buf[i] = stream_byte(a->tx_seed, a->tx + i);
-		r = mg_tcp_send_copy(&N->st[a->si], a->c, buf, n);
-		if (r <= 0)
-			break;
-		a->tx += (uint64_t)r;
-	}
-	if (a->shutdown_after_tx && a->tx == a->tx_total) {
-		a->shutdown_after_tx = false;
-		mg_tcp_shutdown(&N->st[a->si], a->c);
-	}
-}
-
-static void app_event(void *user, struct mg_tcp_conn *c, unsigned ev)
-{
-	struct app *a = user;
-
-	a->c = c;
-	if (ev & MG_TCP_EV_CONNECTED)
-		a->connected = true;
-	if (ev & MG_TCP_EV_PEER_FIN)
-		a->peer_fin = true;
-	if (ev & MG_TCP_EV_CLOSED) {
-		a->closed = true;
-		a->close_reason = mg_tcp_close_reason(c);
-		return;
-	}
-	if ((ev & MG_TCP_EV_READABLE) && a->auto_read)
-		app_read(a);
-}
-
 static struct app *app_new(int si, uint32_t tx_seed, uint32_t rx_seed)
 {
 	struct app *a;
 
 	assert_true(N->n_apps < RTE_DIM(N->apps));
 	a = &N->apps[N->n_apps++];
-	memset(a, 0, sizeof(*a));
-	a->si = si;
-	a->auto_read = true;
-	a->tx_seed = tx_seed;
-	a->rx_seed = rx_seed;
+	app_init(a, &N->st[si], tx_seed, rx_seed);
 	return a;
 }
 
@@ -287,7 +194,7 @@ static struct app *client_connect(uint32_t k)
 static struct app *server_app(uint32_t k)
 {
 	for (unsigned i = 0; i < N->n_apps; i++)
-		if (N->apps[i].si == SS && N->apps[i].rx_seed == 2 * k + 1)
+		if (N->apps[i].st == &N->st[SS] && N->apps[i].rx_seed == 2 * k + 1)
 			return &N->apps[i];
 	return NULL;
 }
@@ -336,7 +243,8 @@ static void dump(void)
 	for (unsigned i = 0; i < N->n_apps; i++) {
 		const struct app *a = &N->apps[i];
 
-		print_message("app %u on %d: rx %lu tx %lu/%lu peer_fin %d closed %d\n", i, a->si,
+		print_message("app %u on %d: rx %lu tx %lu/%lu peer_fin %d closed %d\n", i,
+			      (int)(a->st - N->st),
 			      a->rx, a->tx, a->tx_total, a->peer_fin, a->closed);
 	}
 	for (uint32_t i = 0; i < p->p.max_conns; i++) {
@@ -501,7 +409,7 @@ static bool pairs_up(void)
 		if (!server_app(k))
 			return false;
 	for (unsigned i = 0; i < N->n_apps; i++)
-		if (N->apps[i].si == SC && !N->apps[i].connected)
+		if (N->apps[i].st == &N->st[SC] && !N->apps[i].connected)
 			return false;
 	return true;
 }
@@ -557,12 +465,29 @@ static void assert_exact(const struct app *c, const struct app *s, uint64_t up, 
 	assert_true(c->peer_fin && s->peer_fin);
 }
 
+/* One pair moves @p up and @p down bytes and ends with FINs; the proxy counted them. */
+static void exchange_whole(struct app *c, struct app *s, uint64_t up, uint64_t down,
+			   uint64_t max_us)
+{
+	exchange(c, s, up, down);
+	assert_true(run_until(all_done, max_us));
+	assert_exact(c, s, up, down);
+	assert_int_equal(PX(closed_normal), 1);
+	assert_int_equal(PX(bytes_up), up);
+	assert_int_equal(PX(bytes_down), down);
+}
+
+static void assert_no_pairs(void)
+{
+	assert_int_equal(N->px.st.pairs_active, 0);
+	assert_int_equal(proxy_conns(), 0);
+}
+
 /* After TIME-WAIT, nothing of the pairs is left in the proxy stack. */
 static void assert_proxy_empty(void)
 {
 	run_for(TIME_WAIT_US + 100000);
-	assert_int_equal(N->px.st.pairs_active, 0);
-	assert_int_equal(proxy_conns(), 0);
+	assert_no_pairs();
 	assert_int_equal(N->st[SP].st.mem_used, 0);
 }
 
@@ -605,12 +530,7 @@ static void one_mb_each_way_then_fins(void **state)
 	assert_int_equal(PX(upstream_connected), 1);
 	assert_int_equal(N->px.st.pairs_active, 1);
 	assert_int_equal(proxy_conns(), 2);
-	exchange(c, s, MB, MB);
-	assert_true(run_until(all_done, 30000000));
-	assert_exact(c, s, MB, MB);
-	assert_int_equal(PX(closed_normal), 1);
-	assert_int_equal(PX(bytes_up), MB);
-	assert_int_equal(PX(bytes_down), MB);
+	exchange_whole(c, s, MB, MB, 30000000);
 	assert_int_equal(PX(closed_client_reset) + PX(closed_upstream_reset), 0);
 	assert_proxy_empty();
 	assert_int_equal(N->st[SP].st.closes[MG_TCP_CLOSE_NORMAL], 2);
@@ -682,6 +602,17 @@ static bool client_conn_holds_data_in(enum mg_tcp_state st)
 	return false;
 }
 
+/* The server reads again: the upload held back arrives whole, the pair ends. */
+static void upload_arrives(struct app *c, struct app *s, uint64_t up)
+{
+	s->auto_read = true;
+	assert_true(run_until(all_done, 10000000));
+	assert_exact(c, s, up, 0);
+	assert_int_equal(PX(bytes_up), up);
+	assert_int_equal(PX(closed_normal), 1);
+	assert_proxy_empty();
+}
+
 static bool proxy_has_client_fin(void)
 {
 	return client_conn_holds_data_in(MG_TCP_CLOSE_WAIT);
@@ -709,12 +640,7 @@ static void server_fin_while_upload_waits_in_the_proxy(void **state)
 	assert_true(run_until(proxy_has_client_fin, 10000000));
 	s->shutdown_after_tx = true; /* FIN with nothing sent */
 	run_for(200000);
-	s->auto_read = true;
-	assert_true(run_until(all_done, 10000000));
-	assert_exact(c, s, 180000, 0);
-	assert_int_equal(PX(bytes_up), 180000);
-	assert_int_equal(PX(closed_normal), 1);
-	assert_proxy_empty();
+	upload_arrives(c, s, 180000);
 }
 
 /*
@@ -737,12 +663,7 @@ static void upload_outlives_time_wait_in_the_proxy(void **state)
 	c->shutdown_after_tx = true;
 	assert_true(run_until(client_conn_in_time_wait, 10000000));
 	run_for(TIME_WAIT_US + 100000);
-	s->auto_read = true;
-	assert_true(run_until(all_done, 10000000));
-	assert_exact(c, s, 180000, 0);
-	assert_int_equal(PX(bytes_up), 180000);
-	assert_int_equal(PX(closed_normal), 1);
-	assert_proxy_empty();
+	upload_arrives(c, s, 180000);
 }
 
 static bool client_got_all(void)
@@ -809,15 +730,21 @@ static bool client_closed(void)
 	return N->apps[0].closed;
 }
 
+/* One pair 50 ms into a megabyte each way. */
+static void open_busy_pair(struct app **c, struct app **s)
+{
+	open_pairs(1, c, s);
+	(*s)->tx_total = MB;
+	(*c)->tx_total = MB;
+	run_for(50000);
+}
+
 static void server_reset_resets_the_client(void **state)
 {
 	struct app *c, *s;
 
 	(void)state;
-	open_pairs(1, &c, &s);
-	s->tx_total = MB;
-	c->tx_total = MB;
-	run_for(50000);
+	open_busy_pair(&c, &s);
 	assert_true(c->rx > 0 && s->rx > 0);
 	mg_tcp_abort(&N->st[SS], s->c);
 	s->c = NULL; /* no event follows an abort */
@@ -825,8 +752,7 @@ static void server_reset_resets_the_client(void **state)
 	assert_int_equal(c->close_reason, MG_TCP_CLOSE_RESET);
 	assert_int_equal(PX(closed_upstream_reset), 1);
 	assert_int_equal(PX(closed_client_reset) + PX(closed_normal), 0);
-	assert_int_equal(N->px.st.pairs_active, 0);
-	assert_int_equal(proxy_conns(), 0);
+	assert_no_pairs();
 	assert_int_equal(c->rx_bad + s->rx_bad, 0);
 }
 
@@ -840,18 +766,14 @@ static void client_reset_resets_the_server(void **state)
 	struct app *c, *s;
 
 	(void)state;
-	open_pairs(1, &c, &s);
-	s->tx_total = MB;
-	c->tx_total = MB;
-	run_for(50000);
+	open_busy_pair(&c, &s);
 	mg_tcp_abort(&N->st[SC], c->c);
 	c->c = NULL;
 	assert_true(run_until(server_closed, 1000000));
 	assert_int_equal(s->close_reason, MG_TCP_CLOSE_RESET);
 	assert_int_equal(PX(closed_client_reset), 1);
 	assert_int_equal(PX(closed_upstream_reset) + PX(closed_normal), 0);
-	assert_int_equal(N->px.st.pairs_active, 0);
-	assert_int_equal(proxy_conns(), 0);
+	assert_no_pairs();
 }
 
 static void refused_upstream_resets_the_client(void **state)
@@ -868,8 +790,7 @@ static void refused_upstream_resets_the_client(void **state)
 	assert_int_equal(PX(upstream_connects), 1);
 	assert_int_equal(PX(upstream_refused), 1);
 	assert_int_equal(PX(upstream_connected), 0);
-	assert_int_equal(N->px.st.pairs_active, 0);
-	assert_int_equal(proxy_conns(), 0);
+	assert_no_pairs();
 	assert_int_equal(N->st[SS].st.drops[MG_TCP_DROP_NO_CONN], 1);
 }
 
@@ -889,10 +810,7 @@ static void neighbour_resolved_late_still_connects(void **state)
 	assert_int_equal(PX(neigh_requests), 3);
 	assert_int_equal(N->resolve_calls, 4);
 	assert_int_equal(PX(upstream_connects), 1);
-	exchange(c, s, 50000, 100000);
-	assert_true(run_until(all_done, 10000000));
-	assert_exact(c, s, 50000, 100000);
-	assert_int_equal(PX(closed_normal), 1);
+	exchange_whole(c, s, 50000, 100000, 10000000);
 	assert_int_equal(PX(neigh_unresolved), 0);
 }
 
@@ -910,8 +828,7 @@ static void neighbour_never_resolved_resets_the_client(void **state)
 	assert_int_equal(PX(neigh_requests), MG_PROXY_CONNECT_TRIES + 1);
 	assert_int_equal(PX(neigh_unresolved), 1);
 	assert_int_equal(PX(upstream_connects), 0);
-	assert_int_equal(N->px.st.pairs_active, 0);
-	assert_int_equal(proxy_conns(), 0);
+	assert_no_pairs();
 	assert_null(N->px.waiting);
 }
 
@@ -958,12 +875,7 @@ static void one_mb_each_way_under_loss_and_reordering(void **state)
 	N->loss = 30;
 	N->reorder = 30;
 	open_pairs(1, &c, &s);
-	exchange(c, s, MB, MB);
-	assert_true(run_until(all_done, 300000000));
-	assert_exact(c, s, MB, MB);
-	assert_int_equal(PX(closed_normal), 1);
-	assert_int_equal(PX(bytes_up), MB);
-	assert_int_equal(PX(bytes_down), MB);
+	exchange_whole(c, s, MB, MB, 300000000);
 	assert_true(N->lost > 0);
 	assert_true(N->st[SP].st.ctr[MG_TCP_CTR_retransmits] > 0);
 	assert_true(N->st[SP].st.ctr[MG_TCP_CTR_ooo_segs] > 0);
@@ -974,9 +886,6 @@ static void one_mb_each_way_under_loss_and_reordering(void **state)
 
 int main(int argc, char **argv)
 {
-	char prefix[64];
-	char *eal[] = {argv[0], "--no-huge", "-m", "256", "--no-pci", prefix,
-		       "--log-level=error", "--no-telemetry", "--no-shconf"};
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(init_rejects_bad_parameters),
@@ -999,17 +908,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	(void)argc;
-	snprintf(prefix, sizeof(prefix), "--file-prefix=mgtest-proxy-%d", getpid());
-	if (rte_eal_init((int)RTE_DIM(eal), eal) < 0) {
-		fprintf(stderr, "rte_eal_init failed\n");
+	pool = wire_eal_pool(argv[0], "mgtest-proxy", "proxy_test", 16383);
+	if (!pool)
 		return 1;
-	}
-	pool = rte_pktmbuf_pool_create("proxy_test", 16383, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-				       SOCKET_ID_ANY);
-	if (!pool) {
-		fprintf(stderr, "mempool: out of memory\n");
-		return 1;
-	}
 	pool_full = rte_mempool_avail_count(pool);
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rte_mempool_free(pool);

@@ -26,6 +26,7 @@
 
 #include "tcp/tcp.h"
 #include "tcp/tcp_priv.h"
+#include "tcp_wire.h"
 
 #define IP_A RTE_BE32(0xc6120102) /* 198.18.1.2: client */
 #define IP_B RTE_BE32(0xc6120101) /* 198.18.1.1: server */
@@ -39,27 +40,10 @@ static struct rte_mempool *pool;
 static unsigned pool_full;
 static unsigned stack_seq;
 
-/* ---- the application on each side -------------------------------------- */
+/* ---- the applications (tcp_wire.h): every end writes and expects stream 0 */
 
-struct app {
-	struct mg_tcp_conn *c;
-	unsigned events;
-	bool connected, closed, peer_fin, accepted;
-	int close_reason;
-	bool auto_read;
-	uint64_t rx, rx_bad;   /* bytes read, bytes that differed from the stream */
-	uint64_t tx, tx_total; /* bytes queued, bytes to queue */
-	bool shutdown_after_tx;
-};
-
-struct net;
 static struct app apps[8];
 static unsigned n_apps;
-
-static uint8_t stream_byte(uint64_t i)
-{
-	return (uint8_t)((i * 2654435761u) >> 11 ^ (i >> 9));
-}
 
 /* ---- the wire ----------------------------------------------------------- */
 
@@ -87,26 +71,14 @@ static struct net *N;
 
 static uint32_t rnd(struct net *n)
 {
-	n->rng ^= n->rng << 13;
-	n->rng ^= n->rng >> 7;
-	n->rng ^= n->rng << 17;
-	return (uint32_t)(n->rng >> 16);
+	return wire_rnd(&n->rng);
 }
 
 static struct rte_mbuf *linearize(struct rte_mbuf *m)
 {
-	struct rte_mbuf *l = rte_pktmbuf_alloc(pool);
-	const void *src;
-	uint8_t *p;
+	struct rte_mbuf *l = wire_linearize(pool, m);
 
 	assert_non_null(l);
-	p = (uint8_t *)rte_pktmbuf_append(l, (uint16_t)m->pkt_len);
-	assert_non_null(p);
-	src = rte_pktmbuf_read(m, 0, m->pkt_len, p);
-	assert_non_null(src);
-	if (src != p)
-		memcpy(p, src, m->pkt_len);
-	rte_pktmbuf_free(m);
 	return l;
 }
 
@@ -155,11 +127,10 @@ static bool parse(struct rte_mbuf *m, struct mg_pkt *pkt)
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(f + 14);
 	struct rte_tcp_hdr *th;
-	uint16_t ihl = (uint16_t)((ip->version_ihl & 0xf) * 4), tot, sum, want;
+	uint16_t ihl = (uint16_t)((ip->version_ihl & 0xf) * 4), sum, want;
 
 	if (rte_ipv4_cksum(ip) != 0 && rte_raw_cksum(ip, ihl) != 0xffff)
 		return false;
-	tot = rte_be_to_cpu_16(ip->total_length);
 	th = (struct rte_tcp_hdr *)(f + 14 + ihl);
 	want = th->cksum;
 	th->cksum = 0;
@@ -167,20 +138,7 @@ static bool parse(struct rte_mbuf *m, struct mg_pkt *pkt)
 	th->cksum = want;
 	if (sum != want)
 		return false;
-	memset(pkt, 0, sizeof(*pkt));
-	pkt->l3 = MG_L3_IPV4;
-	pkt->l3_off = 14;
-	pkt->l4_off = (uint16_t)(14 + ihl);
-	pkt->l4_len = (uint16_t)(tot - ihl);
-	pkt->data_off = (uint16_t)(pkt->l4_off + (th->data_off >> 4) * 4);
-	pkt->data_len = (uint16_t)(tot - ihl - (th->data_off >> 4) * 4);
-	pkt->proto = IPPROTO_TCP;
-	pkt->tcp_flags = th->tcp_flags;
-	pkt->src_ip = ip->src_addr;
-	pkt->dst_ip = ip->dst_addr;
-	pkt->src_port = th->src_port;
-	pkt->dst_port = th->dst_port;
-	pkt->frame_len = 14u + tot;
+	wire_pkt(pkt, f, ihl);
 	return true;
 }
 
@@ -214,8 +172,6 @@ static void collect(struct net *n)
 			}
 	}
 }
-
-static void app_pump(struct app *a);
 
 static void step(struct net *n)
 {
@@ -259,101 +215,39 @@ static void run_for(struct net *n, uint64_t us)
 	run_until(n, NULL, us);
 }
 
-/* ---- app callbacks ------------------------------------------------------ */
+/* ---- the applications ----------------------------------------------------- */
 
-static struct app *app_new(void)
+static struct app *app_new(struct mg_tcp_stack *st)
 {
-	struct app *a = &apps[n_apps++];
+	struct app *a;
 
-	memset(a, 0, sizeof(*a));
-	a->auto_read = true;
+	assert_true(n_apps < RTE_DIM(apps));
+	a = &apps[n_apps++];
+	app_init(a, st, 0, 0);
 	return a;
-}
-
-static void app_read(struct app *a)
-{
-	struct rte_mbuf *m;
-	int si = N->st[0].conns <= a->c && a->c < N->st[0].conns + N->st[0].p.max_conns ? 0 : 1;
-
-	while (mg_tcp_recv(&N->st[si], a->c, UINT32_MAX, &m) > 0) {
-		for (struct rte_mbuf *x = m; x; x = x->next) {
-			const uint8_t *p = rte_pktmbuf_mtod(x, const uint8_t *);
-
-			for (uint16_t i = 0; i < x->data_len; i++)
-				if (p[i] != stream_byte(a->rx + i))
-					a->rx_bad++;
-			a->rx += x->data_len;
-		}
-		rte_pktmbuf_free(m);
-	}
-}
-
-static struct mg_tcp_stack *stack_of(const struct app *a)
-{
-	const struct mg_tcp_stack *s0 = &N->st[0];
-
-	return (a->c >= s0->conns && a->c < s0->conns + s0->p.max_conns) ? &N->st[0]
-									 : &N->st[1];
-}
-
-static void app_pump(struct app *a)
-{
-	uint8_t buf[4096];
-
-	if (!a->c || a->closed)
-		return;
-	if (a->auto_read && mg_tcp_recv_ready(a->c))
-		app_read(a);
-	while (a->tx < a->tx_total) {
-		uint32_t n = (uint32_t)RTE_MIN(a->tx_total - a->tx, (uint64_t)sizeof(buf));
-		int64_t r;
-
-		for (uint32_t i = 0; i < n; i++)
-			buf[i] = stream_byte(a->tx + i);
-		r = mg_tcp_send_copy(stack_of(a), a->c, buf, n);
-		if (r <= 0)
-			break;
-		a->tx += (uint64_t)r;
-	}
-	if (a->shutdown_after_tx && a->tx == a->tx_total && a->tx_total) {
-		a->shutdown_after_tx = false;
-		mg_tcp_shutdown(stack_of(a), a->c);
-	}
-}
-
-static void on_event(void *user, struct mg_tcp_conn *c, unsigned ev)
-{
-	struct app *a = user;
-
-	a->c = c;
-	a->events |= ev;
-	if (ev & MG_TCP_EV_CONNECTED)
-		a->connected = true;
-	if (ev & MG_TCP_EV_PEER_FIN)
-		a->peer_fin = true;
-	if (ev & MG_TCP_EV_CLOSED) {
-		a->closed = true;
-		a->close_reason = mg_tcp_close_reason(c);
-		return;
-	}
-	if ((ev & MG_TCP_EV_READABLE) && a->auto_read)
-		app_read(a);
 }
 
 static struct app *last_accepted;
 
+/* The stack that holds @p c. */
+static struct mg_tcp_stack *stack_of(const struct mg_tcp_conn *c)
+{
+	const struct mg_tcp_stack *s0 = &N->st[0];
+
+	return (c >= s0->conns && c < s0->conns + s0->p.max_conns) ? &N->st[0] : &N->st[1];
+}
+
 static void *on_accept(void *lu, struct mg_tcp_conn *c)
 {
-	struct app *a = app_new();
+	struct app *a = app_new(stack_of(c));
 
 	(void)lu;
 	a->c = c;
-	a->accepted = true;
 	last_accepted = a;
 	return a;
 }
 
-static const struct mg_tcp_ops ops = {.accept = on_accept, .event = on_event};
+static const struct mg_tcp_ops ops = {.accept = on_accept, .event = app_event};
 
 /* ---- fixtures ------------------------------------------------------------ */
 
@@ -396,12 +290,17 @@ static int setup_with(void **state, struct mg_tcp_params *pa, struct mg_tcp_para
 	return 0;
 }
 
+static void params_both(struct mg_tcp_params *pa, struct mg_tcp_params *pb)
+{
+	params(pa, 0);
+	params(pb, 1);
+}
+
 static int setup(void **state)
 {
 	struct mg_tcp_params pa, pb;
 
-	params(&pa, 0);
-	params(&pb, 1);
+	params_both(&pa, &pb);
 	return setup_with(state, &pa, &pb);
 }
 
@@ -422,9 +321,16 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Cases that need other parameters start over with them. */
+static void restart(void **state, struct mg_tcp_params *pa, struct mg_tcp_params *pb)
+{
+	teardown(state);
+	setup_with(state, pa, pb);
+}
+
 static struct app *client_connect(uint16_t sport)
 {
-	struct app *a = app_new();
+	struct app *a = app_new(&N->st[0]);
 	struct mg_tcp_connect_args ca = {
 		.port = 0, .src_ip = IP_A, .dst_ip = IP_B,
 		.src_port = rte_cpu_to_be_16(sport), .dst_port = PORT_SRV,
@@ -546,7 +452,7 @@ static struct rte_mbuf *odd_chain(uint64_t from, uint32_t n)
 		assert_non_null(m);
 		p = (uint8_t *)rte_pktmbuf_append(m, len);
 		for (uint16_t i = 0; i < len; i++)
-			p[i] = stream_byte(from + done + i);
+			p[i] = stream_byte(0, from + done + i);
 		if (tail)
 			tail->next = m;
 		else
@@ -590,8 +496,8 @@ static void fill_send_buffer(struct app *a)
 	uint8_t buf[4096] = {0};
 	uint32_t room;
 
-	while ((room = mg_tcp_send_space(stack_of(a), a->c)) > 0)
-		assert_true(mg_tcp_send_copy(stack_of(a), a->c, buf,
+	while ((room = mg_tcp_send_space(a->st, a->c)) > 0)
+		assert_true(mg_tcp_send_copy(a->st, a->c, buf,
 					     RTE_MIN(room, (uint32_t)sizeof(buf))) > 0);
 	assert_int_equal(mg_tcp_send_room(a->c), 0);
 }
@@ -722,7 +628,7 @@ static void half_close_keeps_the_other_direction(void **state)
 
 static void simultaneous_open(void **state)
 {
-	struct app *a = app_new(), *b = app_new();
+	struct app *a = app_new(&N->st[0]), *b = app_new(&N->st[1]);
 	struct mg_tcp_connect_args ca = {
 		.port = 0, .src_ip = IP_A, .dst_ip = IP_B,
 		.src_port = RTE_BE16(1000), .dst_port = RTE_BE16(2000),
@@ -777,47 +683,42 @@ static bool inject_burst;
 static void inject(int to, const struct mg_tcp_conn *c, uint32_t seq, uint32_t ack,
 		   uint8_t flags, const uint8_t *opt, uint8_t optlen, uint16_t plen)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
-	uint16_t thl = (uint16_t)(20 + optlen), tot = (uint16_t)(20 + thl + plen);
-	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + tot));
-	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(f + 14);
-	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+	const struct wire_seg seg = {
+		.src_mac = c->peer_mac, .dst_mac = c->our_mac,
+		.src_ip = c->key.rip, .dst_ip = c->key.lip,
+		.src_port = c->key.rport, .dst_port = c->key.lport,
+		.seq = seq, .ack = ack, .flags = flags, .win = 65535,
+		.optlen = optlen, .plen = plen,
+	};
+	struct rte_mbuf *m = wire_seg_new(pool, &seg);
 	struct mg_pkt pkt;
+	uint8_t *o;
 
-	if (!f) {
-		fail();
-		return;
-	}
-	memcpy(f, c->our_mac, 6);
-	memcpy(f + 6, c->peer_mac, 6);
-	f[12] = 0x08;
-	f[13] = 0;
-	memset(ip, 0, sizeof(*ip));
-	ip->version_ihl = 0x45;
-	ip->total_length = rte_cpu_to_be_16(tot);
-	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_TCP;
-	ip->src_addr = c->key.rip;
-	ip->dst_addr = c->key.lip;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	memset(th, 0, sizeof(*th));
-	th->src_port = c->key.rport;
-	th->dst_port = c->key.lport;
-	th->sent_seq = rte_cpu_to_be_32(seq);
-	th->recv_ack = rte_cpu_to_be_32(ack);
-	th->data_off = (uint8_t)((thl / 4) << 4);
-	th->tcp_flags = flags;
-	th->rx_win = RTE_BE16(65535);
+	assert_non_null(m);
+	o = wire_seg_opts(m);
 	if (optlen)
-		memcpy(th + 1, opt, optlen);
+		memcpy(o, opt, optlen);
 	for (uint16_t i = 0; i < plen; i++) /* byte value = its offset from inject_base */
-		((uint8_t *)(th + 1))[optlen + i] = (uint8_t)(seq - inject_base + i);
-	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+		o[optlen + i] = (uint8_t)(seq - inject_base + i);
+	wire_seg_cksum(m);
 	assert_true(parse(m, &pkt));
 	m->port = 0;
 	mg_tcp_input(&N->st[to], m, &pkt, N->now);
 	if (!inject_burst) /* a burst of one */
 		mg_tcp_flush(&N->st[to]);
+}
+
+/* What inject() needs to forge a segment from a's port 5555 to b's @p lport,
+ * for a connection that b does not hold. */
+static void fake_peer(struct mg_tcp_conn *fake, uint16_t lport)
+{
+	memset(fake, 0, sizeof(*fake));
+	fake->key.lip = IP_B;
+	fake->key.rip = IP_A;
+	fake->key.lport = lport;
+	fake->key.rport = RTE_BE16(5555);
+	memcpy(fake->our_mac, MAC_B, 6);
+	memcpy(fake->peer_mac, MAC_A, 6);
 }
 
 /* A timestamp option the server's connection accepts (TSval = TS.Recent). */
@@ -980,13 +881,7 @@ static void segment_to_closed_port_gets_rst(void **state)
 	struct mg_tcp_conn fake;
 
 	(void)state;
-	memset(&fake, 0, sizeof(fake));
-	fake.key.lip = IP_B;
-	fake.key.rip = IP_A;
-	fake.key.lport = RTE_BE16(9);
-	fake.key.rport = RTE_BE16(5555);
-	memcpy(fake.our_mac, MAC_B, 6);
-	memcpy(fake.peer_mac, MAC_A, 6);
+	fake_peer(&fake, RTE_BE16(9));
 	inject(1, &fake, 1000, 0, TH_SYN, NULL, 0, 0);
 	assert_int_equal(DROP_OF(1, NO_CONN), 1);
 	assert_int_equal(CTR_OF(1, rst_sent), 1);
@@ -999,6 +894,14 @@ static bool zero_window_seen(void)
 	return CTR_OF(0, persist_probes) >= 3;
 }
 
+/* The server stops reading while the client sends @p bytes: its window closes. */
+static void close_the_window(struct app *cl, struct app *sv, uint64_t bytes)
+{
+	sv->auto_read = false;
+	cl->tx_total = bytes;
+	assert_true(run_until(N, zero_window_seen, 60000000));
+}
+
 static void zero_window_persists_then_resumes(void **state)
 {
 	struct app *cl, *sv;
@@ -1006,9 +909,7 @@ static void zero_window_persists_then_resumes(void **state)
 	(void)state;
 	cl = open_pair(16);
 	sv = last_accepted;
-	sv->auto_read = false;
-	cl->tx_total = 300000;
-	assert_true(run_until(N, zero_window_seen, 60000000));
+	close_the_window(cl, sv, 300000);
 	assert_int_equal(sv->c->rcvq_bytes, sv->c->rcvbuf);
 	assert_int_equal(sv->c->rcv_adv, sv->c->rcv_nxt); /* window zero */
 	assert_int_equal(cl->c->snd_wnd, 0);
@@ -1030,9 +931,7 @@ static void small_reads_reopen_a_zero_window(void **state)
 	(void)state;
 	cl = open_pair(16);
 	sv = last_accepted;
-	sv->auto_read = false;
-	cl->tx_total = 300000;
-	assert_true(run_until(N, zero_window_seen, 60000000));
+	close_the_window(cl, sv, 300000);
 	assert_int_equal(sv->c->rcv_adv, sv->c->rcv_nxt); /* window zero */
 	while (got < sv->c->rcvbuf / 2 + 4u * sv->c->mss) {
 		n = mg_tcp_recv(&N->st[1], sv->c, 300, &m);
@@ -1068,13 +967,7 @@ static void forged_cookie_ack_gets_rst(void **state)
 
 	(void)state;
 	assert_true(mg_tcp_listen(&N->st[1], 0, PORT_SRV, 0, &ops, NULL) >= 0);
-	memset(&fake, 0, sizeof(fake));
-	fake.key.lip = IP_B;
-	fake.key.rip = IP_A;
-	fake.key.lport = PORT_SRV;
-	fake.key.rport = RTE_BE16(5555);
-	memcpy(fake.our_mac, MAC_B, 6);
-	memcpy(fake.peer_mac, MAC_A, 6);
+	fake_peer(&fake, PORT_SRV);
 	inject(1, &fake, 1001, 0x12345678, TH_ACK, NULL, 0, 0);
 	assert_int_equal(CTR_OF(1, syncookies_failed), 1);
 	assert_int_equal(CTR_OF(1, rst_sent), 1);
@@ -1112,11 +1005,9 @@ static void memory_bound_is_counted(void **state)
 	struct mg_tcp_params pa, pb;
 	struct app *cl, *sv;
 
-	teardown(state);
-	params(&pa, 0);
-	params(&pb, 1);
+	params_both(&pa, &pb);
 	pb.mem_max = 16 * 2176; /* sixteen buffers for the whole server stack */
-	setup_with(state, &pa, &pb);
+	restart(state, &pa, &pb);
 	cl = open_pair(16);
 	sv = last_accepted;
 	sv->auto_read = false;
@@ -1155,11 +1046,9 @@ static void mss_of_the_peer_is_respected(void **state)
 	struct mg_tcp_params pa, pb;
 	struct app *cl;
 
-	teardown(state);
-	params(&pa, 0);
-	params(&pb, 1);
+	params_both(&pa, &pb);
 	pb.ports[0].mtu = 576;
-	setup_with(state, &pa, &pb);
+	restart(state, &pa, &pb);
 	cl = open_pair(16);
 	assert_int_equal(cl->c->mss, 536);
 	assert_int_equal(tcp_eff_mss(cl->c), 524);
@@ -1185,13 +1074,11 @@ static void keepalive_closes_a_dead_peer(void **state)
 	struct mg_tcp_params pa, pb;
 	struct app *cl;
 
-	teardown(state);
-	params(&pa, 0);
-	params(&pb, 1);
+	params_both(&pa, &pb);
 	pa.keep_idle = 1000000;
 	pa.keep_intvl = 100000;
 	pa.keep_probes = 3;
-	setup_with(state, &pa, &pb);
+	restart(state, &pa, &pb);
 	cl = open_pair(16);
 	run_for(N, 1500000);
 	assert_true(CTR_OF(0, keepalive_probes) >= 1);
@@ -1441,11 +1328,9 @@ static void orphan_fin_wait_2_times_out(void **state)
 	struct mg_tcp_params pa, pb;
 	struct app *cl;
 
-	teardown(state);
-	params(&pa, 0);
-	params(&pb, 1);
+	params_both(&pa, &pb);
 	pa.fin_wait2 = 1000000;
-	setup_with(state, &pa, &pb);
+	restart(state, &pa, &pb);
 	cl = open_pair(16);
 	mg_tcp_close(&N->st[0], cl->c); /* the server never closes its side */
 	run_for(N, 10000);
@@ -1460,12 +1345,10 @@ static void newreno_without_sack_under_loss(void **state)
 	struct mg_tcp_params pa, pb;
 	struct app *cl;
 
-	teardown(state);
-	params(&pa, 0);
-	params(&pb, 1);
+	params_both(&pa, &pb);
 	pa.cc = MG_TCP_CC_NEWRENO;
 	pb.flags |= MG_TCP_F_NO_SACK;
-	setup_with(state, &pa, &pb);
+	restart(state, &pa, &pb);
 	cl = open_pair(16);
 	assert_false(cl->c->flags & TF_SACK_OK);
 	N->loss = 30;
@@ -1484,12 +1367,10 @@ static void scaled_window_moves_4mb(void **state)
 	struct mg_tcp_params pa, pb;
 	struct app *cl;
 
-	teardown(state);
-	params(&pa, 0);
-	params(&pb, 1);
+	params_both(&pa, &pb);
 	pa.sndbuf = pb.rcvbuf = 1 << 20;
 	pb.mem_max = 64ull << 20;
-	setup_with(state, &pa, &pb);
+	restart(state, &pa, &pb);
 	N->latency = 5000; /* 10 ms RTT: the window, not the wire, sets the pace */
 	cl = open_pair(16);
 	assert_int_equal(last_accepted->c->rcv_wscale, 5); /* 2^20 >> 4 is 65536 */
@@ -1516,11 +1397,7 @@ static void syn_flood_does_not_stop_a_legitimate_client(void **state)
 
 	(void)state;
 	assert_true(mg_tcp_listen(&N->st[1], 0, PORT_SRV, 8, &ops, NULL) >= 0);
-	memset(&fake, 0, sizeof(fake));
-	fake.key.lip = IP_B;
-	fake.key.lport = PORT_SRV;
-	memcpy(fake.our_mac, MAC_B, 6);
-	memcpy(fake.peer_mac, MAC_A, 6);
+	fake_peer(&fake, PORT_SRV);
 	for (uint32_t i = 0; i < 500; i++) { /* spoofed sources never answer */
 		fake.key.rip = rte_cpu_to_be_32(0x0a000000 + i);
 		fake.key.rport = rte_cpu_to_be_16((uint16_t)(1024 + i));
@@ -1668,13 +1545,7 @@ static void fin_in_syn_sent_and_listen_is_dropped(void **state)
 	assert_int_equal(DROP_OF(0, SYN_SENT_NO_SYN), 1);
 	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_SYN_SENT);
 	assert_true(mg_tcp_listen(&N->st[1], 0, PORT_SRV, 16, &ops, NULL) >= 0);
-	memset(&fake, 0, sizeof(fake));
-	fake.key.lip = IP_B;
-	fake.key.rip = IP_A;
-	fake.key.lport = PORT_SRV;
-	fake.key.rport = RTE_BE16(5555);
-	memcpy(fake.our_mac, MAC_B, 6);
-	memcpy(fake.peer_mac, MAC_A, 6);
+	fake_peer(&fake, PORT_SRV);
 	inject(1, &fake, 1000, 0, TH_FIN, NULL, 0, 0);
 	assert_int_equal(DROP_OF(1, LISTEN_NOT_SYN), 1);
 }
@@ -1686,13 +1557,7 @@ static void fin_with_the_handshake_ack_in_syn_rcvd(void **state)
 
 	(void)state;
 	assert_true(mg_tcp_listen(&N->st[1], 0, PORT_SRV, 16, &ops, NULL) >= 0);
-	memset(&fake, 0, sizeof(fake));
-	fake.key.lip = IP_B;
-	fake.key.rip = IP_A;
-	fake.key.lport = PORT_SRV;
-	fake.key.rport = RTE_BE16(5555);
-	memcpy(fake.our_mac, MAC_B, 6);
-	memcpy(fake.peer_mac, MAC_A, 6);
+	fake_peer(&fake, PORT_SRV);
 	inject(1, &fake, 1000, 0, TH_SYN, NULL, 0, 0); /* no options at all */
 	c = mg_tcp_lookup(&N->st[1], &fake.key);
 	assert_non_null(c);
@@ -1715,13 +1580,7 @@ static void unaligned_options_are_parsed(void **state)
 
 	(void)state;
 	assert_true(mg_tcp_listen(&N->st[1], 0, PORT_SRV, 16, &ops, NULL) >= 0);
-	memset(&fake, 0, sizeof(fake));
-	fake.key.lip = IP_B;
-	fake.key.rip = IP_A;
-	fake.key.lport = PORT_SRV;
-	fake.key.rport = RTE_BE16(5555);
-	memcpy(fake.our_mac, MAC_B, 6);
-	memcpy(fake.peer_mac, MAC_A, 6);
+	fake_peer(&fake, PORT_SRV);
 	inject(1, &fake, 1000, 0, TH_SYN, o, sizeof(o), 0);
 	c = mg_tcp_lookup(&N->st[1], &fake.key);
 	assert_non_null(c);
@@ -1737,9 +1596,7 @@ static void rst_is_taken_in_a_zero_window(void **state)
 	(void)state;
 	cl = open_pair(16);
 	sv = last_accepted;
-	sv->auto_read = false;
-	cl->tx_total = 200000;
-	assert_true(run_until(N, zero_window_seen, 60000000));
+	close_the_window(cl, sv, 200000);
 	assert_int_equal(tcp_rcv_window(&N->st[1], sv->c), 0);
 	inject(1, sv->c, sv->c->rcv_nxt, 0, TH_RST, NULL, 0, 0);
 	assert_true(sv->closed);
@@ -1799,11 +1656,9 @@ static void segments_carry_the_configured_tos_and_ttl(void **state)
 		.src_port = RTE_BE16(40000), .dst_port = PORT_SRV, .ops = &ops,
 	};
 
-	teardown(state);
-	params(&pa, 0);
-	params(&pb, 1);
+	params_both(&pa, &pb);
 	pa.ttl = 17;
-	setup_with(state, &pa, &pb);
+	restart(state, &pa, &pb);
 	assert_int_equal(mg_tcp_connect(&N->st[0], &ca, &c), 0);
 	assert_int_equal(mg_tcp_tx_take(&N->st[0], &m, 1), 1);
 	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
@@ -1825,7 +1680,7 @@ static struct rte_mbuf *stream_chain(uint64_t off, unsigned segs, uint16_t segle
 		p = (uint8_t *)rte_pktmbuf_append(m, seglen);
 		assert_non_null(p);
 		for (uint16_t k = 0; k < seglen; k++)
-			p[k] = stream_byte(off + (uint64_t)i * seglen + k);
+			p[k] = stream_byte(0, off + (uint64_t)i * seglen + k);
 		if (head)
 			assert_int_equal(rte_pktmbuf_chain(head, m), 0);
 		else
@@ -1849,7 +1704,7 @@ static void send_takes_a_prefix_of_a_chain_zero_copy(void **state)
 	assert_non_null(m);
 	assert_int_equal(m->pkt_len, 80000 - 65536);
 	assert_int_equal(m->nb_segs, 8); /* 32 whole, one split, 7 untouched */
-	assert_int_equal(rte_pktmbuf_mtod(m, uint8_t *)[0], stream_byte(65536));
+	assert_int_equal(rte_pktmbuf_mtod(m, uint8_t *)[0], stream_byte(0, 65536));
 	last_accepted->auto_read = true;
 	run_for(N, 20000);
 	assert_true(cl->events & MG_TCP_EV_WRITABLE);
@@ -1879,7 +1734,8 @@ static void recv_hands_out_at_most_what_is_asked(void **state)
 		assert_int_equal(m->pkt_len, n);
 		for (struct rte_mbuf *x = m; x; x = x->next)
 			for (uint16_t i = 0; i < x->data_len; i++)
-				assert_int_equal(rte_pktmbuf_mtod(x, uint8_t *)[i], stream_byte(got++));
+				assert_int_equal(rte_pktmbuf_mtod(x, uint8_t *)[i],
+						 stream_byte(0, got++));
 		rte_pktmbuf_free(m);
 	}
 	assert_int_equal(got, 5000);
@@ -1888,9 +1744,6 @@ static void recv_hands_out_at_most_what_is_asked(void **state)
 
 int main(int argc, char **argv)
 {
-	char prefix[64];
-	char *eal[] = {argv[0], "--no-huge", "-m", "256", "--no-pci", prefix,
-		       "--log-level=error", "--no-telemetry", "--no-shconf"};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(siphash_matches_reference_vector),
 		cmocka_unit_test(init_rejects_bad_params),
@@ -1954,22 +1807,14 @@ int main(int argc, char **argv)
 		T(recv_hands_out_at_most_what_is_asked),
 #undef T
 	};
+	int rc;
 
 	(void)argc;
-	snprintf(prefix, sizeof(prefix), "--file-prefix=mgtest-tcp-%d", getpid());
-	if (rte_eal_init((int)RTE_DIM(eal), eal) < 0) {
-		fprintf(stderr, "rte_eal_init failed\n");
+	pool = wire_eal_pool(argv[0], "mgtest-tcp", "tcp_test", 16383);
+	if (!pool)
 		return 1;
-	}
-	pool = rte_pktmbuf_pool_create("tcp_test", 16383, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-				       SOCKET_ID_ANY);
-	if (!pool) {
-		fprintf(stderr, "mempool: out of memory\n");
-		return 1;
-	}
 	pool_full = rte_mempool_avail_count(pool);
-	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rte_mempool_free(pool);
 	rte_eal_cleanup();
 	return rc;
