@@ -24,7 +24,15 @@
 #include "policy.h"
 #include "slowpath.h"
 
-#define IDLE_SLEEP_US 100        /* control thread nap when no exception packet */
+/*
+ * The control thread naps when the slow path is idle, longer each idle round
+ * up to IDLE_NAP_MAX_US; any exception packet brings it back to the shortest.
+ * A fixed 100 us nap woke it 10 000 times a second: on a core it shares with
+ * other processes that cost them about a quarter of the core, and a client's
+ * request waited behind it (L4 benchmark p50 500 us; see bench/README.md).
+ */
+#define IDLE_NAP_MIN_US 100u
+#define IDLE_NAP_MAX_US 1000u
 #define HOUSEKEEPING_PERIOD_S 1  /* neighbour aging and expiry cadence */
 #define CHECKPOINT_PERIOD_S 60   /* sign the audit head at most this often */
 
@@ -470,6 +478,7 @@ void mg_gateway_run(struct mg_gateway *gw)
 {
 	const struct mg_control_handler handler = { on_snapshot, on_control_refused, gw };
 	uint64_t next_housekeeping = 0, next_checkpoint = 0, next_integrity = 0;
+	uint32_t nap_us = IDLE_NAP_MIN_US;
 
 	mg_slowpath_announce(gw);
 	while (!__atomic_load_n(&gw->quit, __ATOMIC_RELAXED)) {
@@ -491,8 +500,12 @@ void mg_gateway_run(struct mg_gateway *gw)
 		if (gw->neigh_pub.qsv)
 			neigh_tick(gw, now);
 		/* The control thread may sleep; workers never wait for it. */
-		if (mg_slowpath_poll(gw) == 0)
-			rte_delay_us_sleep(IDLE_SLEEP_US);
+		if (mg_slowpath_poll(gw) > 0) {
+			nap_us = IDLE_NAP_MIN_US;
+			continue;
+		}
+		rte_delay_us_sleep(nap_us);
+		nap_us = RTE_MIN(2 * nap_us, IDLE_NAP_MAX_US);
 	}
 }
 
