@@ -24,7 +24,12 @@
 # whether meshgw is better, taking each figure's direction into account). The goal:
 # beat both on every figure.
 #
-# Usage: bench/l4.sh [--out FILE] [--skip-meshgw]
+# Every figure is measured in ROUNDS rounds (default 3), each running the three
+# proxies one after the other in a rotated order; the JSON has each round's
+# figures and their median, and the ratios are of the medians. This VM's speed
+# drifts from minute to minute, so one round alone can mislead by 2x.
+#
+# Usage: bench/l4.sh [--out FILE] [--rounds N] [--skip-meshgw]
 # Environment: MG_BUILD (meshgw, meshctl), MG_BENCH_REQUIRE_MESHGW=1 (fail if the
 # meshgw proxy does not come up; otherwise the JSON says "meshgw L4 proxy not
 # available" and the baselines are still measured).
@@ -35,13 +40,17 @@ MG_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 out=$MG_ROOT/bench/results/l4.json
 skip_meshgw=0
+ROUNDS=3
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) out=${2:?}; shift 2 ;;
 	--skip-meshgw) skip_meshgw=1; shift ;;
-	*) echo "usage: bench/l4.sh [--out FILE] [--skip-meshgw]" >&2; exit 64 ;;
+	--rounds) ROUNDS=${2:?}; shift 2 ;;
+	*) echo "usage: bench/l4.sh [--out FILE] [--rounds N] [--skip-meshgw]" >&2; exit 64 ;;
 	esac
 done
+
+case "$ROUNDS" in ''|*[!0-9]*|0) echo "l4.sh: --rounds wants a positive number" >&2; exit 64 ;; esac
 
 TOOL=$MG_ROOT/tests/integration/tcp_tool.py
 VIP=$MG_GW_FABRIC_IP
@@ -131,9 +140,10 @@ HZ=$(getconf CLK_TCK)
 # proxy_pids MAINPID: the proxy's process and its direct children.
 proxy_pids() { echo "$1" $(pgrep -P "$1" || true); }
 
-# measure NAME MAINPID: run every figure against the proxy now listening.
+# measure NAME MAINPID: run every figure against the proxy now listening; the
+# files are NAME-rROUND-*.
 measure() {
-	local name=$1 pids c0 c1 j
+	local name=$1-r$round pids c0 c1 j
 	pids=$(proxy_pids "$2")
 	mg_log "$name: measuring (pids $pids)"
 	# shellcheck disable=SC2086
@@ -224,16 +234,19 @@ bg mg-backend taskset -c 0 iperf3 -s -B "$MG_BACKEND_IP" -p 5201 >"$tmp/iperf3-s
 bg mg-backend taskset -c 0 "$MG_PYTHON" "$TOOL" echo-server --bind "$MG_BACKEND_IP" --port 80
 sleep 0.5
 
-run_nginx
-run_haproxy
-run_meshgw
+order=(run_nginx run_haproxy run_meshgw)
+for round in $(seq 1 "$ROUNDS"); do
+	for i in 0 1 2; do
+		"${order[$(((i + round - 1) % 3))]}"
+	done
+done
 
 mkdir -p "$(dirname "$out")"
-"$MG_PYTHON" - "$tmp" "$out" "$HZ" <<'PY'
+"$MG_PYTHON" - "$tmp" "$out" "$HZ" "$ROUNDS" <<'PY'
 import json, os, sys, time
-tmp, out, hz = sys.argv[1], sys.argv[2], int(sys.argv[3])
+tmp, out, hz, nrounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 
-def load(name):
+def load_round(name):
     if not os.path.exists("%s/%s.done" % (tmp, name)):
         return None
     j = lambda s: json.load(open("%s/%s-%s.json" % (tmp, name, s)))
@@ -253,6 +266,22 @@ def load(name):
         "cpu_us_per_rtt": round(cpu("ping") * 1e6 / ping["rounds"], 1),
     }
 
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    n = len(xs)
+    return xs[n // 2] if n % 2 else round((xs[n // 2 - 1] + xs[n // 2]) / 2, 4)
+
+# Each figure's median over the rounds, and the rounds themselves.
+def load(name):
+    rounds = [r for r in (load_round("%s-r%d" % (name, i)) for i in range(1, nrounds + 1)) if r]
+    if not rounds:
+        return None
+    med = {k: median([r[k] for r in rounds]) for k in rounds[0]}
+    med["rounds"] = rounds
+    return med
+
 # Direction of each figure: +1 higher is better, -1 lower is better.
 DIR = {"bulk_gbps": 1, "bulk_rev_gbps": 1, "conns_per_s": 1, "p50_us": -1, "p99_us": -1,
        "cpu_s_per_gb": -1, "cpu_us_per_conn": -1, "cpu_us_per_rtt": -1}
@@ -267,6 +296,8 @@ doc = {
     "setup": "standard topology, proxy in netns mg-gw pinned to core 1 (one worker), "
              "clients (mg-client) and servers (mg-backend) on core 0; 2-core shared VM",
     "cores": os.cpu_count(),
+    "rounds": nrounds,
+    "figure_is": "the median of the rounds; ratios are of the medians",
     "loadavg_at_end": os.getloadavg()[0],
     "figures": {k: ("higher is better" if v > 0 else "lower is better") for k, v in DIR.items()},
     "results": res,
