@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
+#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
@@ -15,6 +16,7 @@
 
 #define SPORT_FIRST 32768
 #define SPORT_LAST 60999
+#define SPORT_SALT 0x73706f72u /* "spor": not the ISN's use of the secret */
 
 enum { CLIENT = 0, UPSTREAM = 1 };
 
@@ -262,6 +264,20 @@ static void on_event(void *user, struct mg_tcp_conn *c, unsigned ev)
 
 static const struct mg_tcp_ops pair_ops = { .accept = NULL, .event = on_event };
 
+/*
+ * Where the round robin over source ports starts: from the boot's secret, so
+ * it cannot be guessed off the path (RFC 6056) and differs per boot. A
+ * restarted gateway then does not reuse the tuples its predecessor left open
+ * at the upstream, each of which would cost a challenge ACK, a reset and a SYN
+ * timeout before it connects.
+ */
+static uint16_t first_sport(const struct mg_tcp_stack *tcp)
+{
+	uint32_t h = rte_hash_crc(tcp->p.isn_secret, sizeof(tcp->p.isn_secret), SPORT_SALT);
+
+	return (uint16_t)(SPORT_FIRST + h % (SPORT_LAST - SPORT_FIRST + 1));
+}
+
 /* A source port whose tuple this worker owns and no connection uses. */
 static bool pick_sport(struct mg_proxy *px, const struct mg_proxy_listener_conf *l,
 		       uint32_t lip, uint16_t *sport)
@@ -384,8 +400,9 @@ MG_RESULT mg_proxy_init(struct mg_proxy *px, struct mg_tcp_stack *tcp,
 	px->env = *env;
 	px->n_listeners = n;
 	px->max_pairs = max_pairs;
-	px->next_sport = SPORT_FIRST;
-	memcpy(px->listeners, l, n * sizeof(*l));
+	px->next_sport = first_sport(tcp);
+	if (n) /* l may be NULL without listeners */
+		memcpy(px->listeners, l, n * sizeof(*l));
 	px->pairs = rte_zmalloc_socket("mg_proxy_pairs", (size_t)max_pairs * sizeof(*px->pairs),
 				       RTE_CACHE_LINE_SIZE, socket_id);
 	MG_ENSURE(px->pairs, NOMEM, "proxy: no memory for %u pairs", max_pairs);

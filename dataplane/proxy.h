@@ -98,7 +98,7 @@ struct mg_proxy {
 	struct mg_proxy_pair *free_list;
 	struct mg_proxy_pair *waiting; /* upstream MAC unknown: connect retried */
 	uint32_t max_pairs;
-	uint16_t next_sport;           /* host order, 32768..60999 round robin */
+	uint16_t next_sport;           /* host order, 32768..60999 round robin from a secret start */
 	struct mg_proxy_stats st;
 };
 

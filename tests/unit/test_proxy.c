@@ -519,6 +519,49 @@ static void init_rejects_bad_parameters(void **state)
 	assert_string_equal(mg_proxy_counter_name(MG_PROXY_CTR__COUNT), "unknown");
 }
 
+/* The source ports start where the boot's secret says (RFC 6056), so a
+ * restarted gateway does not meet its predecessor's tuples at the upstream. */
+static uint16_t first_sport_with(uint8_t first_secret_byte)
+{
+	const struct mg_proxy_env ok = {.resolve = resolve, .ctx = N};
+	uint8_t keep = N->st[SP].p.isn_secret[0];
+	struct mg_proxy px;
+	uint16_t port;
+
+	N->st[SP].p.isn_secret[0] = first_secret_byte;
+	assert_int_equal(mg_proxy_init(&px, &N->st[SP], NULL, 0, 4, SOCKET_ID_ANY, &ok), 0);
+	port = px.next_sport;
+	mg_proxy_free(&px);
+	N->st[SP].p.isn_secret[0] = keep;
+	return port;
+}
+
+static void source_ports_start_from_the_secret(void **state)
+{
+	uint16_t start = N->px.next_sport, seen[64];
+	unsigned distinct = 0;
+	struct app *c, *s;
+
+	(void)state;
+	for (unsigned i = 0; i < 64; i++) {
+		seen[i] = first_sport_with((uint8_t)i);
+		assert_in_range(seen[i], 32768, 60999);
+		distinct++;
+		for (unsigned j = 0; j < i; j++)
+			if (seen[j] == seen[i]) {
+				distinct--;
+				break;
+			}
+	}
+	assert_true(distinct >= 60); /* 64 draws from 28232 ports */
+	assert_int_equal(first_sport_with(N->st[SP].p.isn_secret[0]), start);
+	/* The first upstream connection takes the start itself. */
+	open_pairs(1, &c, &s);
+	assert_int_equal(N->px.next_sport, start == 60999 ? 32768 : start + 1);
+	exchange_whole(c, s, 1000, 1000, 30000000);
+	assert_proxy_empty();
+}
+
 static void one_mb_each_way_then_fins(void **state)
 {
 	struct app *c, *s;
@@ -889,6 +932,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(init_rejects_bad_parameters),
+		T(source_ports_start_from_the_secret),
 		T(one_mb_each_way_then_fins),
 		T(server_fin_while_upload_is_repaired),
 		T(half_close_keeps_the_other_direction),
