@@ -70,12 +70,23 @@ client "$MG_PYTHON" "$TOOL" slow-reader --to "$L4_VIP" --hold "$HOLD" \
 	>"$tmp/slow.json" 9>&- &
 slow=$!
 for ((i = 0; i < 50; i++)); do [ -e "$tmp/ready" ] && break; sleep 0.1; done
-# Give the windows 5 s to fill and close, then sample once a second.
-sleep 5
+t_ready=$SECONDS
+# The windows fill and close in the first seconds (later on a loaded machine):
+# the baseline is taken once mem_used held still for a second, from 3 s on and
+# at the latest at 10 s; then one sample a second until the reader reads.
+sleep 2
+prev=$(l4_tcp mem_used TcpExtTCPZeroWindowDrop)
+while [ $((SECONDS - t_ready)) -lt 10 ]; do
+	sleep 1
+	mem0=$(l4_tcp mem_used TcpExtTCPZeroWindowDrop)
+	[ "$mem0" != "$prev" ] || break
+	prev=$mem0
+done
 rss0=$(rss_kb)
 mem0=$(l4_tcp mem_used TcpExtTCPZeroWindowDrop)
+mg_log "baseline after $((SECONDS - t_ready)) s of the hold"
 rss_max=$rss0 mem_max=$mem0
-for ((i = 5; i < HOLD - 1; i++)); do
+while [ $((SECONDS - t_ready)) -lt $((HOLD - 1)) ]; do
 	sleep 1
 	r=$(rss_kb)
 	m=$(l4_tcp mem_used TcpExtTCPZeroWindowDrop)
