@@ -76,8 +76,6 @@ static void worker_port_init(struct mg_worker_port *wp, const struct mg_port *p,
 			      (p->rx_csum_offloads & RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
 	wp->fault_tx = mg_fault_attached(p->port_id);
 	wp->rss = p->rss;
-	/* af_xdp may leave TX frames unsent past its wakeup: see tx_kick(). */
-	wp->tx_kick = strcmp(p->driver, "net_af_xdp") == 0;
 	memcpy(wp->addrs.mac, p->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
 	wp->addrs.ip = rte_cpu_to_be_32(p->cfg->addr);
 	wp->addrs.netmask = rte_cpu_to_be_32(len ? ~0u << (32 - len) : 0);

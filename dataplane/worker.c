@@ -12,7 +12,6 @@
 #define ICMP_DEST_UNREACH 3
 #define ICMP_FRAG_NEEDED 4
 #define TX_TAKE_ROUNDS 16 /* bursts taken from the TCP stack per loop */
-#define TX_KICK_US 2000    /* af_xdp: wake TX every loop this long after a send */
 
 /* Counter bumps: the worker is the only writer, so a relaxed store suffices. */
 #define COUNT(field, n) \
@@ -250,23 +249,6 @@ static void tx_flush(struct mg_worker *w, uint16_t pi)
 	COUNT(w->stats.port[pi].tx_packets, sent);
 	COUNT(w->stats.port[pi].tx_bytes, bytes);
 	wp->tx_len = (uint16_t)(wp->tx_len - sent);
-	if (sent && wp->tx_kick)
-		wp->kick_until = rte_rdtsc() + w->tsc_per_us * TX_KICK_US;
-}
-
-/*
- * An empty burst is the PMD's wakeup on its own. DPDK 22.11's af_xdp in copy
- * mode on this kernel was seen to leave frames in its TX ring after the
- * wakeup that should have sent them (100 MB through the proxy stalled in 5 of
- * 6 runs, 14-72 frames stuck); a port that sent recently is woken every loop
- * for TX_KICK_US, or the last ACKs of a transfer can wait for ever.
- */
-static void tx_kick(struct mg_worker_port *wp)
-{
-	struct rte_mbuf *none[1];
-
-	if (rte_rdtsc() < wp->kick_until)
-		rte_eth_tx_burst(wp->port_id, wp->queue, none, 0);
 }
 
 static void tx_enqueue(struct mg_worker *w, uint16_t pi, struct rte_mbuf *m)
@@ -444,8 +426,6 @@ int mg_worker_main(void *arg)
 			tx_flush(w, pi);
 			if (unlikely(w->ports[pi].fault_tx))
 				mg_fault_tx_flush(w->ports[pi].port_id, w->ports[pi].queue);
-			if (w->ports[pi].tx_kick)
-				tx_kick(&w->ports[pi]);
 		}
 		w->policy = NULL;
 		mg_publish_quiescent(w->pub, w->index);

@@ -91,8 +91,6 @@ struct mg_worker_port {
 	bool csum_offload_ip, csum_offload_l4;
 	bool fault_tx; /* the fault layer may hold TX packets: release them every loop */
 	bool rss;      /* the NIC's RSS hash is mg_steer_toeplitz(): trust it */
-	bool tx_kick;  /* the PMD may leave its last burst unsent: kick it (af_xdp) */
-	uint64_t kick_until; /* TSC: keep kicking until then (see tx_kick) */
 	struct mg_port_addrs addrs;
 	uint16_t tx_len;
 	struct rte_mbuf *tx_buf[MG_BURST];
