@@ -166,11 +166,13 @@ step_fuzz() {
 # Sanitizer reports in the gateways' logs of one script (ASan, LeakSanitizer,
 # UBSan); prints the first lines of each.
 sanitizer_reports() { # DIR
-	grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$1"/*.log 2>/dev/null |
-		while read -r f; do
-			echo "${f##*/}:"
-			grep -m 1 -A 12 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$f"
-		done
+	local f r
+	for f in "$1"/*.log; do
+		[ -f "$f" ] || continue
+		r=$(grep -m 1 -A 12 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$f") ||
+			continue
+		printf '%s:\n%s\n' "${f##*/}" "$r"
+	done
 }
 
 # run_integration STEP MESHGW_BUILD [SCRIPT...]: the scripts (all without a

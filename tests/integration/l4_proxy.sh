@@ -78,8 +78,10 @@ for _ in $(seq 50); do
 done
 
 mg_start_gateway "$MG_ROOT/conf/demo/gateway.conf" "$MG_PREFIX"
-free_fab0=$(mg_stat "$MG_PREFIX" port.fabric.mbufs_free)
-free_loc0=$(mg_stat "$MG_PREFIX" port.local.mbufs_free)
+declare -A free0 # each port's free buffers before any traffic
+for port in fabric local; do
+	free0[$port]=$(mg_stat "$MG_PREFIX" "port.$port.mbufs_free")
+done
 mg_expect "1 MB through the proxy, SHA-256 intact" fetch 1m "$MG_PREFIX" 30
 mg_expect "${BIG_MB} MB through the proxy, SHA-256 intact" fetch big "$MG_PREFIX" 300
 mg_expect "iperf3 client -> backend ${IPERF_S} s through the proxy" iperf up
@@ -94,10 +96,9 @@ for port in fabric local; do
 done
 sleep 1 # the last TX completions are reclaimed on the next wake-up
 for port in fabric local; do
-	v=free_${port:0:3}0
 	free=$(mg_stat "$MG_PREFIX" "port.$port.mbufs_free")
-	mg_expect "$port: the pool got its buffers back (free ${!v} at start, $free now)" \
-		[ "$free" -ge $((${!v} - 64)) ]
+	mg_expect "$port: the pool got its buffers back (free ${free0[$port]} at start, $free now)" \
+		[ "$free" -ge $((free0[$port] - 64)) ]
 done
 mg_ctl "$MG_PREFIX" tcp 2>/dev/null | grep -v ' 0$' | sed 's/^/    /' >&2 || true
 mg_ctl "$MG_PREFIX" conns 2>/dev/null | sed 's/^/    /' >&2 || true

@@ -75,15 +75,14 @@ t_ready=$SECONDS
 # the baseline is taken once mem_used held still for a second, from 3 s on and
 # at the latest at 10 s; then one sample a second until the reader reads.
 sleep 2
-prev=$(l4_tcp mem_used TcpExtTCPZeroWindowDrop)
+mem0=$(l4_tcp mem_used TcpExtTCPZeroWindowDrop)
 while [ $((SECONDS - t_ready)) -lt 10 ]; do
 	sleep 1
+	prev=$mem0
 	mem0=$(l4_tcp mem_used TcpExtTCPZeroWindowDrop)
 	[ "$mem0" != "$prev" ] || break
-	prev=$mem0
 done
 rss0=$(rss_kb)
-mem0=$(l4_tcp mem_used TcpExtTCPZeroWindowDrop)
 mg_log "baseline after $((SECONDS - t_ready)) s of the hold"
 rss_max=$rss0 mem_max=$mem0
 while [ $((SECONDS - t_ready)) -lt $((HOLD - 1)) ]; do
