@@ -15,13 +15,11 @@
 #include <stdint.h>
 
 #include "mg_error.h"
+#include "mg_limits.h"
+#include "port.h"
 
-#define MG_MAX_PORTS 4
-#define MG_MAX_WORKERS 16
 #define MG_MAX_TRUST_KEYS 16
 #define MG_MAX_CONTROL_UIDS 8
-#define MG_NAME_LEN 32
-#define MG_DEVICE_LEN 256
 
 enum mg_crypto_provider {
 	MG_CRYPTO_DEFAULT = 0, /* OpenSSL default provider (AES-NI/VAES) */
@@ -30,45 +28,9 @@ enum mg_crypto_provider {
 };
 
 /*
- * Fault injection on one direction of a port (tests and benchmarks; see
- * drivers/fault.h). Probabilities are per packet, 0..1.
- */
-#define MG_FAULT_MAX_REORDER_DEPTH 16
-#define MG_FAULT_MAX_DELAY_US 1000000
-
-struct mg_fault_dir_config {
-	double loss;            /* dropped */
-	double duplicate;       /* sent twice (a copy follows the original) */
-	double reorder;         /* held back behind 1..reorder_depth later packets */
-	double corrupt;         /* one bit flipped past the Ethernet header */
-	uint16_t reorder_depth; /* packets held for reordering at once, 1..16 */
-	uint32_t delay_us;      /* every packet held this long, 0..1000000 */
-	uint16_t delay_slots;   /* capacity of the hold ring, power of two 64..4096 */
-};
-
-struct mg_fault_config {
-	bool enabled;  /* the port has a fault group */
-	uint32_t seed; /* queue q's random stream derives from seed, q and direction */
-	struct mg_fault_dir_config rx, tx;
-};
-
-struct mg_port_config {
-	char name[MG_NAME_LEN];     /* "fabric", "local": [a-z0-9_-], unique */
-	char device[MG_DEVICE_LEN]; /* PCI address or vdev devargs string */
-	uint32_t addr;              /* IPv4, host byte order */
-	uint8_t prefix_len;         /* 1..32 */
-	uint16_t mtu;               /* 576..9000 */
-	bool has_next_hop;
-	uint32_t next_hop;          /* host byte order; must sit inside the prefix */
-	uint16_t rx_desc, tx_desc;  /* ring sizes, power of two 64..4096 */
-	struct mg_fault_config fault; /* optional group; off unless present */
-};
-
-/*
  * An L4 listener: a TCP endpoint of ours spliced to an upstream endpoint
  * (dataplane/proxy.c). Only "tcp" for now; the mTLS types come later.
  */
-#define MG_MAX_LISTENERS 64
 
 enum mg_listener_type {
 	MG_LISTENER_TCP = 0,

@@ -13,6 +13,8 @@
 
 #include <rte_ether.h>
 
+#include "neigh_snap.h"
+
 #define MG_NEIGH_MAX 1024
 
 struct mg_neigh {
@@ -31,24 +33,6 @@ struct mg_neigh_table {
 	struct mg_neigh entries[MG_NEIGH_MAX];
 };
 
-/*
- * What workers see: an immutable copy of the live entries, published through
- * RCU (struct mg_publish) whenever the table's version changes. Workers only
- * ever read it; the control thread builds a new one and frees the old after
- * the grace period.
- */
-struct mg_neigh_snap_entry {
-	uint32_t ip; /* network byte order */
-	uint16_t port;
-	uint8_t mac[6];
-};
-
-struct mg_neigh_snap {
-	uint64_t version;
-	uint32_t n;
-	struct mg_neigh_snap_entry e[];
-};
-
 void mg_neigh_init(struct mg_neigh_table *t, uint32_t timeout_s);
 /** Insert or refresh; returns true if the entry is new. */
 bool mg_neigh_learn(struct mg_neigh_table *t, uint16_t port, uint32_t ip,
@@ -63,20 +47,6 @@ uint32_t mg_neigh_snapshot(struct mg_neigh_table *t, struct mg_neigh *out,
 			   uint32_t max);
 /** A new snapshot of the live entries (malloc), or NULL without memory. */
 struct mg_neigh_snap *mg_neigh_snap_build(struct mg_neigh_table *t);
-
-/** Worker side: the MAC of @p ip on @p port in @p s (linear scan; few entries). */
-static inline bool mg_neigh_snap_find(const struct mg_neigh_snap *s, uint16_t port,
-				      uint32_t ip, uint8_t mac[6])
-{
-	for (uint32_t i = 0; s && i < s->n; i++) {
-		if (s->e[i].ip == ip && s->e[i].port == port) {
-			for (int k = 0; k < 6; k++)
-				mac[k] = s->e[i].mac[k];
-			return true;
-		}
-	}
-	return false;
-}
 
 /** Monotonic seconds, the clock the table uses. */
 uint64_t mg_neigh_now(void);

@@ -15,9 +15,9 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-#include "config.h"
 #include "drop.h"
-#include "neigh.h"
+#include "mg_limits.h"
+#include "neigh_snap.h"
 #include "parse.h"
 #include "proxy.h"
 #include "publish.h"

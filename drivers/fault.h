@@ -56,7 +56,30 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
-#include "config.h"
+#include "mg_error.h"
+
+/*
+ * Fault injection on one direction of a port (tests and benchmarks; see
+ * drivers/fault.h). Probabilities are per packet, 0..1.
+ */
+#define MG_FAULT_MAX_REORDER_DEPTH 16
+#define MG_FAULT_MAX_DELAY_US 1000000
+
+struct mg_fault_dir_config {
+	double loss;            /* dropped */
+	double duplicate;       /* sent twice (a copy follows the original) */
+	double reorder;         /* held back behind 1..reorder_depth later packets */
+	double corrupt;         /* one bit flipped past the Ethernet header */
+	uint16_t reorder_depth; /* packets held for reordering at once, 1..16 */
+	uint32_t delay_us;      /* every packet held this long, 0..1000000 */
+	uint16_t delay_slots;   /* capacity of the hold ring, power of two 64..4096 */
+};
+
+struct mg_fault_config {
+	bool enabled;  /* the port has a fault group */
+	uint32_t seed; /* queue q's random stream derives from seed, q and direction */
+	struct mg_fault_dir_config rx, tx;
+};
 
 /* A packet held for reordering goes on after this long without later traffic. */
 #define MG_FAULT_REORDER_TIMEOUT_US 1000

@@ -57,7 +57,7 @@ static MG_RESULT attach(struct mg_port *p)
 }
 
 /*
- * RSS with the symmetric key of dataplane/steer.h: both directions of a flow
+ * RSS with the symmetric key of drivers/steer.h: both directions of a flow
  * hash alike, and with the redirection table of program_reta() a TCP segment
  * lands on the queue of the worker mg_steer_owner() names. A device that
  * cannot take that key, hash TCP ports or hold that table gets no RSS: its

@@ -14,7 +14,22 @@
 #include <rte_ether.h>
 #include <rte_mempool.h>
 
-#include "config.h"
+#include "fault.h"
+#include "mg_error.h"
+#include "mg_limits.h"
+
+/* One port as gateway.conf describes it; ctrl/config.c fills it in. */
+struct mg_port_config {
+	char name[MG_NAME_LEN];     /* "fabric", "local": [a-z0-9_-], unique */
+	char device[MG_DEVICE_LEN]; /* PCI address or vdev devargs string */
+	uint32_t addr;              /* IPv4, host byte order */
+	uint8_t prefix_len;         /* 1..32 */
+	uint16_t mtu;               /* 576..9000 */
+	bool has_next_hop;
+	uint32_t next_hop;          /* host byte order; must sit inside the prefix */
+	uint16_t rx_desc, tx_desc;  /* ring sizes, power of two 64..4096 */
+	struct mg_fault_config fault; /* optional group; off unless present */
+};
 
 struct mg_port {
 	const struct mg_port_config *cfg;

@@ -6,12 +6,13 @@
 # integration scripts; exits 0 only when nothing failed.
 #
 # Usage: tests/run.sh [STEP...] [-- FILTER...]
-#   STEP    unit (cmocka from build/), asan (cmocka from build-asan/, ASan+UBSan),
+#   STEP    static (tests/check-floors.py: no include climbs a floor, and its
+#           self-test), unit (cmocka from build/), asan (cmocka from build-asan/, ASan+UBSan),
 #           fuzz (libFuzzer targets from build-fuzz/), integration
 #           (tests/integration/*.sh on the netns topology), sanitized (the
 #           integration scripts of SANITIZED_SCRIPTS again, with build-asan's
 #           meshgw: a sanitizer report in a gateway's log fails the script);
-#           default: all five
+#           default: all six
 #   FILTER  only items whose name contains one of these words, e.g.
 #           `tests/run.sh integration -- ping arp` or `tests/run.sh unit -- config`
 #
@@ -43,15 +44,15 @@ steps=()
 filters=()
 while [ $# -gt 0 ]; do
 	case "$1" in
-	unit|asan|fuzz|integration|sanitized) steps+=("$1") ;;
+	static|unit|asan|fuzz|integration|sanitized) steps+=("$1") ;;
 	--) shift; filters=("$@"); break ;;
 	-h|--help) sed -n '3,/^set -uo/p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
-	*) echo "run.sh: unknown step '$1' (unit, asan, fuzz, integration, sanitized)" >&2
+	*) echo "run.sh: unknown step '$1' (static, unit, asan, fuzz, integration, sanitized)" >&2
 	   exit 64 ;;
 	esac
 	shift
 done
-[ ${#steps[@]} -gt 0 ] || steps=(unit asan fuzz integration sanitized)
+[ ${#steps[@]} -gt 0 ] || steps=(static unit asan fuzz integration sanitized)
 SANITIZED_SCRIPTS=${SANITIZED_SCRIPTS:-bad_config l4_proxy syn_flood_garbage snapshot_push \
 	tcp_conformance tcp_faults tcp_synflood telemetry_readonly}
 
@@ -119,6 +120,23 @@ run_cmocka() { # STEP BUILD_DIR
 		fi
 	done
 	[ $any = 1 ] || [ ${#filters[@]} -gt 0 ] || echo "note: no unit test programs in $2"
+}
+
+# Checks of the tree itself: floors only point down, and the check can fail.
+step_static() {
+	local check name log rc
+	for check in check-floors:"" check-floors-self-test:--self-test; do
+		name=static/${check%%:*}
+		selected "$name" || continue
+		log=$LOGS/static_${check%%:*}.log
+		rc=0
+		"$ROOT/tests/check-floors.py" ${check#*:} >"$log" 2>&1 || rc=$?
+		if [ $rc -eq 0 ]; then
+			report PASS "$name" 1 0 "$log" "($(tail -n 1 "$log"))"
+		else
+			report FAIL "$name" 0 1 "$log" "(exit $rc)"
+		fi
+	done
 }
 
 step_unit() { run_cmocka unit "$MG_BUILD"; }
