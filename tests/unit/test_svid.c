@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * X509-SVID rules (dataplane/svid.c) against the dev PKI that conf/pki.sh mints
+ * at the start of this program: every good SVID passes with its identity and
+ * image, every certificate of the bad matrix fails with its own reason.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <openssl/pem.h>
+
+#include "svid.h"
+
+static char pki[64];
+static struct mg_svid_bundle bundles[2];
+static struct mg_svid_trust trust = { .n = 2, .b = bundles };
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = malloc(1 << 20);
+	size_t n;
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static void load_bundle(struct mg_svid_bundle *b, const char *td)
+{
+	char path[128];
+	size_t len;
+	char *pem;
+
+	snprintf(path, sizeof(path), "%s/%s/ca.pem", pki, td);
+	pem = slurp(path, &len);
+	assert_int_equal(mg_svid_bundle_load(b, td, pem, len), 0);
+	free(pem);
+}
+
+static int setup(void **state)
+{
+	char cmd[256];
+
+	(void)state;
+	strcpy(pki, "/tmp/meshgw-test-svid.XXXXXX");
+	if (mkdtemp(pki) == NULL)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "../../conf/pki.sh %s >/dev/null", pki);
+	if (system(cmd) != 0 || mg_svid_init() < 0)
+		return -1;
+	load_bundle(&bundles[0], "example.org");
+	load_bundle(&bundles[1], "partner.org");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	mg_svid_bundle_free(&bundles[0]);
+	mg_svid_bundle_free(&bundles[1]);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Verify DIR/NAME.chain.pem (leaf, then the rest as untrusted) or NAME.pem. */
+static enum mg_svid_reason verify_file(const char *dir, const char *name,
+				       struct mg_svid_peer *peer)
+{
+	char path[160];
+	STACK_OF(X509) *rest = sk_X509_new_null();
+	X509 *leaf, *x;
+	enum mg_svid_reason r;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/%s.chain.pem", pki, dir, name);
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(path, sizeof(path), "%s/%s/%s.pem", pki, dir, name);
+		f = fopen(path, "r");
+	}
+	assert_non_null(f);
+	leaf = PEM_read_X509(f, NULL, NULL, NULL);
+	assert_non_null(leaf);
+	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+		sk_X509_push(rest, x);
+	fclose(f);
+	r = mg_svid_verify(leaf, rest, &trust, time(NULL), peer);
+	X509_free(leaf);
+	sk_X509_pop_free(rest, X509_free);
+	return r;
+}
+
+static void good_svids_pass_with_their_identity(void **state)
+{
+	static const struct { const char *name, *id; bool image; } good[] = {
+		{ "client", "spiffe://example.org/ns/prod/sa/client", true },
+		{ "client-rotated", "spiffe://example.org/ns/prod/sa/client", true },
+		{ "backend", "spiffe://example.org/ns/prod/sa/backend", false },
+		{ "gateway", "spiffe://example.org/node/gw1", false },
+		{ "partner", "spiffe://partner.org/ns/pay/sa/ledger", false }, /* federation */
+		{ "rsa2048", "spiffe://example.org/ns/prod/sa/rsa", false },
+	};
+	struct mg_svid_peer p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		enum mg_svid_reason r = verify_file("svid", good[i].name, &p);
+
+		if (r != MG_SVID_OK)
+			fail_msg("%s: %s", good[i].name, mg_svid_reason_name(r));
+		assert_string_equal(p.id, good[i].id);
+		assert_int_equal(p.id_len, strlen(good[i].id));
+		assert_int_equal(p.has_image, good[i].image);
+		if (good[i].image)
+			assert_string_equal(p.image, "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"
+						     "2b0b822cd15d6c15b0f00a08");
+		assert_true(p.not_after > time(NULL));
+	}
+}
+
+static void bad_matrix_each_refused_with_its_reason(void **state)
+{
+	static const struct { const char *name; enum mg_svid_reason want; } bad[] = {
+		{ "expired", MG_SVID_EXPIRED },
+		{ "not-yet-valid", MG_SVID_NOT_YET_VALID },
+		{ "other-td", MG_SVID_UNKNOWN_TRUST_DOMAIN },
+		{ "unknown-ca", MG_SVID_UNTRUSTED_CHAIN },
+		{ "wrong-td-signer", MG_SVID_UNTRUSTED_CHAIN },
+		{ "self-signed", MG_SVID_UNTRUSTED_CHAIN },
+		{ "two-uri", MG_SVID_MULTIPLE_URI_SANS },
+		{ "no-uri", MG_SVID_NO_URI_SAN },
+		{ "dns-only", MG_SVID_NO_URI_SAN },
+		{ "ca-leaf", MG_SVID_LEAF_IS_CA },
+		{ "keycertsign", MG_SVID_KEY_CERT_SIGN },
+		{ "crlsign", MG_SVID_CRL_SIGN },
+		{ "no-digsig", MG_SVID_NO_DIGITAL_SIGNATURE },
+		{ "uppercase-td", MG_SVID_BAD_SPIFFE_ID },
+		{ "dotdot", MG_SVID_BAD_SPIFFE_ID },
+		{ "trailing-slash", MG_SVID_BAD_SPIFFE_ID },
+		{ "query", MG_SVID_BAD_SPIFFE_ID },
+		{ "fragment", MG_SVID_BAD_SPIFFE_ID },
+		{ "td-only", MG_SVID_BAD_SPIFFE_ID },
+		{ "rsa1024", MG_SVID_WEAK_KEY },
+		{ "sha1", MG_SVID_WEAK_SIGNATURE },
+		{ "bad-image", MG_SVID_BAD_IMAGE_DIGEST },
+	};
+	struct mg_svid_peer p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		enum mg_svid_reason r = verify_file("bad", bad[i].name, &p);
+
+		if (r != bad[i].want)
+			fail_msg("%s: got %s, want %s", bad[i].name, mg_svid_reason_name(r),
+				 mg_svid_reason_name(bad[i].want));
+	}
+}
+
+/* Image authorization is the policy's: the SVID layer only extracts the digest. */
+static void image_extension_extracted_or_absent(void **state)
+{
+	struct mg_svid_peer p;
+
+	(void)state;
+	assert_int_equal(verify_file("bad", "wrong-image", &p), MG_SVID_OK);
+	assert_true(p.has_image);
+	assert_string_equal(p.image, "sha256:d9298a10d1b0735837dc4bd85dac641b0ee3a2d5b9b2c9d6"
+				     "a1b2b3b4b5b6b7b8");
+	assert_int_equal(verify_file("bad", "no-image", &p), MG_SVID_OK);
+	assert_false(p.has_image);
+}
+
+static void no_certificate_and_no_bundles(void **state)
+{
+	struct mg_svid_peer p;
+	struct mg_svid_trust none = { 0 };
+	char path[160];
+	X509 *leaf;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(mg_svid_verify(NULL, NULL, &trust, time(NULL), &p), MG_SVID_NO_CERT);
+	snprintf(path, sizeof(path), "%s/svid/client.pem", pki);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	leaf = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_int_equal(mg_svid_verify(leaf, NULL, &none, time(NULL), &p),
+			 MG_SVID_UNKNOWN_TRUST_DOMAIN);
+	/* The leaf alone chains straight to the CA in the bundle. */
+	assert_int_equal(mg_svid_verify(leaf, NULL, &trust, time(NULL), &p), MG_SVID_OK);
+	/* Validity is judged at the time given: two years on, it has expired. */
+	assert_int_equal(mg_svid_verify(leaf, NULL, &trust, time(NULL) + 2 * 365 * 86400, &p),
+			 MG_SVID_EXPIRED);
+	X509_free(leaf);
+}
+
+static void bundle_refuses_non_ca_and_empty(void **state)
+{
+	struct mg_svid_bundle b;
+	char path[160];
+	size_t len;
+	char *pem;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/svid/client.pem", pki);
+	pem = slurp(path, &len);
+	assert_int_equal(mg_svid_bundle_load(&b, "example.org", pem, len), -1);
+	assert_int_equal(mg_errno(), MG_ERR_PROTO_FORMAT);
+	assert_non_null(strstr(mg_errmsg(), "is not a CA"));
+	assert_int_equal(mg_svid_bundle_load(&b, "example.org", "junk", 4), -1);
+	assert_non_null(strstr(mg_errmsg(), "no certificate"));
+	free(pem);
+}
+
+static void reason_names_are_unique_telemetry_names(void **state)
+{
+	(void)state;
+	for (int i = 0; i < MG_SVID__COUNT; i++) {
+		const char *n = mg_svid_reason_name(i);
+
+		assert_true(strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(n));
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(n, mg_svid_reason_name(j));
+	}
+	assert_string_equal(mg_svid_reason_name(MG_SVID__COUNT), "unknown");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(good_svids_pass_with_their_identity),
+		cmocka_unit_test(bad_matrix_each_refused_with_its_reason),
+		cmocka_unit_test(image_extension_extracted_or_absent),
+		cmocka_unit_test(no_certificate_and_no_bundles),
+		cmocka_unit_test(bundle_refuses_non_ca_and_empty),
+		cmocka_unit_test(reason_names_are_unique_telemetry_names),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
