@@ -220,20 +220,31 @@ static enum mg_svid_reason chain_reason(int err)
 	}
 }
 
-enum mg_svid_reason mg_svid_verify(X509 *leaf, STACK_OF(X509) *untrusted,
-				   const struct mg_svid_trust *trust, time_t now,
-				   struct mg_svid_peer *out)
+/* The earliest notAfter along a verified chain: how long its verdict holds. */
+static int64_t chain_not_after(X509_STORE_CTX *ctx)
 {
-	enum mg_svid_reason r = mg_svid_check_leaf(leaf, now, out);
-	const struct mg_svid_bundle *b;
-	X509_STORE_CTX *ctx;
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+	int64_t min = INT64_MAX;
+	struct tm tm;
 
-	if (r != MG_SVID_OK)
-		return r;
-	if ((b = bundle_of(trust, out)) == NULL)
-		return MG_SVID_UNKNOWN_TRUST_DOMAIN;
-	ctx = X509_STORE_CTX_new();
-	r = MG_SVID_UNTRUSTED_CHAIN;
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		int64_t t = ASN1_TIME_to_tm(X509_get0_notAfter(sk_X509_value(chain, i)), &tm)
+				    ? (int64_t)timegm(&tm) : 0;
+
+		if (t < min)
+			min = t;
+	}
+	return min == INT64_MAX ? 0 : min;
+}
+
+/* Chain the leaf to its trust domain's bundle; *not_after: until when that holds. */
+static enum mg_svid_reason verify_chain(X509 *leaf, STACK_OF(X509) *untrusted,
+					const struct mg_svid_bundle *b, time_t now,
+					int64_t *not_after)
+{
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	enum mg_svid_reason r = MG_SVID_UNTRUSTED_CHAIN;
+
 	if (ctx != NULL && X509_STORE_CTX_init(ctx, b->store, leaf, untrusted)) {
 		X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
 
@@ -242,9 +253,57 @@ enum mg_svid_reason mg_svid_verify(X509 *leaf, STACK_OF(X509) *untrusted,
 		X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
 		r = X509_verify_cert(ctx) == 1 ? MG_SVID_OK
 					       : chain_reason(X509_STORE_CTX_get_error(ctx));
+		if (r == MG_SVID_OK)
+			*not_after = chain_not_after(ctx);
 	}
 	X509_STORE_CTX_free(ctx);
 	return r;
+}
+
+static struct mg_svid_cache_slot *cache_slot(struct mg_svid_cache *c, const uint8_t *sha)
+{
+	uint32_t h;
+
+	memcpy(&h, sha, sizeof(h)); /* a SHA-256 is as uniform as hashes get */
+	return &c->slot[h & (MG_SVID_CACHE_SLOTS - 1)];
+}
+
+enum mg_svid_reason mg_svid_verify_cached(X509 *leaf, STACK_OF(X509) *untrusted,
+					  const struct mg_svid_trust *trust, time_t now,
+					  struct mg_svid_peer *out, struct mg_svid_cache *cache)
+{
+	enum mg_svid_reason r = mg_svid_check_leaf(leaf, now, out);
+	const struct mg_svid_bundle *b;
+	struct mg_svid_cache_slot *s = NULL;
+	int64_t until = 0;
+
+	if (r != MG_SVID_OK)
+		return r;
+	if ((b = bundle_of(trust, out)) == NULL)
+		return MG_SVID_UNKNOWN_TRUST_DOMAIN;
+	if (cache != NULL) {
+		s = cache_slot(cache, out->leaf_sha256);
+		if (s->chain_not_after > (int64_t)now && s->generation == trust->generation &&
+		    memcmp(s->leaf_sha256, out->leaf_sha256, 32) == 0) {
+			cache->hits++;
+			return MG_SVID_OK;
+		}
+		cache->misses++;
+	}
+	r = verify_chain(leaf, untrusted, b, now, &until);
+	if (r == MG_SVID_OK && s != NULL) {
+		memcpy(s->leaf_sha256, out->leaf_sha256, 32);
+		s->generation = trust->generation;
+		s->chain_not_after = until;
+	}
+	return r;
+}
+
+enum mg_svid_reason mg_svid_verify(X509 *leaf, STACK_OF(X509) *untrusted,
+				   const struct mg_svid_trust *trust, time_t now,
+				   struct mg_svid_peer *out)
+{
+	return mg_svid_verify_cached(leaf, untrusted, trust, now, out, NULL);
 }
 
 MG_RESULT mg_svid_bundle_load(struct mg_svid_bundle *b, const char *td, const char *pem,

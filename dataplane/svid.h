@@ -86,8 +86,29 @@ struct mg_svid_bundle {
 
 /** The bundles a verification may use; built by the control thread, read-only after. */
 struct mg_svid_trust {
+	uint64_t generation; /* the policy generation they came with: keys the cache */
 	uint32_t n;
 	struct mg_svid_bundle *b;
+};
+
+/*
+ * Chains already verified, per verifying thread (never shared, so no lock):
+ * the leaf's SHA-256 and the trust generation say the same chain meets the
+ * same bundles, so only the leaf's own checks and the times run again. An
+ * entry lasts until the earliest notAfter along its chain. Direct-mapped: a
+ * new chain evicts whatever sat in its slot.
+ */
+#define MG_SVID_CACHE_SLOTS 1024 /* power of two; 48 bytes each */
+
+struct mg_svid_cache_slot {
+	uint8_t leaf_sha256[32];
+	uint64_t generation;
+	int64_t chain_not_after; /* 0: empty */
+};
+
+struct mg_svid_cache {
+	uint64_t hits, misses;
+	struct mg_svid_cache_slot slot[MG_SVID_CACHE_SLOTS];
 };
 
 /** Short name of a reason ("expired"), for counters and audit records. */
@@ -115,6 +136,14 @@ enum mg_svid_reason mg_svid_check_leaf(X509 *leaf, time_t now, struct mg_svid_pe
 enum mg_svid_reason mg_svid_verify(X509 *leaf, STACK_OF(X509) *untrusted,
 				   const struct mg_svid_trust *trust, time_t now,
 				   struct mg_svid_peer *out);
+
+/**
+ * mg_svid_verify() with a cache of verified chains (@p cache may be NULL).
+ * Only successes are cached; a refusal is judged in full every time.
+ */
+enum mg_svid_reason mg_svid_verify_cached(X509 *leaf, STACK_OF(X509) *untrusted,
+					  const struct mg_svid_trust *trust, time_t now,
+					  struct mg_svid_peer *out, struct mg_svid_cache *cache);
 
 /**
  * Add the CAs of a PEM bundle (@p pem, @p len bytes) for trust domain @p td

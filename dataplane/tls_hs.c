@@ -29,6 +29,7 @@ const char *mg_tls_hs_error_name(enum mg_tls_hs_error e)
 MG_RESULT mg_tls_hs_global_init(void)
 {
 	MG_GUARD(mg_svid_init());
+	MG_GUARD(mg_tls_record_global_init());
 	if (hs_index < 0)
 		hs_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	MG_ENSURE(hs_index >= 0, CRYPTO, "tls: no SSL ex_data index");
@@ -50,8 +51,9 @@ static int verify_peer(X509_STORE_CTX *xs, void *arg)
 	(void)arg;
 	if (hs == NULL)
 		return 0;
-	hs->svid = mg_svid_verify(X509_STORE_CTX_get0_cert(xs), X509_STORE_CTX_get0_untrusted(xs),
-				  hs->trust, time(NULL), &hs->peer);
+	hs->svid = mg_svid_verify_cached(X509_STORE_CTX_get0_cert(xs),
+					 X509_STORE_CTX_get0_untrusted(xs), hs->trust, time(NULL),
+					 &hs->peer, hs->cache);
 	if (hs->svid != MG_SVID_OK) {
 		hs->error = MG_TLS_HS_ERR_PEER_CERT;
 		X509_STORE_CTX_set_error(xs, refusal_error(hs->svid));
@@ -153,12 +155,13 @@ fail:
 }
 
 MG_RESULT mg_tls_hs_start(struct mg_tls_hs *hs, SSL_CTX *ctx, const struct mg_svid_trust *trust,
-			  const char *expect_id, const char *sni)
+			  struct mg_svid_cache *cache, const char *expect_id, const char *sni)
 {
 	BIO *rb, *wb;
 
 	memset(hs, 0, sizeof(*hs));
 	hs->trust = trust;
+	hs->cache = cache;
 	hs->expect_id = expect_id;
 	hs->svid = MG_SVID_NO_CERT;
 	hs->ssl = SSL_new(ctx);
@@ -202,7 +205,7 @@ static bool recheck_resumed(struct mg_tls_hs *hs)
 {
 	X509 *leaf = SSL_get0_peer_certificate(hs->ssl);
 
-	hs->svid = mg_svid_verify(leaf, NULL, hs->trust, time(NULL), &hs->peer);
+	hs->svid = mg_svid_verify_cached(leaf, NULL, hs->trust, time(NULL), &hs->peer, hs->cache);
 	if (hs->svid != MG_SVID_OK)
 		hs->error = MG_TLS_HS_ERR_PEER_CERT;
 	else if (hs->expect_id != NULL && strcmp(hs->peer.id, hs->expect_id) != 0)

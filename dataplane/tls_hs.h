@@ -68,6 +68,7 @@ enum mg_tls_hs_status {
 struct mg_tls_hs {
 	SSL *ssl;
 	const struct mg_svid_trust *trust; /* the generation's bundles */
+	struct mg_svid_cache *cache;       /* the running thread's verified chains, or NULL */
 	const char *expect_id;             /* client: the server must be this ID */
 	enum mg_tls_hs_error error;
 	enum mg_svid_reason svid;          /* the peer certificate's verdict */
@@ -87,12 +88,13 @@ MG_RESULT mg_tls_hs_global_init(void);
 SSL_CTX *mg_tls_ctx_new(const struct mg_tls_ctx_params *p);
 
 /**
- * Start a handshake on @p ctx. @p trust judges the peer; a client names the
- * server it expects (@p expect_id, a SPIFFE ID) and may send @p sni (NULL:
- * none). Both strings must outlive the handshake.
+ * Start a handshake on @p ctx. @p trust judges the peer, with @p cache (the
+ * calling thread's, may be NULL); a client names the server it expects
+ * (@p expect_id, a SPIFFE ID) and may send @p sni (NULL: none). Both strings
+ * must outlive the handshake.
  */
 MG_RESULT mg_tls_hs_start(struct mg_tls_hs *hs, SSL_CTX *ctx, const struct mg_svid_trust *trust,
-			  const char *expect_id, const char *sni);
+			  struct mg_svid_cache *cache, const char *expect_id, const char *sni);
 
 /**
  * Feed @p in_len bytes from the peer (may be 0: a client's first call) and

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
 
 static const char *const record_error_names[MG_TLS_REC__COUNT] = {
 #define _(sym, name) [MG_TLS_REC_##sym] = #name,
@@ -23,6 +22,53 @@ const char *mg_tls_record_error_name(enum mg_tls_record_error e)
 }
 
 /*
+ * OpenSSL 3.0 looks an algorithm up by name (under a read lock) every time a
+ * legacy getter such as EVP_sha256() or the one-shot HMAC() is used; fetched
+ * once here, the per-connection calls below skip that.
+ */
+static EVP_MD *md_sha256, *md_sha384;
+static EVP_CIPHER *c_aes128gcm, *c_aes256gcm, *c_chacha;
+
+MG_RESULT mg_tls_record_global_init(void)
+{
+	if (md_sha256 == NULL) {
+		md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+		md_sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
+		c_aes128gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+		c_aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+		c_chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+	}
+	MG_ENSURE(md_sha256 && md_sha384 && c_aes128gcm && c_aes256gcm && c_chacha, CRYPTO,
+		  "tls: the crypto provider lacks a TLS 1.3 algorithm");
+	return 0;
+}
+
+/* HMAC(key, msg) = H(key ^ opad || H(key ^ ipad || msg)), key no longer than a block. */
+static bool hmac(const EVP_MD *md, const uint8_t *key, size_t key_len, const uint8_t *msg,
+		 size_t msg_len, uint8_t *out)
+{
+	uint8_t pad[128], inner[EVP_MAX_MD_SIZE];
+	size_t block = (size_t)EVP_MD_get_block_size(md);
+	unsigned int n = 0;
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	bool ok = h != NULL && key_len <= block && block <= sizeof(pad);
+
+	for (int round = 0; ok && round < 2; round++) {
+		memset(pad, round ? 0x5c : 0x36, block);
+		for (size_t i = 0; i < key_len; i++)
+			pad[i] ^= key[i];
+		ok = EVP_DigestInit_ex(h, md, NULL) == 1 &&
+		     EVP_DigestUpdate(h, pad, block) == 1 &&
+		     EVP_DigestUpdate(h, round ? inner : msg, round ? n : msg_len) == 1 &&
+		     EVP_DigestFinal_ex(h, round ? out : inner, &n) == 1;
+	}
+	EVP_MD_CTX_free(h);
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	return ok;
+}
+
+/*
  * HKDF-Expand-Label(secret, label, "", len) for len <= the hash length, which
  * is all TLS 1.3 asks of it here: a single HMAC block T(1) = HMAC(secret,
  * HkdfLabel || 0x01) with HkdfLabel = len(2) || "tls13 " label (1 + n) || "" (1).
@@ -32,7 +78,6 @@ static MG_RESULT expand_label(const EVP_MD *md, const uint8_t *secret, size_t se
 {
 	uint8_t info[2 + 1 + 6 + 32 + 1 + 1], t[EVP_MAX_MD_SIZE];
 	size_t n = strlen(label), at = 0;
-	unsigned int t_len = 0;
 	int rc = 0;
 
 	MG_ENSURE(n <= 32 && len <= (size_t)EVP_MD_get_size(md), INTERNAL,
@@ -45,8 +90,8 @@ static MG_RESULT expand_label(const EVP_MD *md, const uint8_t *secret, size_t se
 	at += 6 + n;
 	info[at++] = 0; /* empty context */
 	info[at++] = 1; /* T(1) */
-	MG_ENSURE_GOTO(HMAC(md, secret, (int)secret_len, info, at, t, &t_len) != NULL, out,
-		       CRYPTO, "tls: HMAC failed in expand_label %s", label);
+	MG_ENSURE_GOTO(hmac(md, secret, secret_len, info, at, t), out, CRYPTO,
+		       "tls: HMAC failed in expand_label %s", label);
 	memcpy(out, t, len);
 out:
 	OPENSSL_cleanse(t, sizeof(t));
@@ -55,16 +100,18 @@ out:
 
 static const EVP_CIPHER *suite_cipher(enum mg_tls_suite s, const EVP_MD **md)
 {
+	if (md_sha256 == NULL && mg_tls_record_global_init() < 0)
+		return NULL;
 	switch (s) {
 	case MG_TLS_AES_128_GCM_SHA256:
-		*md = EVP_sha256();
-		return EVP_aes_128_gcm();
+		*md = md_sha256;
+		return c_aes128gcm;
 	case MG_TLS_AES_256_GCM_SHA384:
-		*md = EVP_sha384();
-		return EVP_aes_256_gcm();
+		*md = md_sha384;
+		return c_aes256gcm;
 	case MG_TLS_CHACHA20_POLY1305_SHA256:
-		*md = EVP_sha256();
-		return EVP_chacha20_poly1305();
+		*md = md_sha256;
+		return c_chacha;
 	}
 	return NULL;
 }

@@ -80,6 +80,12 @@ enum mg_tls_record_error {
 	MG_TLS_REC__COUNT
 };
 
+/**
+ * Fetch the suites' algorithms once (main thread, before workers run; the
+ * first mg_tls_dir_init() does it otherwise). MG_ERR_CRYPTO if one is missing.
+ */
+MG_RESULT mg_tls_record_global_init(void);
+
 /** Name of a record error ("bad_record_mac"). */
 const char *mg_tls_record_error_name(enum mg_tls_record_error e);
 

@@ -227,6 +227,56 @@ static void bundle_refuses_non_ca_and_empty(void **state)
 	free(pem);
 }
 
+static X509 *read_leaf(const char *dir, const char *name)
+{
+	char path[160];
+	X509 *leaf;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/%s.pem", pki, dir, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	leaf = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(leaf);
+	return leaf;
+}
+
+static void cache_skips_the_chain_but_not_the_rules(void **state)
+{
+	static struct mg_svid_cache cache;
+	X509 *good = read_leaf("svid", "client"), *bad = read_leaf("bad", "unknown-ca");
+	struct mg_svid_trust next = trust;
+	struct mg_svid_peer p;
+	time_t now = time(NULL);
+
+	(void)state;
+	assert_int_equal(mg_svid_verify_cached(good, NULL, &trust, now, &p, &cache), MG_SVID_OK);
+	assert_int_equal(cache.misses, 1);
+	assert_int_equal(mg_svid_verify_cached(good, NULL, &trust, now, &p, &cache), MG_SVID_OK);
+	assert_int_equal(cache.hits, 1);
+	assert_string_equal(p.id, "spiffe://example.org/ns/prod/sa/client");
+	/* The leaf's own rules still run: past its notAfter it is expired, cached or not. */
+	assert_int_equal(mg_svid_verify_cached(good, NULL, &trust, now + 2 * 365 * 86400, &p,
+					       &cache), MG_SVID_EXPIRED);
+	/* A new generation's bundles judge the chain afresh. */
+	next.generation = trust.generation + 1;
+	assert_int_equal(mg_svid_verify_cached(good, NULL, &next, now, &p, &cache), MG_SVID_OK);
+	assert_int_equal(cache.misses, 2);
+	/* Without the bundle of its trust domain, a cached chain does not help. */
+	next.n = 0;
+	assert_int_equal(mg_svid_verify_cached(good, NULL, &next, now, &p, &cache),
+			 MG_SVID_UNKNOWN_TRUST_DOMAIN);
+	/* Refusals are never cached. */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(mg_svid_verify_cached(bad, NULL, &trust, now, &p, &cache),
+				 MG_SVID_UNTRUSTED_CHAIN);
+	assert_int_equal(cache.hits, 1);
+	assert_int_equal(cache.misses, 4);
+	X509_free(good);
+	X509_free(bad);
+}
+
 static void reason_names_are_unique_telemetry_names(void **state)
 {
 	(void)state;
@@ -248,6 +298,7 @@ int main(void)
 		cmocka_unit_test(image_extension_extracted_or_absent),
 		cmocka_unit_test(no_certificate_and_no_bundles),
 		cmocka_unit_test(bundle_refuses_non_ca_and_empty),
+		cmocka_unit_test(cache_skips_the_chain_but_not_the_rules),
 		cmocka_unit_test(reason_names_are_unique_telemetry_names),
 	};
 

@@ -149,8 +149,8 @@ static void ours_against_ours_then_records(void **state)
 	size_t rest_len;
 
 	(void)state;
-	assert_int_equal(mg_tls_hs_start(&srv, sc, &trust, NULL, NULL), 0);
-	assert_int_equal(mg_tls_hs_start(&cli, cc, &trust, WEB_ID, "web.example.org"), 0);
+	assert_int_equal(mg_tls_hs_start(&srv, sc, &trust, NULL, NULL, NULL), 0);
+	assert_int_equal(mg_tls_hs_start(&cli, cc, &trust, NULL, WEB_ID, "web.example.org"), 0);
 	converse(&cli, &srv, &cst, &sst);
 	assert_int_equal(cst, MG_TLS_HS_DONE);
 	assert_int_equal(sst, MG_TLS_HS_DONE);
@@ -227,7 +227,7 @@ static void openssl_client_with_tickets_reads_our_records(void **state)
 	uint8_t type;
 
 	(void)state;
-	assert_int_equal(mg_tls_hs_start(&srv, sc, &trust, NULL, NULL), 0);
+	assert_int_equal(mg_tls_hs_start(&srv, sc, &trust, NULL, NULL, NULL), 0);
 	assert_int_equal(openssl_vs_ours(cli, &srv), MG_TLS_HS_DONE);
 	/* Two NewSessionTicket records went out under the application secret. */
 	assert_int_equal(srv.tx_app_records, 2);
@@ -265,7 +265,7 @@ static void refused_client_certificates(void **state)
 		SSL *cli = openssl_client(bad[i].dir, bad[i].name, TLS1_3_VERSION);
 		struct mg_tls_hs srv;
 
-		assert_int_equal(mg_tls_hs_start(&srv, sc, &trust, NULL, NULL), 0);
+		assert_int_equal(mg_tls_hs_start(&srv, sc, &trust, NULL, NULL, NULL), 0);
 		assert_int_equal(openssl_vs_ours(cli, &srv), MG_TLS_HS_FAILED);
 		assert_int_equal(srv.error, MG_TLS_HS_ERR_PEER_CERT);
 		if (srv.svid != bad[i].why)
@@ -284,8 +284,8 @@ static void client_refuses_the_wrong_server(void **state)
 	enum mg_tls_hs_status cst, sst;
 
 	(void)state;
-	assert_int_equal(mg_tls_hs_start(&srv, sc, &trust, NULL, NULL), 0);
-	assert_int_equal(mg_tls_hs_start(&cli, cc, &trust, WEB_ID, NULL), 0);
+	assert_int_equal(mg_tls_hs_start(&srv, sc, &trust, NULL, NULL, NULL), 0);
+	assert_int_equal(mg_tls_hs_start(&cli, cc, &trust, NULL, WEB_ID, NULL), 0);
 	converse(&cli, &srv, &cst, &sst);
 	assert_int_equal(cst, MG_TLS_HS_FAILED);
 	assert_int_equal(cli.error, MG_TLS_HS_ERR_WRONG_PEER_ID);
@@ -304,7 +304,7 @@ static void tls12_client_refused(void **state)
 	struct mg_tls_hs srv;
 
 	(void)state;
-	assert_int_equal(mg_tls_hs_start(&srv, sc, &trust, NULL, NULL), 0);
+	assert_int_equal(mg_tls_hs_start(&srv, sc, &trust, NULL, NULL, NULL), 0);
 	assert_int_equal(openssl_vs_ours(cli, &srv), MG_TLS_HS_FAILED);
 	assert_int_equal(srv.error, MG_TLS_HS_ERR_PROTOCOL);
 	mg_tls_hs_free(&srv);
