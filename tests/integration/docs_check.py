@@ -36,7 +36,8 @@ An unmarked block fails the check, so a new example cannot be left out by
 accident. The scratch directory of a page holds the test CA bundles of
 tests/data/policy/ and, as policy.conf, the first policy-conf example of
 docs/policy.conf.md. README.md must also hold `make demo` and `make test` in its
-first 40 lines, be at most 250 lines long and link every page of docs/.
+first 40 lines, be at most 250 lines long and link every page of docs/; every
+relative link must name a file that exists (and a heading of it, for #anchor).
 
 Usage: docs_check.py [--no-gateway] [FILE...]   (default: README.md docs/*.md)
 Environment: MG_BUILD (meshgw, meshctl), MG_LOG_DIR (gateway logs). Root and
@@ -322,6 +323,38 @@ def check_keys(args, rows, gw):
     return "%d keys, %d rows match both ways" % (len(keys), len(pats))
 
 
+def slug(heading):
+    """GitHub's anchor for a heading."""
+    h = heading.strip().lower()
+    h = re.sub(r"[^\w\- ]", "", h)
+    return h.replace(" ", "-")
+
+
+def link_checks(files):
+    """Every relative link names a file that exists and, with #anchor, a heading of it."""
+    problems, anchors = [], {}
+    for path in files:
+        text = open(path, encoding="utf-8").read()
+        text = re.sub(r"(?ms)^\s*```.*?^\s*```", "", text)  # not inside code blocks
+        for m in re.finditer(r"\]\(([^)\s]+)\)", text):
+            target = m.group(1)
+            if re.match(r"[a-z]+:", target):
+                continue
+            file_part, _, anchor = target.partition("#")
+            dest = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) \
+                if file_part else path
+            if not os.path.exists(dest):
+                problems.append("%s: link to %s: no such file" % (os.path.relpath(path, ROOT), target))
+                continue
+            if anchor and dest.endswith(".md"):
+                if dest not in anchors:
+                    body = re.sub(r"(?ms)^\s*```.*?^\s*```", "", open(dest, encoding="utf-8").read())
+                    anchors[dest] = {slug(h) for h in re.findall(r"(?m)^#+ (.*)$", body)}
+                if anchor not in anchors[dest]:
+                    problems.append("%s: link to %s: no such heading" % (os.path.relpath(path, ROOT), target))
+    return problems
+
+
 def readme_checks():
     text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     lines = text.split("\n")
@@ -349,7 +382,7 @@ def main(argv):
     env["PATH"] = BUILD + ":" + env.get("PATH", "")
     gw = Gateway() if use_gateway else None
     ran = skipped = 0
-    failures = readme_checks()
+    failures = readme_checks() + link_checks(files)
     for msg in failures:
         print("FAIL " + msg)
     policy_example = None
