@@ -22,7 +22,7 @@
 #include "publish.h"
 #include "worker.h"
 
-/* Process exit statuses (documented in the README). */
+/* Process exit statuses (documented in docs/meshctl.md, "meshgw exit status"). */
 enum mg_exit {
 	MG_EXIT_OK = 0,
 	MG_EXIT_USAGE = 64,       /* EX_USAGE: bad command line */

@@ -4,7 +4,7 @@
  * The policy: policy.conf (libconfig) → source model → normalized text and
  * compiled, sealed arena.
  *
- * The language is described in README ("policy.conf reference"); in short:
+ * The language is described in docs/policy.conf.md; in short:
  * trust_domains (name + CA bundle), tls, workloads (SPIFFE ID, addresses,
  * ports, image digests), services (a virtual address whose ports map to a
  * workload's ports), rules (from SPIFFE IDs or "spiffe://td[/path]/\*"

@@ -5,7 +5,7 @@
 
 #include "json.h"
 
-/* meshctl exit statuses (README "meshctl"). */
+/* meshctl exit statuses (docs/meshctl.md, "meshctl(8)"). */
 enum {
 	MESHCTL_EXIT_OK = 0,
 	MESHCTL_EXIT_REFUSED = 1, /* verification failed or the gateway refused */

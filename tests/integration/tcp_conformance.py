@@ -10,7 +10,7 @@ in front of an echo server, so data sent is data echoed back.
   ip netns exec mg-client /usr/bin/python3 tcp_conformance.py \
       --gw-mac 02:00:c6:12:01:01 --dst 198.18.1.1:8080 [--case NAME]...
 
-Each case is one named behaviour; the names are the ones tests/README.md's
+Each case is one named behaviour; the names are the ones docs/tcp.md's
 "RFC 9293 conformance" table cites. Prints "ok NAME" or "NOT OK NAME: why" per
 case and exits 1 if any failed. Every wait is bounded (a few seconds per case).
 """

@@ -3,7 +3,7 @@
 #
 # RFC 9293 (and RFC 5961) conformance of the gateway's TCP, case by case with
 # scapy (tcp_conformance.py), against the L4 listener 198.18.1.1:8080 whose
-# upstream is an echo server. tests/README.md "RFC 9293 conformance" maps each
+# upstream is an echo server. docs/tcp.md "RFC 9293 conformance" maps each
 # MUST to the case names printed here (or to a unit test, or says why it does not
 # apply).
 #
