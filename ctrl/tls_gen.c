@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One generation's TLS state (tls_gen.h): trust bundles from the compiled
+ * policy, contexts per local SVID with the policy's tls settings.
+ */
+#include "tls_gen.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tls_hs.h"
+
+MG_RESULT mg_tls_trust_build(const struct mg_policy *pol, uint64_t generation,
+			     struct mg_svid_trust *out)
+{
+	uint32_t n = mg_policy_n_trust_domains(pol);
+
+	memset(out, 0, sizeof(*out));
+	out->generation = generation;
+	out->b = calloc(n ? n : 1, sizeof(*out->b));
+	MG_ENSURE(out->b != NULL, NOMEM, "tls: no memory for %u trust bundles", n);
+	for (uint32_t i = 0; i < n; i++) {
+		size_t len = 0;
+		const char *pem = mg_policy_td_bundle(pol, i, &len);
+
+		if (mg_svid_bundle_load(&out->b[i], mg_policy_td_name(pol, i), pem, len) < 0) {
+			mg_tls_trust_free(out);
+			return -1;
+		}
+		out->n++;
+	}
+	return 0;
+}
+
+void mg_tls_trust_free(struct mg_svid_trust *t)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		mg_svid_bundle_free(&t->b[i]);
+	free(t->b);
+	t->b = NULL;
+	t->n = 0;
+}
+
+static MG_RESULT identity_build(const struct mg_policy_tls_view *tls,
+				const struct mg_svid_source *src, const struct mg_svid_files *f,
+				const struct mg_svid_trust *trust, struct mg_tls_identity *id)
+{
+	struct mg_tls_ctx_params p = {
+		.ciphersuites = tls->ciphersuites, .groups = tls->groups, .sigalgs = tls->sigalgs,
+		.cert = f->leaf, .chain = f->chain, .key = f->key,
+	};
+	struct mg_svid_peer again;
+	enum mg_svid_reason r = mg_svid_verify(f->leaf, f->chain, trust, time(NULL), &again);
+
+	MG_ENSURE(r == MG_SVID_OK, PROTO_FORMAT,
+		  "svid %s (%s) is not valid under this snapshot's trust domains: %s (%s)",
+		  src->name, f->id.id, mg_svid_reason_desc(r), mg_svid_reason_name(r));
+	snprintf(id->name, sizeof(id->name), "%s", src->name);
+	snprintf(id->spiffe_id, sizeof(id->spiffe_id), "%s", f->id.id);
+	p.server = true;
+	id->server = mg_tls_ctx_new(&p);
+	p.server = false;
+	id->client = id->server ? mg_tls_ctx_new(&p) : NULL;
+	return id->client != NULL ? 0 : -1;
+}
+
+MG_RESULT mg_tls_gen_build(const struct mg_policy *pol, struct mg_svid_trust *trust,
+			   const struct mg_svid_source *src, const struct mg_svid_files *svids,
+			   uint32_t n, struct mg_tls_gen **out)
+{
+	struct mg_tls_gen *g = calloc(1, sizeof(*g));
+	struct mg_policy_tls_view tls;
+
+	*out = NULL;
+	if (g == NULL || (g->ids = calloc(n ? n : 1, sizeof(*g->ids))) == NULL) {
+		free(g);
+		mg_tls_trust_free(trust);
+		return mg_error_set(MG_ERR_NOMEM, "tls: no memory for a generation");
+	}
+	g->trust = *trust;
+	g->generation = trust->generation;
+	memset(trust, 0, sizeof(*trust)); /* taken over */
+	mg_policy_tls(pol, &tls);
+	for (uint32_t i = 0; i < n; i++) {
+		g->n_ids++;
+		if (identity_build(&tls, &src[i], &svids[i], &g->trust, &g->ids[i]) < 0) {
+			mg_tls_gen_free(g);
+			return -1;
+		}
+	}
+	*out = g;
+	return 0;
+}
+
+const struct mg_tls_identity *mg_tls_gen_find(const struct mg_tls_gen *g, const char *name)
+{
+	for (uint32_t i = 0; g != NULL && i < g->n_ids; i++)
+		if (strcmp(g->ids[i].name, name) == 0)
+			return &g->ids[i];
+	return NULL;
+}
+
+void mg_tls_gen_free(struct mg_tls_gen *g)
+{
+	if (g == NULL)
+		return;
+	for (uint32_t i = 0; i < g->n_ids; i++) {
+		SSL_CTX_free(g->ids[i].server);
+		SSL_CTX_free(g->ids[i].client);
+	}
+	free(g->ids);
+	mg_tls_trust_free(&g->trust);
+	free(g);
+}
