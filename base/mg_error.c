@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The error record of mg_error.h: one per thread (code + sentence), and the
+ * strings of the code table.
+ */
 #include "mg_error.h"
 
 #include <stdio.h>

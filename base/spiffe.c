@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * SPIFFE ID syntax (spiffe.h): the checker the data path calls without copying,
+ * the parsers that fill struct mg_spiffe_id, and pattern matching for rules.
+ */
 #include "spiffe.h"
 
 #include <string.h>

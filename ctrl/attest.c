@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Attestation reports (attest.h): the canonical text of a report, its
+ * signature with the node key and its check with the node's public key.
+ */
 #include "attest.h"
 
 #include <stdio.h>

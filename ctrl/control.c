@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control socket (control.h): accept, check the peer's uid, read one whole
+ * snapshot with a size cap and a deadline, hand it to the loader, reply.
+ */
 #include "control.h"
 
 #include <errno.h>

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * SHA-256 of a whole file, read in blocks (filehash.h).
+ */
 #include "filehash.h"
 
 #include <errno.h>

@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Durable file-system steps (fsutil.h): fsync of a file's directory after a
+ * rename or link, so the change survives a crash.
+ */
 #include "fsutil.h"
 
 #include <errno.h>

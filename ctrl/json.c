@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The strict JSON tokenizer meshctl runs on telemetry replies (json.h): no
+ * allocation, bounded depth and token count.
+ */
 #include "json.h"
 
 #include <stdio.h>

@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Frame validation and classification (parse.h): every header field the
+ * worker relies on is checked here, each refusal a drop reason.
+ */
 #include "parse.h"
 
 #include <string.h>

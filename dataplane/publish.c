@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The RCU publication cell (publish.h): QSBR set-up, worker registration and
+ * the control thread's swap that waits out the grace period before freeing.
+ */
 #include "publish.h"
 
 #include <string.h>
