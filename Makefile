@@ -51,6 +51,7 @@ bench: deps
 	bench/deny.sh
 	bench/swap.sh
 	bench/l4.sh
+	bench/tls_hs.sh
 
 clean:
 	rm -rf build build-asan build-fuzz
