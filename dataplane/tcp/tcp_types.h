@@ -71,7 +71,8 @@ enum mg_tcp_state {
 	_(time_wait_held, "TIME-WAIT ends put off: the application has unread data") \
 	_(dup_bytes, "duplicate payload bytes received")                  \
 	_(challenge_acks, "RFC 5961 challenge ACKs sent")                 \
-	_(challenge_acks_limited, "challenge ACKs suppressed by the rate limit") \
+	_(challenge_acks_conn_limited, "challenge ACKs suppressed: one went to this connection lately") \
+	_(challenge_acks_global_limited, "challenge ACKs suppressed: the core's budget for this epoch is spent") \
 	_(rst_sent, "RSTs sent")                                          \
 	_(rst_recv, "RSTs that reset a connection")                       \
 	_(active_opens, "connect() calls that sent a SYN")                \
@@ -273,6 +274,7 @@ struct mg_tcp_conn {
 	uint64_t t_rexmt, t_delack, t_keep, t_misc;
 	uint64_t timer_at;
 	uint64_t last_rx;
+	uint64_t chack_next;     /* no challenge ACK before then (per-connection limit) */
 	uint8_t keep_probes;
 	uint8_t tos;             /* DiffServ + ECN byte of our segments */
 	TAILQ_ENTRY(mg_tcp_conn) wheel_link;
@@ -332,7 +334,8 @@ struct mg_tcp_params {
 	uint32_t keep_idle, keep_intvl; /* keep_idle 0: keepalive off */
 	uint8_t keep_probes, syn_retries, max_retries;
 	uint8_t ttl;                    /* IPv4 TTL of our segments (MUST-49) */
-	uint32_t challenge_ack_limit;   /* per second, per stack */
+	uint32_t challenge_ack_limit;   /* per stack per epoch, on average (randomized) */
+	uint32_t challenge_ack_gap;     /* µs between challenge ACKs of one connection */
 	uint32_t timer_budget;          /* connections fired per mg_tcp_timers_run */
 	uint32_t output_budget;         /* segments per connection per output pass */
 };
@@ -358,8 +361,9 @@ struct mg_tcp_stack {
 	struct rte_mbuf **tx;                /* ring of p.tx_ring_size */
 	uint32_t tx_head, tx_tail;
 	uint64_t now;
-	uint64_t chack_epoch;                /* challenge-ACK limit window start */
-	uint32_t chack_count;
+	uint64_t chack_epoch_end;            /* challenge-ACK budget: epoch end */
+	uint32_t chack_left;                 /* challenge ACKs left in this epoch */
+	uint64_t rnd_ctr;                    /* draws from isn_random() */
 	uint16_t ip_id;
 	bool delivering;
 	struct mg_tcp_stats st;
