@@ -65,6 +65,7 @@ enum mg_tcp_state {
 	_(syncookies_sent, "SYN-ACKs carrying a SYN cookie")              \
 	_(syncookies_validated, "connections made from a valid cookie")   \
 	_(syncookies_failed, "ACKs to a listener with a bad cookie")      \
+	_(syncookies_ignored, "ACKs to a listener not tried as a cookie: no SYN-queue overflow lately") \
 	_(ooo_segs, "out-of-order segments queued")                       \
 	_(ooo_bytes, "out-of-order payload bytes queued")                 \
 	_(ooo_reneged, "out-of-order queues dropped to take in-order data") \
@@ -125,7 +126,8 @@ enum mg_tcp_counter {
 	_(DUPLICATE, duplicate, "segment carries only old data")         \
 	_(SYN_DATA, syn_data, "payload on a SYN (not queued)")           \
 	_(CONN_TABLE_FULL, conn_table_full, "no connection slot for a SYN") \
-	_(SYNCOOKIE_BAD, syncookie_bad, "ACK with an invalid SYN cookie")
+	_(SYNCOOKIE_BAD, syncookie_bad, "ACK with an invalid SYN cookie") \
+	_(SYNCOOKIE_NO_OVERFLOW, syncookie_no_overflow, "ACK to a listener whose SYN queue has not overflowed lately")
 
 enum mg_tcp_drop {
 #define _(sym, name, desc) MG_TCP_DROP_##sym,
@@ -295,6 +297,8 @@ struct mg_tcp_listener {
 	uint16_t port;           /* network byte order */
 	uint32_t backlog;        /* handshakes in progress before SYN cookies */
 	uint32_t embryonic;
+	uint64_t cookies_until;  /* ACKs are tried as cookies until then: the last
+				  * overflow + params.syncookie_valid (0: never) */
 	const struct mg_tcp_ops *ops;
 	void *user;
 };
@@ -336,6 +340,8 @@ struct mg_tcp_params {
 	uint8_t ttl;                    /* IPv4 TTL of our segments (MUST-49) */
 	uint32_t challenge_ack_limit;   /* per stack per epoch, on average (randomized) */
 	uint32_t challenge_ack_gap;     /* µs between challenge ACKs of one connection */
+	uint32_t syncookie_valid;       /* µs after the last SYN-queue overflow that
+					 * ACKs to the listener are tried as cookies */
 	uint32_t timer_budget;          /* connections fired per mg_tcp_timers_run */
 	uint32_t output_budget;         /* segments per connection per output pass */
 };
