@@ -84,7 +84,9 @@ void mg_tcp_params_default(struct mg_tcp_params *p)
 	p->keep_probes = 9;
 	p->syn_retries = 7;     /* 255 s: RFC 9293 MUST-23 wants >= 3 min */
 	p->max_retries = 15;
-	p->challenge_ack_limit = 1000;
+	p->challenge_ack_limit = 1000;  /* Linux's tcp_challenge_ack_limit */
+	p->challenge_ack_gap = 500000;  /* Linux's tcp_invalid_ratelimit: 500 ms */
+	p->syncookie_valid = 120000000; /* Linux's TCP_SYNCOOKIE_VALID: 2 min */
 	p->ttl = 64;
 	p->timer_budget = 4096;
 	p->output_budget = 64;
@@ -111,6 +113,10 @@ static MG_RESULT check_params(const struct mg_tcp_params *p)
 	MG_ENSURE(p->ttl > 0, USAGE, "tcp: ttl: must be > 0");
 	MG_ENSURE(p->timer_budget > 0 && p->output_budget > 0, USAGE,
 		  "tcp: timer_budget, output_budget: must be > 0");
+	MG_ENSURE(p->challenge_ack_limit >= 1 && p->challenge_ack_limit <= (1u << 30), USAGE,
+		  "tcp: challenge_ack_limit: %u not in 1..2^30", p->challenge_ack_limit);
+	MG_ENSURE(p->syncookie_valid >= 1000000, USAGE,
+		  "tcp: syncookie_valid: %u µs is below 1 s", p->syncookie_valid);
 	for (unsigned i = 0; i < p->n_ports; i++)
 		MG_ENSURE(p->ports[i].mtu >= 576 && p->ports[i].mtu <= 9000, USAGE,
 			  "tcp: ports[%u].mtu: %u not in 576..9000", i, p->ports[i].mtu);

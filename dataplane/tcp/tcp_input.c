@@ -135,12 +135,17 @@ static void init_passive(struct mg_tcp_stack *s, struct mg_tcp_conn *c,
 	c->last_rx = s->now;
 }
 
-/* A SYN-ACK whose ISN is a cookie; no state is kept (RFC 4987 3.6). */
-static void send_cookie(struct mg_tcp_stack *s, const struct mg_tcp_key *k,
-			const struct tcp_seg *g)
+/*
+ * A SYN-ACK whose ISN is a cookie; no state is kept (RFC 4987 3.6). The SYN
+ * queue overflowed: for p.syncookie_valid from now, ACKs to the listener are
+ * tried as cookies (Linux: tcp_synq_overflow).
+ */
+static void send_cookie(struct mg_tcp_stack *s, struct mg_tcp_listener *l,
+			const struct mg_tcp_key *k, const struct tcp_seg *g)
 {
 	struct mg_tcp_conn t;
 
+	l->cookies_until = s->now + s->p.syncookie_valid;
 	memset(&t, 0, sizeof(t));
 	t.key = *k;
 	conn_init_from_port(s, &t);
@@ -164,6 +169,21 @@ static void cookie_ack(struct mg_tcp_stack *s, int li, const struct mg_tcp_key *
 	uint8_t ws;
 	bool sack;
 
+	/*
+	 * Only while cookies may be out: a cookie has 21 MAC bits, so trying every
+	 * stray ACK would let about one in 5.6 M random ones open a connection
+	 * from a spoofed source. The window covers a third ACK that is late or
+	 * lost and repaired by the client's first data segment (its RTO backs
+	 * off to tens of seconds); 2 minutes, as Linux (tcp_synq_no_recent_overflow),
+	 * and a cookie's own age bound (128..192 s) is longer, so this is the
+	 * bound that holds.
+	 */
+	if (s->now >= l->cookies_until) {
+		CTR(s, syncookies_ignored);
+		DROP(s, SYNCOOKIE_NO_OVERFLOW);
+		tcp_send_rst_reply(s, k, g);
+		return;
+	}
 	if (!cookie_check(s, k, g->seq - 1, g->ack - 1, &mss, &ws, &sack)) {
 		CTR(s, syncookies_failed);
 		DROP(s, SYNCOOKIE_BAD);
@@ -244,12 +264,12 @@ static void listen_input(struct mg_tcp_stack *s, int li, const struct mg_tcp_key
 		DROP(s, SYN_DATA); /* not queued: the peer sends it again */
 	if (l->embryonic >= l->backlog) {
 		CTR(s, backlog_bound_hits);
-		send_cookie(s, k, g);
+		send_cookie(s, l, k, g);
 		return;
 	}
 	c = conn_alloc(s, k);
 	if (!c) {
-		send_cookie(s, k, g); /* table full: stay stateless */
+		send_cookie(s, l, k, g); /* table full: stay stateless */
 		return;
 	}
 	init_passive(s, c, g);

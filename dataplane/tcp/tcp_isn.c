@@ -90,6 +90,21 @@ uint32_t isn_ts_offset(const struct mg_tcp_stack *s, const struct mg_tcp_key *k)
 }
 
 /*
+ * Random numbers no peer can predict, for the stack's own choices (the
+ * challenge-ACK budget): SipHash of a draw counter under the secret, in a
+ * domain of its own. One hash per draw, no syscall.
+ */
+uint64_t isn_random(struct mg_tcp_stack *s)
+{
+	struct hash_in h;
+
+	memset(&h, 0, sizeof(h));
+	h.domain = 'R';
+	h.counter = s->rnd_ctr++;
+	return isn_siphash(s->p.isn_secret, &h, sizeof(h));
+}
+
+/*
  * SYN cookie layout (the ISN of our SYN-ACK):
  *   31..29 time counter (64 s units, mod 8)   28..26 MSS table index
  *   25..22 peer window shift (15: none)       21     SACK permitted

@@ -363,18 +363,44 @@ void tcp_send_ack(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 		CTR(s, acks_sent);
 }
 
-/* RFC 5961 section 7: challenge ACKs are rate limited per stack. */
+/*
+ * A new epoch of the core's challenge-ACK budget: its length is drawn from
+ * 0.5..1.5 s and its size from [limit/2, limit*3/2), so an observer cannot
+ * line up with its edges nor learn how much of it others used by spending
+ * the rest (as after CVE-2016-5696, where a fixed 1000 per fixed second
+ * told an off-path attacker when his spoofed RSTs had hit a victim's window).
+ */
+static void chack_new_epoch(struct mg_tcp_stack *s)
+{
+	uint64_t r = isn_random(s);
+	uint32_t limit = s->p.challenge_ack_limit, half = (limit + 1) / 2;
+
+	s->chack_epoch_end = s->now + 500000 + (uint32_t)r % 1000000;
+	s->chack_left = half + (uint32_t)((r >> 32) % limit);
+}
+
+/*
+ * RFC 5961 section 7: challenge ACKs are rate limited, first per connection
+ * (one per p.challenge_ack_gap, Linux's tcp_invalid_ratelimit), then by the
+ * core's random budget. The per-connection limit comes first and a refused
+ * one does not touch the budget: a connection asks for at most one per gap,
+ * so one attacker's connection can neither drain the budget nor see in its
+ * own count how much other connections took from it.
+ */
 void tcp_send_challenge_ack(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 {
-	if (s->now - s->chack_epoch >= 1000000) {
-		s->chack_epoch = s->now;
-		s->chack_count = 0;
-	}
-	if (s->chack_count >= s->p.challenge_ack_limit) {
-		CTR(s, challenge_acks_limited);
+	if (s->now < c->chack_next) {
+		CTR(s, challenge_acks_conn_limited);
 		return;
 	}
-	s->chack_count++;
+	c->chack_next = s->now + s->p.challenge_ack_gap;
+	if (s->now >= s->chack_epoch_end)
+		chack_new_epoch(s);
+	if (s->chack_left == 0) {
+		CTR(s, challenge_acks_global_limited);
+		return;
+	}
+	s->chack_left--;
 	CTR(s, challenge_acks);
 	tcp_send_ack(s, c);
 }

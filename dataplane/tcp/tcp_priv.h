@@ -138,6 +138,7 @@ bool rcvq_append(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct rte_mbuf 
 uint64_t isn_siphash(const uint8_t key[16], const void *data, size_t len);
 uint32_t isn_generate(const struct mg_tcp_stack *s, const struct mg_tcp_key *k);
 uint32_t isn_ts_offset(const struct mg_tcp_stack *s, const struct mg_tcp_key *k);
+uint64_t isn_random(struct mg_tcp_stack *s);
 uint32_t cookie_make(const struct mg_tcp_stack *s, const struct mg_tcp_key *k,
 		     uint32_t peer_seq, uint16_t mss, uint8_t ws, bool sack);
 bool cookie_check(const struct mg_tcp_stack *s, const struct mg_tcp_key *k,

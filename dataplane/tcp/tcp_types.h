@@ -65,13 +65,15 @@ enum mg_tcp_state {
 	_(syncookies_sent, "SYN-ACKs carrying a SYN cookie")              \
 	_(syncookies_validated, "connections made from a valid cookie")   \
 	_(syncookies_failed, "ACKs to a listener with a bad cookie")      \
+	_(syncookies_ignored, "ACKs to a listener not tried as a cookie: no SYN-queue overflow lately") \
 	_(ooo_segs, "out-of-order segments queued")                       \
 	_(ooo_bytes, "out-of-order payload bytes queued")                 \
 	_(ooo_reneged, "out-of-order queues dropped to take in-order data") \
 	_(time_wait_held, "TIME-WAIT ends put off: the application has unread data") \
 	_(dup_bytes, "duplicate payload bytes received")                  \
 	_(challenge_acks, "RFC 5961 challenge ACKs sent")                 \
-	_(challenge_acks_limited, "challenge ACKs suppressed by the rate limit") \
+	_(challenge_acks_conn_limited, "challenge ACKs suppressed: one went to this connection lately") \
+	_(challenge_acks_global_limited, "challenge ACKs suppressed: the core's budget for this epoch is spent") \
 	_(rst_sent, "RSTs sent")                                          \
 	_(rst_recv, "RSTs that reset a connection")                       \
 	_(active_opens, "connect() calls that sent a SYN")                \
@@ -124,7 +126,8 @@ enum mg_tcp_counter {
 	_(DUPLICATE, duplicate, "segment carries only old data")         \
 	_(SYN_DATA, syn_data, "payload on a SYN (not queued)")           \
 	_(CONN_TABLE_FULL, conn_table_full, "no connection slot for a SYN") \
-	_(SYNCOOKIE_BAD, syncookie_bad, "ACK with an invalid SYN cookie")
+	_(SYNCOOKIE_BAD, syncookie_bad, "ACK with an invalid SYN cookie") \
+	_(SYNCOOKIE_NO_OVERFLOW, syncookie_no_overflow, "ACK to a listener whose SYN queue has not overflowed lately")
 
 enum mg_tcp_drop {
 #define _(sym, name, desc) MG_TCP_DROP_##sym,
@@ -273,6 +276,7 @@ struct mg_tcp_conn {
 	uint64_t t_rexmt, t_delack, t_keep, t_misc;
 	uint64_t timer_at;
 	uint64_t last_rx;
+	uint64_t chack_next;     /* no challenge ACK before then (per-connection limit) */
 	uint8_t keep_probes;
 	uint8_t tos;             /* DiffServ + ECN byte of our segments */
 	TAILQ_ENTRY(mg_tcp_conn) wheel_link;
@@ -293,6 +297,8 @@ struct mg_tcp_listener {
 	uint16_t port;           /* network byte order */
 	uint32_t backlog;        /* handshakes in progress before SYN cookies */
 	uint32_t embryonic;
+	uint64_t cookies_until;  /* ACKs are tried as cookies until then: the last
+				  * overflow + params.syncookie_valid (0: never) */
 	const struct mg_tcp_ops *ops;
 	void *user;
 };
@@ -332,7 +338,10 @@ struct mg_tcp_params {
 	uint32_t keep_idle, keep_intvl; /* keep_idle 0: keepalive off */
 	uint8_t keep_probes, syn_retries, max_retries;
 	uint8_t ttl;                    /* IPv4 TTL of our segments (MUST-49) */
-	uint32_t challenge_ack_limit;   /* per second, per stack */
+	uint32_t challenge_ack_limit;   /* per stack per epoch, on average (randomized) */
+	uint32_t challenge_ack_gap;     /* µs between challenge ACKs of one connection */
+	uint32_t syncookie_valid;       /* µs after the last SYN-queue overflow that
+					 * ACKs to the listener are tried as cookies */
 	uint32_t timer_budget;          /* connections fired per mg_tcp_timers_run */
 	uint32_t output_budget;         /* segments per connection per output pass */
 };
@@ -358,8 +367,9 @@ struct mg_tcp_stack {
 	struct rte_mbuf **tx;                /* ring of p.tx_ring_size */
 	uint32_t tx_head, tx_tail;
 	uint64_t now;
-	uint64_t chack_epoch;                /* challenge-ACK limit window start */
-	uint32_t chack_count;
+	uint64_t chack_epoch_end;            /* challenge-ACK budget: epoch end */
+	uint32_t chack_left;                 /* challenge ACKs left in this epoch */
+	uint64_t rnd_ctr;                    /* draws from isn_random() */
 	uint16_t ip_id;
 	bool delivering;
 	struct mg_tcp_stats st;

@@ -5,7 +5,8 @@
 # spoofed sources (bounded: MG_FLOOD_COUNT SYNs, at most MG_FLOOD_RATE per second,
 # at most 30 s) hits the listener while 100 legitimate connections are made
 # through it; every one of the 100 must complete and echo a checked payload,
-# within a bound. SYN cookies must have been sent (the backlog overflowed).
+# within a bound. SYN cookies must have been sent (the backlog overflowed) and
+# connections made from valid ones.
 #
 #  netns mg-client                           netns mg-gw (meshgw)          netns mg-backend
 #  tcp_synflood.py --AF_PACKET SYNs-->+
@@ -40,6 +41,7 @@ mg_expect "a connection before the flood" \
 	client "$MG_PYTHON" "$TOOL" echo-many --to "$L4_VIP" --conns 1 --timeout 10
 gw_mac=$(mg_mac mg-gw fab0)
 ck0=$(l4_tcp syncookies_sent TcpExtSyncookiesSent)
+va0=$(l4_tcp syncookies_validated TcpExtSyncookiesRecv)
 
 client "$MG_PYTHON" "$MG_ROOT/tests/integration/tcp_synflood.py" --iface eth0 \
 	--gw-mac "$gw_mac" --dst "$L4_VIP" --count "$COUNT" --rate "$RATE" \
@@ -60,8 +62,13 @@ ck1=$(l4_tcp syncookies_sent TcpExtSyncookiesSent)
 mg_log "SYN cookies sent: $ck0 -> $ck1"
 mg_expect "the listener answered the flood with SYN cookies" test "$ck1" -gt "$ck0"
 if [ "$MG_L4" != linux ]; then
-	mg_log "syncookies_validated $(l4_tcp syncookies_validated), backlog_bound_hits $(l4_tcp backlog_bound_hits), conn_bound_hits $(l4_tcp conn_bound_hits)"
+	mg_log "syncookies_validated $(l4_tcp syncookies_validated), syncookies_failed $(l4_tcp syncookies_failed), syncookies_ignored $(l4_tcp syncookies_ignored), backlog_bound_hits $(l4_tcp backlog_bound_hits), conn_bound_hits $(l4_tcp conn_bound_hits)"
 fi
+# The legitimate connections made while the backlog was full came back with
+# their cookies: the overflow opened the window in which ACKs are tried.
+va1=$(l4_tcp syncookies_validated TcpExtSyncookiesRecv)
+mg_log "SYN cookies validated: $va0 -> $va1"
+mg_expect "connections were made from valid SYN cookies" test "$va1" -gt "$va0"
 mg_expect "the proxy still accepts after the flood" \
 	client "$MG_PYTHON" "$TOOL" echo-many --to "$L4_VIP" --conns 10 --timeout 30
 mg_finish
