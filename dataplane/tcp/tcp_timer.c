@@ -117,6 +117,9 @@ void timer_persist_arm(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 		c->zwnd_since = s->now; /* cleared only by a window that opens */
 	c->flags = (c->flags & ~TF_TLP) | TF_PERSIST;
 	c->t_rexmt = s->now + RTE_MAX(rto_now(s, c), s->p.rto_min);
+	/* Backed-off probes are up to rto_max apart: wake at the deadline. */
+	if (s->p.zero_window_timeout)
+		c->t_rexmt = RTE_MIN(c->t_rexmt, c->zwnd_since + s->p.zero_window_timeout);
 }
 
 void timer_keep_arm(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
