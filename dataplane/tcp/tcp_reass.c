@@ -135,15 +135,15 @@ bool rcvq_append(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct rte_mbuf 
 		rte_pktmbuf_free_seg(m);
 		return true;
 	}
-	/* The segment that lets the application read comes before the ones
-	 * waiting behind a hole: drop our own out-of-order data first. */
-	if (c->rcvq_true + c->ooo_true + t > conn_rcv_bound(c) && c->ooo_head) {
-		reass_flush(s, c);
-		CTR(s, ooo_reneged);
-	}
 	if (c->rcvq_true + t > conn_rcv_bound(c)) {
 		CTR(s, rcvbuf_bound_hits);
 		return false;
+	}
+	/* The segment that lets the application read comes before the ones
+	 * waiting behind a hole: drop our own out-of-order data first. */
+	if (c->rcvq_true + c->ooo_true + t > conn_rcv_bound(c)) {
+		reass_flush(s, c);
+		CTR(s, ooo_reneged);
 	}
 	if (s->st.mem_used + t > s->p.mem_max && !mem_reclaim(s, t)) {
 		CTR(s, mem_bound_hits);
