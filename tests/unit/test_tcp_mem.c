@@ -349,14 +349,15 @@ static void out_of_order_data_alone_never_closes_a_window(void **state)
 		for (uint32_t i = 0; i < 100; i++)
 			data(p, 2 + 2 * i, 1);
 	}
+	/* The clean connection's window is open and data in it is taken. */
+	assert_true(tcp_rcv_window(&T->s, clean->c) > 0);
+	for (uint32_t i = 0; i < 20; i++)
+		data(clean, 536 * i, 536);
+	assert_int_equal(clean->c->rcv_nxt, clean->isn + 1 + 20 * 536);
 	assert_true(tcp_rcv_window(&T->s, clean->c) > 0);
 	assert_true(T->s.st.mem_used < pr.mem_max);
 	assert_true(T->s.st.ooo_mem <= pr.mem_max / 2);
 	assert_true(CTR_OF(ooo_share_hits) > 0);
-	T->n_out = 0;
-	data(clean, 0, 536);
-	assert_int_equal(clean->c->rcv_nxt, clean->isn + 1 + 536);
-	assert_true(T->n_out >= 1 || clean->c->flags & TF_DELACK);
 }
 
 /* In-order data at the core bound frees other connections' out-of-order
