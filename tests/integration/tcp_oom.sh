@@ -7,7 +7,7 @@
 # big file and then keep their window shut, answering every probe; 20 more
 # SYNs are never completed. Meanwhile curl in mg-client downloads 100 MB
 # through the same worker's listener from mg-backend: the download must finish
-# with its SHA-256 intact, and TCP mem_used, sampled twice a second, must stay
+# with its SHA-256 intact, and TCP mem_used, sampled several times a second, must stay
 # below mem_max. Then the timeouts of gateway.conf's tcp group free what the
 # hostile peers held: half-open handshakes (handshake_timeout_s), zero-window
 # peers (zero_window_timeout_s, RST), pairs moving no byte (idle_timeout_s).
@@ -44,11 +44,16 @@ test_cleanup() {
 	rm -rf "$tmp"
 }
 
-# sampler FILE: "seconds mem_used ooo_mem" twice a second until killed.
+# sampler FILE: "seconds mem_used ooo_mem", one telemetry read each, as fast
+# as meshctl answers (several a second) until killed.
 sampler() {
 	while :; do
-		echo "$SECONDS $(l4_tcp mem_used) $(l4_tcp ooo_mem)" >>"$1"
-		sleep 0.5
+		mg_ctl "$MG_PREFIX" tcp --json 2>/dev/null | "$MG_PYTHON" -c '
+import json, sys, time
+d = json.load(sys.stdin)
+d = d.get("/meshgw/tcp", d)
+print("%.1f %d %d" % (time.time(), d.get("mem_used", 0), d.get("ooo_mem", 0)))' >>"$1" || true
+		sleep 0.1
 	done
 }
 
