@@ -47,7 +47,7 @@
 #define DEFAULT_TCP_IDLE_TIMEOUT_S 3600      /* proxied pair moving no byte (Envoy's 1 h) */
 #define DEFAULT_TCP_HANDSHAKE_TIMEOUT_S 60   /* half-open inbound (Linux's SYN-ACK retries: 63 s) */
 #define DEFAULT_TCP_ZERO_WINDOW_TIMEOUT_S 120 /* peer's window shut while we have data */
-#define DEFAULT_TCP_KEEPALIVE_S 300          /* idle before keepalive probes (then 9 x 75 s) */
+#define DEFAULT_TCP_KEEPALIVE_S 7200         /* RFC 9293 MUST-28: no less than 2 h */
 #define DEFAULT_REORDER_DEPTH 4
 #define DEFAULT_DELAY_SLOTS 256
 #define DEFAULT_BACKLOG 1024
@@ -1180,7 +1180,7 @@ static const struct field tcp_fields[] = {
 	CFG_INT("idle_timeout_s", tcp_idle_timeout_s, 0, 604800),
 	CFG_INT("handshake_timeout_s", tcp_handshake_timeout_s, 1, 600),
 	CFG_INT("zero_window_timeout_s", tcp_zero_window_timeout_s, 0, 3600),
-	CFG_INT("keepalive_s", tcp_keepalive_s, 0, 3600),
+	CFG_INT("keepalive_s", tcp_keepalive_s, 0, 86400),
 	{ 0 },
 };
 

@@ -155,7 +155,7 @@ static void tcp_params(struct mg_gateway *gw, struct mg_tcp_params *p, const uin
 	p->rto_min = gw->cfg.tcp_rto_min_ms * 1000;
 	p->handshake_timeout = gw->cfg.tcp_handshake_timeout_s * 1000000;
 	p->zero_window_timeout = gw->cfg.tcp_zero_window_timeout_s * 1000000;
-	p->keep_idle = gw->cfg.tcp_keepalive_s * 1000000;
+	p->keep_idle = (uint64_t)gw->cfg.tcp_keepalive_s * 1000000;
 	memcpy(p->isn_secret, secret, sizeof(p->isn_secret));
 	p->flags |= MG_TCP_F_CSUM_OFFLOAD;
 	for (uint16_t i = 0; i < gw->n_ports; i++) {

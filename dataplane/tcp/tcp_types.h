@@ -341,7 +341,8 @@ struct mg_tcp_params {
 	enum mg_tcp_cc_algo cc;
 	/* times in microseconds */
 	uint32_t rto_init, rto_min, rto_max, delack, time_wait, fin_wait2;
-	uint32_t keep_idle, keep_intvl; /* keep_idle 0: keepalive off */
+	uint64_t keep_idle;             /* 0: keepalive off (RFC 9293 MUST-28: >= 2 h if on by default) */
+	uint32_t keep_intvl;
 	uint32_t handshake_timeout;     /* passive SYN-RECEIVED lifetime, 0: off */
 	uint32_t zero_window_timeout;   /* persist gives up (RST), 0: never */
 	uint8_t keep_probes, syn_retries, max_retries;
