@@ -43,6 +43,11 @@
 #define DEFAULT_TCP_MAX_CONNS 32768
 #define DEFAULT_TCP_BUFFER_KB 256
 #define DEFAULT_TCP_RTO_MIN_MS 200 /* Linux's floor */
+/* Issue 11: nothing a peer holds may stay pinned for ever. */
+#define DEFAULT_TCP_IDLE_TIMEOUT_S 3600      /* proxied pair moving no byte (Envoy's 1 h) */
+#define DEFAULT_TCP_HANDSHAKE_TIMEOUT_S 60   /* half-open inbound (Linux's SYN-ACK retries: 63 s) */
+#define DEFAULT_TCP_ZERO_WINDOW_TIMEOUT_S 120 /* peer's window shut while we have data */
+#define DEFAULT_TCP_KEEPALIVE_S 7200         /* RFC 9293 MUST-28: no less than 2 h */
 #define DEFAULT_REORDER_DEPTH 4
 #define DEFAULT_DELAY_SLOTS 256
 #define DEFAULT_BACKLOG 1024
@@ -1172,6 +1177,10 @@ static const struct field tcp_fields[] = {
 	CFG_INT("max_conns", tcp_max_conns, 1024, 1048576),
 	CFG_INT("buffer_kb", tcp_buffer_kb, 16, 16384),
 	CFG_INT("rto_min_ms", tcp_rto_min_ms, 1, 1000),
+	CFG_INT("idle_timeout_s", tcp_idle_timeout_s, 0, 604800),
+	CFG_INT("handshake_timeout_s", tcp_handshake_timeout_s, 1, 600),
+	CFG_INT("zero_window_timeout_s", tcp_zero_window_timeout_s, 0, 3600),
+	CFG_INT("keepalive_s", tcp_keepalive_s, 0, 86400),
 	{ 0 },
 };
 
@@ -1450,6 +1459,10 @@ void mg_config_defaults(struct mg_config *cfg)
 	cfg->tcp_max_conns = DEFAULT_TCP_MAX_CONNS;
 	cfg->tcp_buffer_kb = DEFAULT_TCP_BUFFER_KB;
 	cfg->tcp_rto_min_ms = DEFAULT_TCP_RTO_MIN_MS;
+	cfg->tcp_idle_timeout_s = DEFAULT_TCP_IDLE_TIMEOUT_S;
+	cfg->tcp_handshake_timeout_s = DEFAULT_TCP_HANDSHAKE_TIMEOUT_S;
+	cfg->tcp_zero_window_timeout_s = DEFAULT_TCP_ZERO_WINDOW_TIMEOUT_S;
+	cfg->tcp_keepalive_s = DEFAULT_TCP_KEEPALIVE_S;
 }
 
 static MG_RESULT check_text(const char *text, const char *name)

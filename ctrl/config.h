@@ -80,6 +80,10 @@ struct mg_config {
 	uint32_t tcp_max_conns;      /* per worker, 1024..1048576 (default 32768) */
 	uint32_t tcp_buffer_kb;      /* send and receive buffer per connection, 16..16384 */
 	uint32_t tcp_rto_min_ms;     /* retransmission timeout floor, 1..1000 (default 200) */
+	uint32_t tcp_idle_timeout_s; /* proxied pair moving no byte is reset, 0..604800, 0 never (3600) */
+	uint32_t tcp_handshake_timeout_s;   /* half-open inbound handshake, 1..600 (60) */
+	uint32_t tcp_zero_window_timeout_s; /* peer window shut, then RST, 0..3600, 0 never (120) */
+	uint32_t tcp_keepalive_s;    /* idle before keepalive probes, 0..86400, 0 off (7200) */
 
 	uint16_t n_listeners;
 	struct mg_listener_config listeners[MG_MAX_LISTENERS];

@@ -136,6 +136,7 @@ static MG_RESULT proxy_listeners(struct mg_gateway *gw)
 		l->upstream_port = rte_cpu_to_be_16(lc->upstream_port);
 		l->backlog = lc->backlog;
 		l->next_hop = rte_cpu_to_be_32(hop);
+		l->idle_timeout_us = (uint64_t)c->tcp_idle_timeout_s * 1000000;
 	}
 	gw->n_proxy_listeners = c->n_listeners;
 	return 0;
@@ -152,6 +153,9 @@ static void tcp_params(struct mg_gateway *gw, struct mg_tcp_params *p, const uin
 	p->max_conns = gw->cfg.tcp_max_conns;
 	p->sndbuf = p->rcvbuf = gw->cfg.tcp_buffer_kb * 1024;
 	p->rto_min = gw->cfg.tcp_rto_min_ms * 1000;
+	p->handshake_timeout = gw->cfg.tcp_handshake_timeout_s * 1000000;
+	p->zero_window_timeout = gw->cfg.tcp_zero_window_timeout_s * 1000000;
+	p->keep_idle = (uint64_t)gw->cfg.tcp_keepalive_s * 1000000;
 	memcpy(p->isn_secret, secret, sizeof(p->isn_secret));
 	p->flags |= MG_TCP_F_CSUM_OFFLOAD;
 	for (uint16_t i = 0; i < gw->n_ports; i++) {

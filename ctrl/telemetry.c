@@ -522,6 +522,7 @@ static int cmd_conns(const char *cmd, const char *params, struct rte_tel_data *d
 		}
 		add_u64(d, "worker", idx, "proxy_pairs", rd(&w->proxy.st.pairs_active));
 		add_u64(d, "worker", idx, "mem_used", rd(&w->tcp.st.mem_used));
+		add_u64(d, "worker", idx, "mem_max", w->tcp.p.mem_max);
 		pairs += rd(&w->proxy.st.pairs_active);
 	}
 	for (int st = 0; st < MG_TCP_STATE__COUNT; st++) {
@@ -571,6 +572,9 @@ static int cmd_tcp(const char *cmd, const char *params, struct rte_tel_data *d)
 	foreach_mg_proxy_counter(_)
 #undef _
 	rte_tel_data_add_dict_u64(d, "mem_used", SUM_WORKERS(w->tcp.st.mem_used));
+	/* The bound mem_used is checked against (per worker, summed like it). */
+	rte_tel_data_add_dict_u64(d, "mem_max", SUM_WORKERS(w->tcp.p.mem_max));
+	rte_tel_data_add_dict_u64(d, "ooo_mem", SUM_WORKERS(w->tcp.st.ooo_mem));
 	rte_tel_data_add_dict_u64(d, "steering/steered_out", SUM_WORKERS(w->stats.steered_out));
 	rte_tel_data_add_dict_u64(d, "steering/steered_in", SUM_WORKERS(w->stats.steered_in));
 	rte_tel_data_add_dict_u64(d, "steering/ring_full", SUM_WORKERS(w->stats.steer_ring_full));

@@ -32,6 +32,7 @@ struct mg_proxy_pair {
 	uint8_t tries;
 	uint16_t li;
 	uint64_t retry_at;
+	uint64_t last_active;         /* when a byte last moved (or accept) */
 	struct mg_proxy_pair *next;   /* free list or waiting list */
 };
 
@@ -159,6 +160,7 @@ static bool splice(struct mg_proxy_pair *p, int from)
 		got = mg_tcp_recv(px->tcp, src, n, &chain);
 		if (!chain)
 			return true;
+		p->last_active = px->tcp->now;
 		if (from == CLIENT)
 			PCTR(px, bytes_up, got);
 		else
@@ -350,6 +352,7 @@ static void *on_accept(void *listen_user, struct mg_tcp_conn *c)
 	}
 	PCTR(px, accepted, 1);
 	p->conn[CLIENT] = c;
+	p->last_active = px->tcp->now;
 	p->li = lc->li;
 	if (!start_upstream(px, p)) {
 		p->conn[CLIENT] = NULL; /* the stack resets it: we refuse */
@@ -377,6 +380,29 @@ static void pair_retry(struct mg_proxy *px, struct mg_proxy_pair *p)
 	}
 }
 
+/*
+ * A pair that moves nothing holds its buffers and two connection slots; a
+ * peer that only sends out-of-order data, or keeps a window shut, moves
+ * nothing. A bounded slice of the pool is looked at per call, round robin,
+ * so every pair is seen within max_pairs / MG_PROXY_SWEEP_PAIRS loops.
+ */
+static void idle_sweep(struct mg_proxy *px, uint64_t now)
+{
+	for (unsigned n = 0; n < MG_PROXY_SWEEP_PAIRS && n < px->max_pairs; n++) {
+		struct mg_proxy_pair *p = &px->pairs[px->sweep_next];
+		uint64_t limit;
+
+		px->sweep_next = px->sweep_next + 1 == px->max_pairs ? 0 : px->sweep_next + 1;
+		if (!p->in_use)
+			continue;
+		limit = px->listeners[p->li].idle_timeout_us;
+		if (limit && now >= p->last_active + limit) {
+			PCTR(px, closed_idle, 1);
+			pair_abort(p);
+		}
+	}
+}
+
 void mg_proxy_poll(struct mg_proxy *px, uint64_t now)
 {
 	struct mg_proxy_pair *p = px->waiting, *next;
@@ -386,6 +412,7 @@ void mg_proxy_poll(struct mg_proxy *px, uint64_t now)
 		if (now >= p->retry_at)
 			pair_retry(px, p);
 	}
+	idle_sweep(px, now);
 }
 
 MG_RESULT mg_proxy_init(struct mg_proxy *px, struct mg_tcp_stack *tcp,

@@ -26,6 +26,7 @@
 #define MG_PROXY_RETRY_US 50000        /* between two of them */
 #define MG_PROXY_PORT_TRIES 256        /* source ports tried per connect */
 #define MG_PROXY_MEM_RETRY_US 1000     /* a splice refused by the memory bound */
+#define MG_PROXY_SWEEP_PAIRS 64        /* pairs checked for idleness per poll */
 
 /* Why a proxied pair ended, or what refused one. Every end is counted once. */
 #define foreach_mg_proxy_counter(_)                                       \
@@ -44,6 +45,7 @@
 	_(no_source_port, "clients reset: no free source port with our hash") \
 	_(connect_failed, "clients reset: mg_tcp_connect failed")         \
 	_(mem_waits, "splices refused by the core memory bound, retried") \
+	_(closed_idle, "pairs that moved no byte for idle_timeout: both reset") \
 	_(bytes_up, "bytes client to upstream")                           \
 	_(bytes_down, "bytes upstream to client")
 
@@ -61,6 +63,7 @@ struct mg_proxy_listener_conf {
 	uint32_t backlog;
 	uint8_t up_port;   /* stack port index that reaches the upstream */
 	uint32_t next_hop; /* whose MAC the upstream SYN goes to (network order) */
+	uint64_t idle_timeout_us; /* a pair that moves no byte this long is reset; 0: never */
 };
 
 /*
@@ -99,6 +102,7 @@ struct mg_proxy {
 	struct mg_proxy_pair *waiting; /* upstream MAC unknown: connect retried */
 	uint32_t max_pairs;
 	uint16_t next_sport;           /* host order, 32768..60999 round robin from a secret start */
+	uint32_t sweep_next;           /* next pair the idle sweep looks at */
 	struct mg_proxy_stats st;
 };
 
@@ -110,7 +114,9 @@ MG_RESULT mg_proxy_init(struct mg_proxy *px, struct mg_tcp_stack *tcp,
 			const struct mg_proxy_listener_conf *l, uint16_t n,
 			uint32_t max_pairs, int socket_id, const struct mg_proxy_env *env);
 
-/** Retry connects that waited for a neighbour; call once per loop. */
+/** Retry connects that waited for a neighbour and reset pairs idle past their
+ * listener's idle_timeout_us (MG_PROXY_SWEEP_PAIRS looked at per call); call
+ * once per loop. */
 void mg_proxy_poll(struct mg_proxy *px, uint64_t now);
 
 /** Free the pool (after mg_tcp_stack_free, which drops every connection). */

@@ -145,6 +145,8 @@ MG_RESULT mg_tcp_stack_init(struct mg_tcp_stack *s, const struct mg_tcp_params *
 	TAILQ_INIT(&s->evlist);
 	for (unsigned i = 0; i < MG_TCP_WHEEL_SLOTS; i++)
 		TAILQ_INIT(&s->wheel[i]);
+	for (unsigned i = 0; i < MG_TCP_OOO_CLASSES; i++)
+		TAILQ_INIT(&s->ooo_by_size[i]);
 
 	s->conns = rte_zmalloc_socket("mg_tcp_conns", sizeof(*s->conns) * p->max_conns,
 				      RTE_CACHE_LINE_SIZE, p->socket_id);
@@ -501,7 +503,7 @@ uint32_t mg_tcp_send_room(const struct mg_tcp_conn *c)
 
 uint32_t mg_tcp_send_space(const struct mg_tcp_stack *s, const struct mg_tcp_conn *c)
 {
-	if (s->st.mem_used >= s->p.mem_max)
+	if (mem_pressed(s))
 		return 0;
 	return mg_tcp_send_room(c);
 }
@@ -576,7 +578,7 @@ int64_t mg_tcp_send(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct rte_mb
 		struct rte_mbuf *next = m->next;
 		uint32_t t = conn_truesize(m);
 
-		if (s->st.mem_used + t > s->p.mem_max) {
+		if (s->st.mem_used + t > s->p.mem_max && !mem_reclaim(s, t)) {
 			mem_hit = true;
 			break;
 		}

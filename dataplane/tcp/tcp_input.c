@@ -285,6 +285,8 @@ static void listen_input(struct mg_tcp_stack *s, int li, const struct mg_tcp_key
 	c->rtt_seq = c->iss;
 	c->rtt_start = s->now;
 	c->flags |= TF_TIMING;
+	if (s->p.handshake_timeout)
+		c->t_misc = s->now + s->p.handshake_timeout;
 	tcp_send_syn(s, c);
 	timer_rexmt_arm(s, c);
 	timer_sched(s, c);
@@ -317,6 +319,7 @@ static void established(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 		c->rto = RTE_MIN(RTE_MAX(c->rto, 3000000u), s->p.rto_max);
 	c->retries = 0;
 	c->backoff = 0;
+	c->t_misc = 0; /* the handshake deadline */
 	if (c->flags & TF_PASSIVE) {
 		CTR(s, passive_opens);
 		c->flags |= TF_ACCEPT;
@@ -467,6 +470,8 @@ static bool ack_input(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct tcp_
 		c->snd_wl1 = g->seq;
 		c->snd_wl2 = g->ack;
 		c->max_sndwnd = RTE_MAX(c->max_sndwnd, wnd);
+		if (wnd)
+			c->zwnd_since = 0;
 		if (wnd && (c->flags & TF_PERSIST)) { /* window open: stop probing */
 			c->t_rexmt = 0;
 			c->flags &= ~(TF_PERSIST | TF_TLP);
@@ -515,27 +520,12 @@ static void fin_input(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 	}
 }
 
-/*
- * Out-of-order data must not starve the in-order segment that would let it be
- * read: when the memory bound refuses that segment, drop this connection's
- * out-of-order queue (reneging, which RFC 2018 allows: a sender keeps SACKed
- * data until it is ACKed) and try once more. Linux prunes the same way.
- */
-static bool renege_and_append(struct mg_tcp_stack *s, struct mg_tcp_conn *c,
-			      struct rte_mbuf *m)
-{
-	if (!c->ooo_head)
-		return false;
-	reass_flush(s, c);
-	CTR(s, ooo_reneged);
-	return rcvq_append(s, c, m);
-}
-
 /* In-order data: queue, pull what reassembly now reaches, decide the ACK. */
 static void data_in_order(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct tcp_seg *g,
 			  uint32_t len)
 {
-	if (!rcvq_append(s, c, g->m) && !renege_and_append(s, c, g->m)) {
+	/* rcvq_append makes room from out-of-order data first (tcp_reass.c). */
+	if (!rcvq_append(s, c, g->m)) {
 		DROP(s, RCVBUF);
 		c->flags |= TF_ACK_NOW | TF_ACK_IMMED;
 		return;

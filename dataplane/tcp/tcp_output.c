@@ -50,7 +50,7 @@ uint32_t tcp_rcv_window(const struct mg_tcp_stack *s, const struct mg_tcp_conn *
 	uint32_t space = c->rcvbuf > c->rcvq_bytes ? c->rcvbuf - c->rcvq_bytes : 0;
 	uint32_t adv = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 
-	if (s->st.mem_used >= s->p.mem_max)
+	if (mem_pressed(s))
 		space = 0;
 	if (space < RTE_MIN(c->rcvbuf / 2, (uint32_t)c->mss))
 		space = 0;

@@ -76,6 +76,13 @@ static inline uint32_t ts_now(const struct mg_tcp_stack *s, const struct mg_tcp_
 	return (uint32_t)(s->now / 1000) + c->ts_offset; /* 1 ms TS clock */
 }
 
+/* Core memory is used up by what cannot be taken back: out-of-order data
+ * can (mem_reclaim), so it alone never closes anyone's window. */
+static inline bool mem_pressed(const struct mg_tcp_stack *s)
+{
+	return s->st.mem_used - s->st.ooo_mem >= s->p.mem_max;
+}
+
 /* tcp_conn.c */
 struct mg_tcp_conn *conn_alloc(struct mg_tcp_stack *s, const struct mg_tcp_key *k);
 void conn_set_state(struct mg_tcp_stack *s, struct mg_tcp_conn *c, enum mg_tcp_state st);
@@ -133,6 +140,8 @@ uint32_t reass_pull(struct mg_tcp_stack *s, struct mg_tcp_conn *c);
 void reass_flush(struct mg_tcp_stack *s, struct mg_tcp_conn *c);
 uint8_t reass_sack_blocks(const struct mg_tcp_conn *c, uint32_t blk[][2], uint8_t max);
 bool rcvq_append(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct rte_mbuf *m);
+bool mem_reclaim(struct mg_tcp_stack *s, uint32_t need);
+uint32_t conn_rcv_bound(const struct mg_tcp_conn *c);
 
 /* tcp_isn.c */
 uint64_t isn_siphash(const uint8_t key[16], const void *data, size_t len);

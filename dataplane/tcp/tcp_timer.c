@@ -113,8 +113,13 @@ static void fire_tlp(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 
 void timer_persist_arm(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 {
+	if (!c->zwnd_since)
+		c->zwnd_since = s->now; /* cleared only by a window that opens */
 	c->flags = (c->flags & ~TF_TLP) | TF_PERSIST;
 	c->t_rexmt = s->now + RTE_MAX(rto_now(s, c), s->p.rto_min);
+	/* Backed-off probes are up to rto_max apart: wake at the deadline. */
+	if (s->p.zero_window_timeout)
+		c->t_rexmt = RTE_MIN(c->t_rexmt, c->zwnd_since + s->p.zero_window_timeout);
 }
 
 void timer_keep_arm(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
@@ -153,6 +158,14 @@ static void fire_rexmt(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 		return;
 	}
 	if (c->flags & TF_PERSIST) {
+		/* A peer that answers every probe and never opens its window
+		 * would hold our send queue for ever: give up after a bound. */
+		if (s->p.zero_window_timeout && c->zwnd_since &&
+		    s->now - c->zwnd_since >= s->p.zero_window_timeout) {
+			tcp_send_rst(s, c);
+			conn_close(s, c, MG_TCP_CLOSE_ZERO_WINDOW_TIMEOUT);
+			return;
+		}
 		tcp_send_probe(s, c, false);
 		if (c->backoff < 16)
 			c->backoff++;
@@ -222,6 +235,10 @@ static void fire_misc(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 		}
 	} else if (c->state == MG_TCP_FIN_WAIT_2 && (c->flags & TF_DETACHED)) {
 		conn_close(s, c, MG_TCP_CLOSE_FIN_WAIT2_TIMEOUT);
+	} else if (c->state == MG_TCP_SYN_RCVD) {
+		/* Half-open past handshake_timeout: no RST, the peer may be
+		 * spoofed (RFC 4987); the slot and the backlog place free now. */
+		conn_close(s, c, MG_TCP_CLOSE_HANDSHAKE_TIMEOUT);
 	}
 }
 

@@ -22,6 +22,7 @@ struct rte_hash;
 #define MG_TCP_MAX_LISTENERS 16
 #define MG_TCP_WHEEL_SLOTS 4096 /* 1 ms ticks: a 4 s horizon, farther re-inserts */
 #define MG_TCP_SACK_MAX 4       /* blocks kept in the sender's scoreboard */
+#define MG_TCP_OOO_CLASSES 33   /* out-of-order queues by bit length of their charge */
 
 /* RFC 9293 states, in the order of the RFC's diagram. */
 #define foreach_mg_tcp_state(_)        \
@@ -69,6 +70,8 @@ enum mg_tcp_state {
 	_(ooo_segs, "out-of-order segments queued")                       \
 	_(ooo_bytes, "out-of-order payload bytes queued")                 \
 	_(ooo_reneged, "out-of-order queues dropped to take in-order data") \
+	_(ooo_pruned, "other connections' out-of-order queues freed under core memory pressure (largest first)") \
+	_(collapsed_segs, "small segments copied into the previous buffer instead of holding their own") \
 	_(time_wait_held, "TIME-WAIT ends put off: the application has unread data") \
 	_(dup_bytes, "duplicate payload bytes received")                  \
 	_(challenge_acks, "RFC 5961 challenge ACKs sent")                 \
@@ -82,6 +85,7 @@ enum mg_tcp_state {
 	_(mem_bound_hits, "segments or sends refused by the per-core memory bound") \
 	_(rcvbuf_bound_hits, "receive data beyond the receive buffer")    \
 	_(ooo_bound_hits, "out-of-order segments refused by the queue bound") \
+	_(ooo_share_hits, "out-of-order segments refused: the core's out-of-order share is full") \
 	_(sndbuf_bound_hits, "sends cut short by the send-buffer bound")  \
 	_(conn_bound_hits, "connections refused: table full")             \
 	_(backlog_bound_hits, "SYNs past a listener's backlog")           \
@@ -145,6 +149,8 @@ enum mg_tcp_drop {
 	_(ABORTED, aborted, "local abort (RST sent)")                     \
 	_(TIMEOUT, timeout, "retransmissions exhausted")                  \
 	_(SYN_TIMEOUT, syn_timeout, "handshake timed out")                \
+	_(HANDSHAKE_TIMEOUT, handshake_timeout, "half-open handshake past handshake_timeout") \
+	_(ZERO_WINDOW_TIMEOUT, zero_window_timeout, "peer's window stayed zero past zero_window_timeout (RST sent)") \
 	_(KEEPALIVE, keepalive, "keepalive probes unanswered")            \
 	_(DATA_AFTER_CLOSE, data_after_close, "data arrived after close (RST sent)") \
 	_(UNREAD_DATA, unread_data, "closed with unread data (RST sent)") \
@@ -256,6 +262,8 @@ struct mg_tcp_conn {
 	uint32_t ooo_bytes, ooo_true;
 	uint16_t ooo_segs;
 	uint32_t ooo_last;       /* seq of the latest out-of-order arrival (SACK) */
+	uint8_t ooo_class;       /* index in stack.ooo_by_size, 0: not listed */
+	TAILQ_ENTRY(mg_tcp_conn) ooo_link;
 
 	/* timestamps (RFC 7323) */
 	uint32_t ts_recent, ts_offset, last_ack_sent;
@@ -277,6 +285,7 @@ struct mg_tcp_conn {
 	uint64_t timer_at;
 	uint64_t last_rx;
 	uint64_t chack_next;     /* no challenge ACK before then (per-connection limit) */
+	uint64_t zwnd_since;     /* the peer's window is zero since, 0: it is not */
 	uint8_t keep_probes;
 	uint8_t tos;             /* DiffServ + ECN byte of our segments */
 	TAILQ_ENTRY(mg_tcp_conn) wheel_link;
@@ -325,6 +334,9 @@ struct mg_tcp_params {
 	uint32_t sndbuf, rcvbuf; /* per connection, payload bytes */
 	uint64_t mem_max;        /* per core: buffer bytes held in all queues */
 	uint16_t ooo_max_segs;   /* per connection */
+	/* A connection's receive and out-of-order queues together hold at most
+	 * 2 * rcvbuf + 64 KiB of buffers (mbuf truesize); out-of-order queues
+	 * of the whole core at most mem_max / 2. */
 	uint32_t tx_ring_size;   /* power of two: segments awaiting mg_tcp_tx_take */
 	uint16_t tx_copy_max;    /* payloads up to this size are copied, not chained */
 	uint32_t flags;          /* MG_TCP_F_* */
@@ -335,7 +347,10 @@ struct mg_tcp_params {
 	enum mg_tcp_cc_algo cc;
 	/* times in microseconds */
 	uint32_t rto_init, rto_min, rto_max, delack, time_wait, fin_wait2;
-	uint32_t keep_idle, keep_intvl; /* keep_idle 0: keepalive off */
+	uint64_t keep_idle;             /* 0: keepalive off (RFC 9293 MUST-28: >= 2 h if on by default) */
+	uint32_t keep_intvl;
+	uint32_t handshake_timeout;     /* passive SYN-RECEIVED lifetime, 0: off */
+	uint32_t zero_window_timeout;   /* persist gives up (RST), 0: never */
 	uint8_t keep_probes, syn_retries, max_retries;
 	uint8_t ttl;                    /* IPv4 TTL of our segments (MUST-49) */
 	uint32_t challenge_ack_limit;   /* per stack per epoch, on average (randomized) */
@@ -352,6 +367,7 @@ struct mg_tcp_stats {
 	uint64_t closes[MG_TCP_CLOSE__COUNT];
 	uint64_t conns[MG_TCP_STATE__COUNT]; /* connections by state, now */
 	uint64_t mem_used;                   /* buffer bytes held now */
+	uint64_t ooo_mem;                    /* of which in out-of-order queues */
 };
 
 struct mg_tcp_stack {
@@ -362,6 +378,9 @@ struct mg_tcp_stack {
 	struct mg_tcp_conn_list pending;     /* want output when the TX ring drains */
 	struct mg_tcp_conn_list evlist;      /* events to deliver, conns to reap */
 	struct mg_tcp_conn_list wheel[MG_TCP_WHEEL_SLOTS];
+	/* Connections holding out-of-order data, by bit length of ooo_true:
+	 * pruning takes from the highest class first, in O(1). */
+	struct mg_tcp_conn_list ooo_by_size[MG_TCP_OOO_CLASSES];
 	uint64_t wheel_tick;                 /* next slot to run, in 1 ms ticks */
 	struct mg_tcp_listener listeners[MG_TCP_MAX_LISTENERS];
 	struct rte_mbuf **tx;                /* ring of p.tx_ring_size */

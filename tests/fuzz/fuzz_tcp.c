@@ -267,7 +267,7 @@ static void check_invariants(void)
 {
 	for (int i = 0; i < 2; i++) {
 		struct mg_tcp_stack *s = &st[i];
-		uint64_t mem = 0, by_state[MG_TCP_STATE__COUNT] = {0};
+		uint64_t mem = 0, ooo = 0, by_state[MG_TCP_STATE__COUNT] = {0};
 
 		for (uint32_t k = 0; k < s->p.max_conns; k++) {
 			struct mg_tcp_conn *c = &s->conns[k];
@@ -289,6 +289,11 @@ static void check_invariants(void)
 			n = chain_bytes(c->ooo_head, &t);
 			CHECK(n == c->ooo_bytes && t == c->ooo_true);
 			mem += t;
+			ooo += t;
+			/* issue 11: receive queues within the connection's bound, and
+			 * listed by size exactly when holding out-of-order data */
+			CHECK(c->rcvq_true + c->ooo_true <= conn_rcv_bound(c));
+			CHECK(!c->ooo_true == !c->ooo_class);
 			CHECK(c->ooo_segs <= s->p.ooo_max_segs);
 			for (const struct rte_mbuf *m = c->ooo_head; m; m = m->next) {
 				CHECK(SEQ_GT(m->hash.usr, c->rcv_nxt));
@@ -305,6 +310,7 @@ static void check_invariants(void)
 			}
 		}
 		CHECK(mem == s->st.mem_used);
+		CHECK(ooo == s->st.ooo_mem && ooo <= s->p.mem_max / 2);
 		CHECK(s->st.mem_used <= s->p.mem_max);
 		for (int k = 0; k < MG_TCP_STATE__COUNT; k++)
 			CHECK(by_state[k] == s->st.conns[k]);

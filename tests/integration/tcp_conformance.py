@@ -331,16 +331,30 @@ def bad_option_length_does_not_kill(s):
     c.rst()
 
 
+def is_probe(t, una):
+    """RFC 9293 3.8.6.1 (MUST-35/36): one byte of new data at SND.UNA, or the
+    empty segment at SND.UNA - 1 that Linux sends; no SYN, FIN or RST."""
+    if t.flags.S or t.flags.F or t.flags.R:
+        return False
+    n = len(t.payload)
+    return (t.seq == una and n == 1) or (t.seq == (una - 1) & 0xFFFFFFFF and n == 0)
+
+
 def zero_window_is_probed(s):
     c = Conn(s)
     c.handshake()
     data = b"z" * 1000
     c.send("PA", data=data, win=0)
     c.seq = (c.seq + len(data)) & 0xFFFFFFFF
-    probes = [p[TCP] for p in c.recv(A.probe_wait)]
-    # The echo must not overrun the zero window; something must come to probe it.
-    expect(all(len(t.payload) <= 1 for t in probes), "data sent into a zero window")
-    expect(probes, "no zero-window probe within %g s" % A.probe_wait)
+    # The echo waits behind our zero window (SND.UNA = c.ack): everything that
+    # comes must be a probe, and one must come.
+    segs = [p[TCP] for p in c.recv(A.probe_wait)]
+    bad = [(t.seq, len(t.payload), str(t.flags)) for t in segs
+           if not is_probe(t, c.ack) and not (len(t.payload) == 0 and t.seq == c.ack)]
+    expect(not bad, "into a zero window at SND.UNA %d came non-probes %s" % (c.ack, bad[:3]))
+    probes = [t for t in segs if is_probe(t, c.ack)]
+    expect(probes, "no zero-window probe (1 byte at SND.UNA or SND.UNA-1 empty) within %g s"
+           % A.probe_wait)
     c.send("A", win=65535)
     got, _ = c.exchange(b"", timeout=3)
     # exchange sends nothing; collect the pending echo.
@@ -354,6 +368,34 @@ def zero_window_is_probed(s):
         c.send("A")
     expect(got == data, "echo after the window opened: %d of %d B" % (len(got), len(data)))
     c.rst()
+
+
+def zero_window_peer_is_reset(s):
+    """A peer that answers every probe and never opens its window is reset
+    once the listener's zero-window timeout (--zero-window-timeout) passed."""
+    if not A.zero_window_timeout:
+        return
+    c = Conn(s)
+    c.handshake()
+    data = b"z" * 1000
+    c.send("PA", data=data, win=0)
+    c.seq = (c.seq + len(data)) & 0xFFFFFFFF
+    t0 = time.monotonic()
+    probes, rst_at = 0, None
+    while rst_at is None and time.monotonic() < t0 + A.zero_window_timeout + 5:
+        for p in c.recv(0.5):
+            t = p[TCP]
+            if t.flags.R:
+                rst_at = time.monotonic() - t0
+                break
+            if is_probe(t, c.ack):
+                probes += 1
+                c.send("A", win=0)  # the probe's byte not taken: still zero
+    expect(probes >= 2, "only %d probes before the give-up" % probes)
+    expect(rst_at is not None, "no RST within %g s of a shut window"
+           % (A.zero_window_timeout + 5))
+    expect(rst_at >= A.zero_window_timeout - 1, "RST after %.1f s, before the %g s timeout"
+           % (rst_at, A.zero_window_timeout))
 
 
 def fin_is_acked_and_returned(s):
@@ -427,6 +469,7 @@ CASES = [syn_ack_carries_mss, unknown_option_is_ignored, unaligned_options_are_p
          rst_at_rcv_nxt_resets, syn_in_window_gets_challenge_ack,
          out_of_window_segment_gets_ack, old_duplicate_data_gets_ack,
          bad_option_length_does_not_kill, zero_window_is_probed,
+         zero_window_peer_is_reset,
          fin_is_acked_and_returned, fin_with_the_handshake_ack,
          retransmitted_fin_is_acked_again]
 
@@ -440,6 +483,8 @@ def main():
     ap.add_argument("--dst", default="198.18.1.1:8080")
     ap.add_argument("--closed-port", type=int, default=8099)
     ap.add_argument("--probe-wait", type=float, default=3.0)
+    ap.add_argument("--zero-window-timeout", type=float, default=0,
+                    help="the listener's zero_window_timeout_s (0: skip that case)")
     ap.add_argument("--case", action="append")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--seed", type=int, default=1)

@@ -119,6 +119,10 @@ static void minimal_gets_defaults(void **state)
 	assert_int_equal(c->tcp_max_conns, 32768);
 	assert_int_equal(c->tcp_buffer_kb, 256);
 	assert_int_equal(c->tcp_rto_min_ms, 200);
+	assert_int_equal(c->tcp_idle_timeout_s, 3600);
+	assert_int_equal(c->tcp_handshake_timeout_s, 60);
+	assert_int_equal(c->tcp_zero_window_timeout_s, 120);
+	assert_int_equal(c->tcp_keepalive_s, 7200);
 	free(c);
 }
 
@@ -547,6 +551,15 @@ static void tcp_values_out_of_range(void **state)
 			  "t.conf:3: tcp.max_conns: 10 is outside 1024..1048576");
 	expect_string_bad(BASE "tcp = { rto = 5; };\n", MG_ERR_CONFIG_UNKNOWN_FIELD,
 			  "t.conf:3: tcp.rto: unknown field");
+	expect_string_bad(BASE "tcp = { handshake_timeout_s = 0; };\n", MG_ERR_CONFIG_RANGE,
+			  "t.conf:3: tcp.handshake_timeout_s: 0 is outside 1..600");
+	expect_string_bad(BASE "tcp = { zero_window_timeout_s = 3601; };\n",
+			  MG_ERR_CONFIG_RANGE,
+			  "t.conf:3: tcp.zero_window_timeout_s: 3601 is outside 0..3600");
+	expect_string_bad(BASE "tcp = { idle_timeout_s = -1; };\n", MG_ERR_CONFIG_RANGE,
+			  "t.conf:3: tcp.idle_timeout_s: -1 is outside 0..604800");
+	expect_string_bad(BASE "tcp = { keepalive_s = 86401; };\n", MG_ERR_CONFIG_RANGE,
+			  "t.conf:3: tcp.keepalive_s: 86401 is outside 0..86400");
 }
 
 static void long_unknown_name_cut(void **state)

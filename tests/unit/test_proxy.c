@@ -782,6 +782,34 @@ static void open_busy_pair(struct app **c, struct app **s)
 	run_for(50000);
 }
 
+/* A pair that moves no byte for the listener's idle_timeout is reset both
+ * ways (a peer sending only out-of-order data, or holding its window shut,
+ * moves nothing); one that keeps moving bytes is not. */
+static void idle_pair_is_reset_after_idle_timeout(void **state)
+{
+	struct app *c[2], *s[2];
+
+	(void)state;
+	N->px.listeners[0].idle_timeout_us = 2000000;
+	open_pairs(2, c, s);
+	c[0]->tx_total = 1000;
+	s[0]->tx_total = 1000;
+	run_for(1500000);
+	assert_int_equal(c[0]->rx + s[0]->rx, 2000);
+	/* Pair 1 keeps trickling: 100 bytes every 0.5 s, past the timeout. */
+	for (int i = 1; i <= 6; i++) {
+		c[1]->tx_total = 100u * i;
+		run_for(500000);
+	}
+	assert_true(c[0]->closed && s[0]->closed);
+	assert_int_equal(c[0]->close_reason, MG_TCP_CLOSE_RESET);
+	assert_int_equal(s[0]->close_reason, MG_TCP_CLOSE_RESET);
+	assert_int_equal(PX(closed_idle), 1);
+	assert_false(c[1]->closed || s[1]->closed);
+	assert_int_equal(s[1]->rx, 600);
+	assert_int_equal(N->px.st.pairs_active, 1);
+}
+
 static void server_reset_resets_the_client(void **state)
 {
 	struct app *c, *s;
@@ -943,6 +971,7 @@ int main(int argc, char **argv)
 		T(server_reset_resets_the_client),
 		T(client_reset_resets_the_server),
 		T(refused_upstream_resets_the_client),
+		T(idle_pair_is_reset_after_idle_timeout),
 		T(neighbour_resolved_late_still_connects),
 		T(neighbour_never_resolved_resets_the_client),
 		T(full_pool_resets_the_third_client),

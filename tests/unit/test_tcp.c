@@ -904,9 +904,56 @@ static void close_the_window(struct app *cl, struct app *sv, uint64_t bytes)
 	assert_true(run_until(N, zero_window_seen, 60000000));
 }
 
+static bool probe_captured(void)
+{
+	for (unsigned i = 0; i < N->n_captured; i++)
+		if (rte_pktmbuf_mtod_offset(N->captured[i], struct rte_ipv4_hdr *, 14)->src_addr ==
+		    IP_A)
+			return true;
+	return false;
+}
+
+/*
+ * Hold the wire until the client sends, and check that what it sends while
+ * the window is zero is a probe (RFC 9293 3.8.6.1, MUST-35/36): one byte of
+ * new data at SND.UNA. Then let the held frames go on.
+ */
+static void assert_next_is_a_probe(struct app *cl)
+{
+	uint32_t una = cl->c->snd_una;
+	unsigned n;
+
+	N->hold = true;
+	N->n_captured = 0;
+	assert_true(run_until(N, probe_captured, 130000000));
+	N->hold = false;
+	n = N->n_captured;
+	N->n_captured = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = N->captured[i];
+		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+		const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(f + 14);
+		const struct rte_tcp_hdr *th = (const struct rte_tcp_hdr *)(ip + 1);
+		struct mg_pkt pkt;
+		int to = ip->src_addr == IP_A ? 1 : 0;
+
+		wire_pkt(&pkt, f, 20);
+		if (!to) {
+			wire_put(N, to, m, 0);
+			continue;
+		}
+		assert_int_equal(cl->c->snd_wnd, 0);
+		assert_int_equal(rte_be_to_cpu_32(th->sent_seq), una);
+		assert_int_equal(pkt.data_len, 1);
+		assert_int_equal(th->tcp_flags & (TH_SYN | TH_FIN | TH_RST), 0);
+		wire_put(N, to, m, 0);
+	}
+}
+
 static void zero_window_persists_then_resumes(void **state)
 {
 	struct app *cl, *sv;
+	uint64_t probes;
 
 	(void)state;
 	cl = open_pair(16);
@@ -915,6 +962,13 @@ static void zero_window_persists_then_resumes(void **state)
 	assert_int_equal(sv->c->rcvq_bytes, sv->c->rcvbuf);
 	assert_int_equal(sv->c->rcv_adv, sv->c->rcv_nxt); /* window zero */
 	assert_int_equal(cl->c->snd_wnd, 0);
+	probes = CTR_OF(0, persist_probes);
+	assert_next_is_a_probe(cl);
+	assert_int_equal(CTR_OF(0, persist_probes), probes + 1);
+	/* The probe's byte found no room: the window is still zero. */
+	run_for(N, 10000);
+	assert_int_equal(cl->c->snd_wnd, 0);
+	assert_int_equal(sv->c->rcvq_bytes, sv->c->rcvbuf);
 	sv->auto_read = true;
 	app_read(sv);
 	assert_true(run_until(N, server_got_all, 60000000));
