@@ -23,12 +23,17 @@
 # in the PMD's receive function. (SCHED_IDLE and nice 19: what the test takes
 # from other work on that core is as little as it can be.)
 #
-# Checks, for ROUNDS peers (the first connects, the others reconnect), each
-# killed with SIGKILL or stopped with SIGINT in turn: meshgw's rx counter rises
-# while the peer sends; after the peer is gone meshgw runs, telemetry answers
-# and the port's link is down; the gate waited for the worker at every
-# disconnect; at the end SIGTERM gives exit 0, and the log holds no sanitizer
-# report (run it with MG_BUILD=build-asan too).
+# 1. meshgw is the memif server (as drawn). ROUNDS peers, the first connecting
+#    and the others reconnecting, each killed with SIGKILL or stopped with
+#    SIGINT in turn. Each round: the link comes up and meshgw's rx counter
+#    rises; after the peer is gone meshgw runs, telemetry answers, the link is
+#    down.
+# 2. The roles the other way round (bench/deny.sh's wiring): testpmd is the
+#    server, meshgw the client, and the server is killed: the same checks for
+#    that one disconnect (DPDK 22.11's memif client never connects again).
+# After each part: the unmap gate waited at every disconnect, SIGTERM gives
+# exit 0, and meshgw's log holds no sanitizer report (run it with
+# MG_BUILD=build-asan too).
 #
 # Environment: ROUNDS (4), TESTPMD (dpdk-testpmd), and tests/lib.sh's.
 set -euo pipefail
@@ -36,7 +41,7 @@ set -euo pipefail
 
 ROUNDS=${ROUNDS:-4}
 TESTPMD=${TESTPMD:-dpdk-testpmd}
-PREFIX=mgt-memif
+PREFIX=
 PEER_PREFIX=mgt-memif-peer
 DIR=/run/mgt-memif
 SOCK=$DIR/memif.sock
@@ -67,15 +72,16 @@ mg_lock # the cores: no other test's traffic meanwhile
 rm -rf "$DIR"
 mkdir -p -m 0700 "$DIR" "$DIR/state"
 
-cat >"$DIR/gateway.conf" <<EOF
-# Written by tests/integration/memif_reconnect.sh. meshgw is the memif server:
-# the server keeps listening, so peers can come and go while it runs.
+# write_conf ROLE: meshgw's conf with one memif port in ROLE (server, client).
+write_conf() {
+	cat >"$DIR/gateway-$1.conf" <<EOF
+# Written by tests/integration/memif_reconnect.sh: one memif port, $1 role.
 node = "memif";
 workers = { lcores = [1]; };
 ports = (
   {
     name = "m0";
-    device = "net_memif0,role=server,socket=$SOCK,socket-abstract=no,mac=$GW_MAC";
+    device = "net_memif0,role=$1,socket=$SOCK,socket-abstract=no,mac=$GW_MAC";
     address = "198.18.0.2/24";
     mtu = 1500;
   }
@@ -83,6 +89,7 @@ ports = (
 state_dir = "$DIR/state";
 control = { socket = "$DIR/state/control.sock"; };
 EOF
+}
 
 stat_of() { mg_ctl "$PREFIX" stats --json | mg_json_get "$1"; }
 link_of() { mg_ctl "$PREFIX" status --json | mg_json_get port.m0.link; }
@@ -101,16 +108,27 @@ rx_above() { [ "$(stat_of port.m0.rx_packets)" -gt "$1" ]; }
 link_is() { [ "$(link_of)" = "$1" ]; }
 gw_alive() { kill -0 "$GW_PID" 2>/dev/null && [ -z "$(mg_gateway_rc "$PREFIX")" ]; }
 
-# start_peer: testpmd txonly as memif client, its busy lcore on core 0.
-# --stats-period keeps it running with stdin at EOF (MACHINE-NOTES).
+# start_peer ROLE: testpmd txonly with its memif port in ROLE, its busy lcore
+# on core 0. --stats-period keeps it running with stdin at EOF (MACHINE-NOTES).
 start_peer() {
 	"$TESTPMD" --no-huge -m 512 --no-pci "--file-prefix=$PEER_PREFIX" --lcores=0@1,1@0 \
 		"--log-level=*:notice" \
-		--vdev "net_memif0,role=client,socket=$SOCK,socket-abstract=no" -- \
+		--vdev "net_memif0,role=$1,socket=$SOCK,socket-abstract=no" -- \
 		--total-num-mbufs=8192 --nb-cores=1 --forward-mode=txonly --txpkts=64 \
 		"--eth-peer=0,$GW_MAC" --auto-start --stats-period=1 \
 		</dev/null >>"$MG_LOG_DIR/$PEER_PREFIX.log" 2>&1 9>&- &
 	PEER=$!
+	disown "$PEER" # its exit status is testpmd's business, not a "Killed" line here
+}
+
+# gone PID: wait up to 10 s for PID to exit.
+gone() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # worker_tid: the thread id of meshgw's worker (EAL names it rte-worker-1).
@@ -122,67 +140,95 @@ worker_tid() {
 # stops its port and disconnects) while meshgw's worker mostly waits for its
 # core (SCHED_IDLE against a hog), as a worker on a loaded machine does.
 stop_peer() {
-	local i tid
+	local tid
 	tid=$(worker_tid) || mg_die "no worker thread rte-worker-1 in meshgw $GW_PID"
 	nice -n 19 taskset -c 1 bash -c 'while :; do :; done' 9>&- &
 	HOG=$!
+	disown "$HOG"
 	chrt --idle -p 0 "$tid"
 	sleep 0.5
 	kill "-$1" "$PEER" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$PEER" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$PEER" 2>/dev/null || true
-	# Its own exit status is testpmd's business; braces keep bash's "Killed" quiet.
-	{ wait "$PEER"; } 2>/dev/null || true
+	gone "$PEER" || kill -KILL "$PEER" 2>/dev/null || true
+	gone "$PEER" || mg_die "testpmd $PEER outlived SIGKILL"
 	PEER=
 	sleep 0.5
 	kill -KILL "$HOG" 2>/dev/null || true
-	{ wait "$HOG"; } 2>/dev/null || true
+	gone "$HOG" || true
 	HOG=
 	chrt --other -p 0 "$tid" 2>/dev/null || true # gone if meshgw died
 }
 
+# start_gateway ROLE: meshgw with its memif port in ROLE; sets GW_PID, PREFIX.
+start_gateway() {
+	PREFIX=mgt-memif-$1
+	write_conf "$1"
+	GW_PID=$("$MG_ROOT/tests/run-gateway.sh" --netns none "$DIR/gateway-$1.conf" "$PREFIX") ||
+		mg_die "meshgw ($1) did not start"
+	mg_log "meshgw pid $GW_PID, memif $1 (log $MG_LOG_DIR/$PREFIX.log)"
+}
+
+# peer_round NAME SIG: traffic from the peer now connected raises meshgw's rx
+# counter, then the peer goes away with SIG; meshgw must stay up. False if
+# meshgw died.
+rx=0
+peer_round() {
+	mg_expect "$1: link up with the peer" wait_until 30 link_is up
+	mg_expect "$1: rx_packets rises above $rx" wait_until 30 rx_above "$rx"
+	rx=$(stat_of port.m0.rx_packets)
+	mg_log "$1: rx_packets $rx; the peer goes away with SIG$2"
+	stop_peer "$2"
+	mg_expect "$1: meshgw alive after the peer's SIG$2" gw_alive
+	gw_alive || return 1
+	mg_expect "$1: telemetry answers" wait_until 1 mg_ctl "$PREFIX" status
+	mg_expect "$1: link down without the peer" wait_until 10 link_is down
+	rx=$(stat_of port.m0.rx_packets)
+}
+
+# finish_gateway DISCONNECTS: the gate engaged at each disconnect, SIGTERM
+# gives exit 0, no sanitizer report; or, if meshgw died, how.
+finish_gateway() {
+	local waits rc
+	if gw_alive; then
+		# Each disconnect unmaps the shared regions on the interrupt thread.
+		waits=$(stat_of pmd.unmap_gate.waits)
+		mg_log "unmap gate: $waits waits, longest $(stat_of pmd.unmap_gate.wait_us_max) us"
+		mg_expect "the gate waited for the worker at each of $1 disconnect(s)" \
+			[ "$waits" -ge "$1" ]
+		kill -TERM "$GW_PID"
+		rc=$(mg_wait_exit "$PREFIX" 10) || rc="none (still running after 10 s)"
+		mg_expect_eq "meshgw exit code after SIGTERM" 0 "$rc"
+	else
+		rc=$(mg_wait_exit "$PREFIX" 5) || rc=unknown
+		mg_log "meshgw died, exit status $rc (128+11 = SIGSEGV); its log:"
+		tail -n 5 "$MG_LOG_DIR/$PREFIX.log" | sed 's/^/    /' >&2
+	fi
+	GW_PID=
+	mg_expect "no sanitizer report in meshgw's log" \
+		bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$MG_LOG_DIR/$PREFIX.log'"
+}
+
 mkdir -p "$MG_LOG_DIR"
 : >"$MG_LOG_DIR/$PEER_PREFIX.log"
-GW_PID=$("$MG_ROOT/tests/run-gateway.sh" --netns none "$DIR/gateway.conf" "$PREFIX") ||
-	mg_die "meshgw did not start"
-mg_log "meshgw pid $GW_PID (log $MG_LOG_DIR/$PREFIX.log)"
-mg_expect_eq "link before any peer" down "$(link_of)"
 
-rx=0
+# 1. meshgw is the memif server: it keeps listening, so peers come and go.
+start_gateway server
+mg_expect_eq "link before any peer" down "$(link_of)"
 for ((r = 1; r <= ROUNDS; r++)); do
 	sig=KILL
 	[ $((r % 2)) -eq 1 ] || sig=INT
-	start_peer
-	mg_expect "round $r: link up with the peer" wait_until 30 link_is up
-	mg_expect "round $r: rx_packets rises above $rx" wait_until 30 rx_above "$rx"
-	rx=$(stat_of port.m0.rx_packets)
-	mg_log "round $r: rx_packets $rx; peer goes away with SIG$sig"
-	stop_peer "$sig"
-	mg_expect "round $r: meshgw alive after the peer's SIG$sig" gw_alive
-	gw_alive || break
-	mg_expect "round $r: telemetry answers" wait_until 1 mg_ctl "$PREFIX" status
-	mg_expect "round $r: link down without the peer" wait_until 10 link_is down
-	rx=$(stat_of port.m0.rx_packets)
+	start_peer client
+	peer_round "server, peer $r" "$sig" || break
 done
+finish_gateway "$ROUNDS"
 
-if gw_alive; then
-	# Each disconnect unmaps the peer's regions on the interrupt thread.
-	waits=$(stat_of pmd.unmap_gate.waits)
-	mg_log "unmap gate: $waits waits, longest $(stat_of pmd.unmap_gate.wait_us_max) us"
-	mg_expect "the gate waited for the worker at each of $ROUNDS disconnects" \
-		[ "$waits" -ge "$ROUNDS" ]
-	kill -TERM "$GW_PID"
-	rc=$(mg_wait_exit "$PREFIX" 10) || rc="none (still running after 10 s)"
-	mg_expect_eq "meshgw exit code after SIGTERM" 0 "$rc"
-else
-	rc=$(mg_wait_exit "$PREFIX" 5) || rc=unknown
-	mg_log "meshgw died, exit status $rc (128+11 = SIGSEGV); its log:"
-	tail -n 5 "$MG_LOG_DIR/$PREFIX.log" | sed 's/^/    /' >&2
-fi
-GW_PID=
-mg_expect "no sanitizer report in meshgw's log" \
-	bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$MG_LOG_DIR/$PREFIX.log'"
+# 2. meshgw is the client (bench/deny.sh's wiring) and the server goes away.
+# DPDK 22.11's memif client does not connect again by itself, so this checks
+# one disconnect only.
+rm -f "$SOCK"
+start_peer server
+wait_until 20 test -S "$SOCK" || mg_die "the peer's memif socket did not appear"
+start_gateway client
+rx=0
+peer_round "client, server peer" KILL || true
+finish_gateway 1
 mg_finish
