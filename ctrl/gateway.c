@@ -23,6 +23,7 @@
 #include "keys.h"
 #include "policy.h"
 #include "slowpath.h"
+#include "unmap_gate.h"
 
 /*
  * The control thread naps when the slow path is idle, longer each idle round
@@ -356,6 +357,12 @@ MG_RESULT mg_gateway_start(struct mg_gateway *gw)
 		MG_GUARD(make_steer_rings(gw));
 		MG_GUARD(start_tcp(gw));
 	}
+	/*
+	 * Before the workers poll: a PMD that unmaps queue memory on the
+	 * interrupt thread (memif, when its peer goes away) waits for them to
+	 * leave their bursts first. They report on the policy's QSBR every loop.
+	 */
+	MG_GUARD(mg_unmap_gate_arm(gw->pub.qsv));
 	for (uint16_t i = 0; i < gw->n_workers; i++) {
 		int rc = rte_eal_remote_launch(mg_worker_main, gw->workers[i],
 					       gw->workers[i]->lcore);
@@ -523,6 +530,8 @@ void mg_gateway_stop(struct mg_gateway *gw)
 {
 	__atomic_store_n(&gw->quit, 1, __ATOMIC_RELAXED);
 	rte_eal_mp_wait_lcore();
+	/* No worker polls now; the QSBR variable the gate waits on is freed below. */
+	mg_unmap_gate_disarm();
 	/* The telemetry thread reads workers and ports under this lock. */
 	pthread_mutex_lock(&gw->lock);
 	gw->n_workers = 0;

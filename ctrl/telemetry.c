@@ -17,6 +17,7 @@
 #include "attest.h"
 #include "fault.h"
 #include "filehash.h"
+#include "unmap_gate.h"
 
 /*
  * DPDK's telemetry callbacks carry no user pointer; there is one gateway.
@@ -196,6 +197,7 @@ static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d
 {
 	struct mg_gateway *gw = tel_gw;
 	struct mg_port_counters total;
+	struct mg_unmap_gate_stats gate;
 
 	(void)cmd;
 	if (params && *params)
@@ -213,6 +215,9 @@ static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d
 #undef _
 	rte_tel_data_add_dict_u64(d, "neighbours/count", gw->neigh.count);
 	rte_tel_data_add_dict_u64(d, "neighbours/evicted_full", gw->neigh.evicted_full);
+	mg_unmap_gate_stats(&gate);
+	rte_tel_data_add_dict_u64(d, "pmd/unmap_gate/waits", gate.waits);
+	rte_tel_data_add_dict_u64(d, "pmd/unmap_gate/wait_us_max", gate.wait_ns_max / 1000);
 	pthread_mutex_unlock(&gw->lock);
 	return 0;
 }

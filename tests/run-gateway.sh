@@ -12,7 +12,8 @@
 #
 # Usage: tests/run-gateway.sh [--netns NS] [--timeout S] <gateway.conf> [prefix]
 #   --netns NS   namespace to run in (default: mg-gw2 if the conf says
-#                node = "gw2", mg-gw otherwise)
+#                node = "gw2", mg-gw otherwise; "none": the caller's own, for
+#                ports that need no topology, such as memif)
 #   --timeout S  how long to wait for telemetry (default 20 s)
 #   prefix       EAL --file-prefix (default meshgw-<node>); meshctl -f takes it
 #
@@ -70,7 +71,9 @@ if [ -z "$ns" ]; then
 	esac
 fi
 prefix=${2:-meshgw-$node}
-[ -e "/run/netns/$ns" ] || mg_die "no netns $ns (run tests/topo.sh up)"
+[ "$ns" = none ] || [ -e "/run/netns/$ns" ] || mg_die "no netns $ns (run tests/topo.sh up)"
+netns_exec=(ip netns exec "$ns")
+[ "$ns" != none ] || netns_exec=()
 
 mkdir -p "$MG_LOG_DIR"
 log=$MG_LOG_DIR/$prefix.log
@@ -110,7 +113,7 @@ exec 9>&- # the test lock (tests/lib.sh mg_lock) stays with the caller
 	# timeout) so the exit code still lands; meshgw sets its own handlers
 	# for SIGTERM and SIGINT over the ignored dispositions it inherits.
 	trap '' TERM INT HUP
-	ip netns exec "$ns" "$MESHGW" "${eal[@]}" -- -c "$conf" >>"$log" 2>&1 9>&- &
+	"${netns_exec[@]}" "$MESHGW" "${eal[@]}" -- -c "$conf" >>"$log" 2>&1 9>&- &
 	child=$!
 	echo "$child" >"$pidfile"
 	rc=0
