@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The layout of the compiled policy arena, shared by policy_compile.c (which
+ * builds and seals it) and policy_authz.c (which reads it on the per-connection
+ * path). Not for other rooms: the arena is opaque outside ctrl/policy*.c.
+ */
+#ifndef MG_POLICY_ARENA_H
+#define MG_POLICY_ARENA_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include <rte_hash_crc.h>
+
+#include "policy.h"
+
+#define POLICY_MAGIC 0x5943494c4f50474dULL /* "MGPOLICY" */
+#define HASH_SEED 0x6d657368u               /* fixed: the arena is deterministic */
+#define NONE UINT32_MAX
+#define SVC_BIT 0x80000000u                 /* address slot refers to a service */
+
+struct strref {
+	uint32_t off, len; /* NUL-terminated string of len bytes at base + off */
+};
+
+struct listref {
+	uint32_t off, n; /* n elements at base + off */
+};
+
+struct a_td {
+	struct strref name, pem;
+	uint32_t n_certs;
+};
+
+struct a_workload {
+	struct strref name, id;
+	struct listref ports;  /* uint16_t, sorted */
+	struct listref images; /* uint8_t[32], sorted */
+	struct listref addrs;  /* uint32_t */
+};
+
+struct a_svc_port {
+	uint16_t port, target;
+};
+
+struct a_service {
+	struct strref name;
+	uint32_t addr, workload;
+	struct listref ports; /* struct a_svc_port, sorted by port */
+};
+
+struct a_rule {
+	struct strref name;
+	uint32_t workload;
+	uint8_t action, has_http;
+	struct listref methods, paths, hosts; /* struct strref each */
+};
+
+struct a_sel {
+	uint32_t hash;
+	struct strref key;
+	uint32_t workload;     /* the workload whose SPIFFE ID this is, or NONE */
+	struct listref grants; /* struct a_grant, sorted by (workload, rule) */
+};
+
+struct a_grant {
+	uint64_t port_mask; /* bit i: the workload's i-th port */
+	uint32_t workload, rule;
+	uint8_t action, has_http;
+};
+
+struct a_addr {
+	uint32_t ip; /* 0: empty (0.0.0.0/8 is refused by the parser) */
+	uint32_t ref; /* workload index, or SVC_BIT | service index */
+};
+
+struct mg_policy {
+	uint64_t magic;
+	uint64_t size; /* bytes mapped */
+	uint64_t version, generation;
+	uint8_t digest[MG_POLICY_DIGEST_LEN];
+	uint8_t arena_sha256[32]; /* set by mg_policy_seal(), zero while hashing */
+	uint32_t sealed, deny_all;
+	uint32_t used; /* bytes of the arena in use */
+	uint32_t prefix_levels; /* patterns go this many path segments deep (+1) */
+	struct listref tds, workloads, services, rules, sels, grants;
+	struct listref sel_slots;  /* uint32_t: selector index + 1, 0 empty */
+	struct listref addr_slots; /* struct a_addr */
+	uint16_t tls_min;
+	struct strref tls_suites, tls_groups, tls_sigalgs;
+};
+
+#define CAT(p, off, type) ((const type *)((const uint8_t *)(p) + (off)))
+
+/*
+ * CRC32-C of a key (SSE4.2 crc32 through DPDK's primitives). Words are
+ * loaded with memcpy: keys sit at any byte offset, and rte_hash_crc()'s own
+ * loop casts them to uint64_t pointers, which is undefined when unaligned.
+ */
+static inline uint32_t hash_key(const char *k, uint32_t len)
+{
+	uint32_t h = HASH_SEED;
+	uint64_t w;
+
+	for (; len >= 8; k += 8, len -= 8) {
+		memcpy(&w, k, sizeof(w));
+		h = rte_hash_crc_8byte(w, h);
+	}
+	while (len-- > 0)
+		h = rte_hash_crc_1byte((uint8_t)*k++, h);
+	return h;
+}
+
+static inline const char *sref(const struct mg_policy *p, struct strref s)
+{
+	return CAT(p, s.off, char);
+}
+
+#endif /* MG_POLICY_ARENA_H */
