@@ -16,7 +16,8 @@
 #
 # Source it, then:  ls_setup NAME; trap ls_cleanup EXIT; ls_conf gw.conf; ls_start gw.conf
 # Run directly, it checks its own fixtures offline (keys, builds, signatures)
-# and exits 0 if they are sound; tests/run.sh runs it like any script here.
+# and exits 0 if they are sound. tests/run.sh does not run it (lib*.sh are
+# helpers); the scripts that source it exercise the same fixtures.
 
 LS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib.sh
