@@ -51,6 +51,9 @@ GOAL_GAP_US=50
 
 [ "$(id -u)" = 0 ] || mg_die "must run as root (DPDK runtime dirs)"
 mg_need_bins
+# The cores are the machine's: a test run or another benchmark on them at the
+# same time would skew the loop gaps both ways. Same lock as tests/run.sh.
+mg_lock
 ls_setup swap
 trap ls_cleanup EXIT
 trap 'exit 130' INT TERM
@@ -64,8 +67,14 @@ ms() {
 	t1=$(date +%s%N)
 	echo $(((t1 - t0) / 1000))
 }
-# median of the numbers on stdin
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# median of the integers on stdin: the middle one, or the mean of the two
+# middle ones for an even count (rounded down); fails on no input.
+median() {
+	sort -n | awk '{ a[NR] = $1 }
+		END { if (NR == 0) exit 1
+		      if (NR % 2) print a[(NR + 1) / 2]
+		      else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'
+}
 
 mg_log "generating $RULES rules, $WORKLOADS workloads"
 timeout 120 "$MG_PYTHON" "$ROOT/bench/gen_policy.py" --rules "$RULES" --workloads "$WORKLOADS" \

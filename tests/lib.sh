@@ -66,27 +66,40 @@ mg_ctl() {
 	"$MESHCTL" -f "$prefix" "$@"
 }
 
-# mg_json_get KEY: read a JSON object on stdin, print the value of KEY (0 if
-# absent). Keys are written with dots ("port.fabric.rx_packets"); the same key
-# with "/" or "_" between its parts is accepted too, since DPDK's telemetry
+# mg_json_get KEY [DEFAULT]: read a JSON object on stdin, print the value of
+# KEY. A missing key is an error (exit 1, naming the key and the keys that are
+# there) unless a DEFAULT is given: a renamed counter must fail a check, not
+# read as 0. Keys are written with dots ("port.fabric.rx_packets"); the same
+# key with "/" or "_" between its parts is accepted too, since DPDK's telemetry
 # allows only [A-Za-z0-9_/] in dictionary names.
 mg_json_get() {
 	"$MG_PYTHON" -c '
 import json, sys
-d = json.load(sys.stdin)
+raw = sys.stdin.read()
+try:
+    d = json.loads(raw)
+except ValueError:
+    sys.exit("mg_json_get: %s: the reply is not JSON: %r" % (sys.argv[1], raw[:200]))
 k = sys.argv[1]
 for cand in (k, k.replace(".", "/"), k.replace(".", "_")):
     if cand in d:
         print(d[cand])
         break
 else:
-    print(0)' "$1"
+    if len(sys.argv) > 2:
+        print(sys.argv[2])
+    else:
+        near = sorted(x for x in d if x.split("/")[-1] == k.replace("/", ".").split(".")[-1])
+        sys.exit("mg_json_get: no key %r in the reply (%d keys%s)"
+                 % (k, len(d), "; similar: " + ", ".join(near[:8]) if near else ""))' "$@"
 }
 
-# mg_stat PREFIX KEY: one counter from /meshgw/stats.
+# mg_stat PREFIX KEY: one counter from /meshgw/stats; a missing key (or a
+# gateway that does not answer) prints a message and returns non-zero, which
+# fails the calling script under set -e, and mg_expect_eq compares "" anyway.
 mg_stat() { mg_ctl "$1" stats --json | mg_json_get "$2"; }
 
-# mg_drop PREFIX REASON: one counter from /meshgw/drops.
+# mg_drop PREFIX REASON: one counter from /meshgw/drops (missing: as mg_stat).
 mg_drop() { mg_ctl "$1" drops --json | mg_json_get "$2"; }
 
 # mg_start_gateway CONF [PREFIX]: start meshgw through run-gateway.sh; sets

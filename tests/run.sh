@@ -22,15 +22,32 @@
 #   SANITIZED_SCRIPTS     integration scripts the sanitized step runs (default: those
 #                         that feed the data path bad or lossy input, listed below)
 #   MG_RUN_LOGS           where logs go (default /tmp/meshgw-run); one log per item
+#   (cleared on start, so the environment cannot weaken a check: MG_L4,
+#   MG_UPDATE_GOLDEN, ASAN_OPTIONS, UBSAN_OPTIONS, LSAN_OPTIONS,
+#   CMOCKA_TEST_FILTER, CMOCKA_TEST_ABORT)
 #   MG_BUILD, MG_BUILD_ASAN, MG_BUILD_FUZZ
 #                         build directories (default build, build-asan, build-fuzz
 #                         in the repository); integration uses meshgw from MG_BUILD
+#
+# tests/expected.txt lists every unit program, fuzz target and integration
+# script; one that is listed but not found, or found but not listed, is a FAIL
+# line of its own.
 #
 # The build directories come from `make build` (build/, build-asan/, build-fuzz/);
 # a missing one is a failure of its step, not a silent skip.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# Variables that would turn checks into tautologies: MG_L4=linux tests the
+# kernel instead of meshgw, MG_UPDATE_GOLDEN rewrites the golden files the
+# policy test compares against, inherited sanitizer options could switch off
+# leak detection or halting, a cmocka filter would skip cases. The steps set
+# the sanitizer options they need themselves.
+unset MG_L4 MG_UPDATE_GOLDEN ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS \
+	CMOCKA_TEST_FILTER CMOCKA_TEST_ABORT
+# Every unit program, fuzz target and integration script that must exist: one
+# that stops being built or is deleted is a failure, not a smaller count.
+EXPECTED=$ROOT/tests/expected.txt
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 INTEGRATION_TIMEOUT=${INTEGRATION_TIMEOUT:-300}
 LOGS=${MG_RUN_LOGS:-/tmp/meshgw-run}
@@ -61,6 +78,34 @@ mkdir -p "$LOGS"
 PASSED=0
 FAILED=0
 T0=$SECONDS
+
+# expected KIND: the names of KIND (unit, fuzz, integration) in tests/expected.txt.
+expected() { sed -n "s|^$1/||p" "$EXPECTED" | sort -u; }
+
+# check_expected STEP KIND FOUND...: a FAIL line for each name of KIND that
+# tests/expected.txt lists but was not found, and for each one found but not
+# listed (add it to the list in the same commit as the test).
+check_expected() {
+	local step=$1 kind=$2 name log
+	shift 2
+	log=$LOGS/${step}_expected.log
+	printf 'names of kind %s in %s against those found by step %s\n' \
+		"$kind" "$EXPECTED" "$step" >"$log"
+	if [ ! -r "$EXPECTED" ]; then
+		report FAIL "$step/expected" 0 1 "$log" "(no $EXPECTED)"
+		return
+	fi
+	while read -r name; do
+		selected "$step/$name" || continue
+		echo "missing: $kind/$name is listed but step $step did not find it" >>"$log"
+		report FAIL "$step/$name" 0 1 "$log" "(listed in tests/expected.txt, not found)"
+	done < <(comm -23 <(expected "$kind") <(printf '%s\n' "$@" | sed '/^$/d' | sort -u))
+	while read -r name; do
+		selected "$step/$name" || continue
+		echo "unlisted: step $step found $kind/$name; add it to $EXPECTED" >>"$log"
+		report FAIL "$step/$name" 0 1 "$log" "(found, not listed in tests/expected.txt)"
+	done < <(comm -13 <(expected "$kind") <(printf '%s\n' "$@" | sed '/^$/d' | sort -u))
+}
 
 selected() { # NAME: true if no filter, or NAME contains a filter word
 	local f
@@ -98,6 +143,11 @@ run_cmocka() { # STEP BUILD_DIR
 		report FAIL "$step" 0 1 "$LOGS/$step.log" "($2 missing)"
 		return
 	fi
+	local found=()
+	for bin in "$dir"/tests/unit/test_*; do
+		[ -f "$bin" ] && [ -x "$bin" ] && found+=("${bin##*/}")
+	done
+	check_expected "$step" unit "${found[@]}"
 	for bin in "$dir"/tests/unit/test_*; do
 		[ -f "$bin" ] && [ -x "$bin" ] || continue
 		name=$step/${bin##*/}
@@ -143,8 +193,8 @@ step_unit() { run_cmocka unit "$MG_BUILD"; }
 
 step_asan() {
 	# Any sanitizer finding fails the program (UBSan only warns by default).
-	ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1} \
-	UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		run_cmocka asan "$MG_BUILD_ASAN"
 }
 
@@ -155,6 +205,11 @@ step_fuzz() {
 		report FAIL fuzz 0 1 "$LOGS/fuzz.log" "(build-fuzz missing)"
 		return
 	fi
+	local found=()
+	for bin in "$dir"/fuzz_*; do
+		[ -f "$bin" ] && [ -x "$bin" ] && found+=("${bin##*/fuzz_}")
+	done
+	check_expected fuzz fuzz "${found[@]}"
 	for bin in "$dir"/fuzz_*; do
 		[ -f "$bin" ] && [ -x "$bin" ] || continue
 		target=${bin##*/fuzz_}
@@ -205,6 +260,24 @@ run_integration() {
 	fi
 	# The namespaces are the machine's, not this run's: one run at a time.
 	mg_lock
+	local scripts=()
+	for script in "$ROOT"/tests/integration/*.sh; do
+		base=$(basename "$script" .sh)
+		[ -f "$script" ] && [[ $base != lib* ]] && scripts+=("$base")
+	done
+	if [ $# -eq 0 ]; then
+		check_expected "$step" integration "${scripts[@]}"
+	else
+		# A script the step names must exist and be listed.
+		for base in "$@"; do
+			[[ " ${scripts[*]} " == *" $base "* ]] &&
+				expected integration | grep -qx "$base" && continue
+			selected "$step/$base" || continue
+			echo "$step: $base is not tests/integration/$base.sh in tests/expected.txt" \
+				>"$LOGS/${step}_$base.log"
+			report FAIL "$step/$base" 0 1 "$LOGS/${step}_$base.log" "(no such listed script)"
+		done
+	fi
 	for script in "$ROOT"/tests/integration/*.sh; do
 		[ -f "$script" ] || continue
 		base=$(basename "$script" .sh)
@@ -258,9 +331,9 @@ step_sanitized() {
 	fi
 	printf 'leak:xsk_umem__create\n' >"$supp"
 	# shellcheck disable=SC2086
-	ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1} \
-	LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$supp} \
-	UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
+	LSAN_OPTIONS=suppressions=$supp \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		run_integration sanitized "$MG_BUILD_ASAN" $SANITIZED_SCRIPTS
 }
 

@@ -3,6 +3,8 @@
  * Stats and drops in the Prometheus text exposition format, suitable for
  * node_exporter's textfile collector. Flat telemetry keys map to metrics:
  *   port/<name>/<c>   -> meshgw_port_<c>_total{port="<name>"}
+ *                        (gauges: mbufs_free, loop_max_cycles and
+ *                        policy_generation, named without _total)
  *   worker/<i>/<c>    -> meshgw_worker_<c>_total{worker="<i>"}
  *   total/<c>         -> meshgw_<c>_total
  *   slowpath/<c>      -> meshgw_slowpath_<c>_total
@@ -33,27 +35,49 @@ static int by_metric(const void *a, const void *b)
 	return c ? c : strcmp(x->labels, y->labels);
 }
 
+/*
+ * Keys that are not counts of events: a level, a maximum, a generation
+ * number. As counters, rate() would take a fall for a reset; they are gauges.
+ */
+static int is_gauge(const char *key)
+{
+	static const char *const last[] = { "/mbufs_free", "/loop_max_cycles",
+					    "/policy_generation" };
+	size_t n = strlen(key);
+
+	for (size_t i = 0; i < sizeof(last) / sizeof(last[0]); i++) {
+		size_t m = strlen(last[i]);
+
+		if (n >= m && strcmp(key + n - m, last[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* Split "a/b/c" on its first and last slashes. */
 static void to_sample(const char *key, const char *value, struct sample *s)
 {
 	const char *dot1 = strchr(key, '/'), *dot2 = strrchr(key, '/');
 	int group_len = dot1 ? (int)(dot1 - key) : 0;
+	const char *total;
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->value, sizeof(s->value), "%s", value);
+	s->gauge = is_gauge(key);
+	total = s->gauge ? "" : "_total";
 	if (strcmp(key, "neighbours/count") == 0) {
 		snprintf(s->metric, sizeof(s->metric), "meshgw_neighbours");
 		s->gauge = 1;
 	} else if (dot1 && dot2 != dot1 &&
 		   (!strncmp(key, "port/", 5) || !strncmp(key, "worker/", 7))) {
-		snprintf(s->metric, sizeof(s->metric), "meshgw_%.*s_%s_total", group_len,
-			 key, dot2 + 1);
+		snprintf(s->metric, sizeof(s->metric), "meshgw_%.*s_%s%s", group_len,
+			 key, dot2 + 1, total);
 		snprintf(s->labels, sizeof(s->labels), "{%.*s=\"%.*s\"}", group_len, key,
 			 (int)(dot2 - dot1 - 1), dot1 + 1);
 	} else if (dot1 && !strncmp(key, "total/", 6)) {
-		snprintf(s->metric, sizeof(s->metric), "meshgw_%s_total", dot1 + 1);
+		snprintf(s->metric, sizeof(s->metric), "meshgw_%s%s", dot1 + 1, total);
 	} else {
-		snprintf(s->metric, sizeof(s->metric), "meshgw_%s_total", key);
+		snprintf(s->metric, sizeof(s->metric), "meshgw_%s%s", key, total);
 		for (char *c = s->metric; *c; c++)
 			if (*c == '/')
 				*c = '_';

@@ -10,6 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 mg_need_bins
 tmp=$(mktemp -d /tmp/mgt-badconf.XXXXXX)
+mkdir -p "$MG_LOG_DIR"
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT
 
@@ -17,10 +18,13 @@ good=$MG_ROOT/conf/demo/gateway.conf
 line_of() { grep -n -m 1 -- "$1" "$good" | cut -d: -f1 || true; }
 
 # run_meshgw OUT ARGS...: run meshgw with a 20 s bound; stderr to OUT; prints rc.
+# Both outputs are also kept as $MG_LOG_DIR/bad_config-NAME.log, where
+# tests/run.sh looks for sanitizer reports (a leak on the exit-78 path).
 run_meshgw() {
 	local out=$1 rc=0
 	shift
 	timeout 20 "$MESHGW" "$@" >"$out.stdout" 2>"$out" </dev/null || rc=$?
+	cat "$out" "$out.stdout" >"$MG_LOG_DIR/bad_config-${out##*/}.log"
 	echo "$rc"
 }
 

@@ -16,7 +16,8 @@
 #
 # Source it, then:  ls_setup NAME; trap ls_cleanup EXIT; ls_conf gw.conf; ls_start gw.conf
 # Run directly, it checks its own fixtures offline (keys, builds, signatures)
-# and exits 0 if they are sound; tests/run.sh runs it like any script here.
+# and exits 0 if they are sound. tests/run.sh does not run it (lib*.sh are
+# helpers); the scripts that source it exercise the same fixtures.
 
 LS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib.sh
@@ -54,7 +55,7 @@ ls_cleanup() {
 	ls_stop 5 >/dev/null 2>&1 || true
 	if [ "$rc" -ne 0 ] && [ -n "${LS_DIR:-}" ]; then
 		local f
-		for f in "$LS_DIR"/meshgw-*.log; do
+		for f in "$MG_LOG_DIR/$LS_PREFIX"-*.log; do
 			[ -f "$f" ] || continue
 			echo "---- tail of $f ----" >&2
 			tail -n 15 "$f" >&2
@@ -121,13 +122,17 @@ PY
 }
 
 # ls_start CONF [TIMEOUT]: start meshgw in the background, wait until telemetry
-# and the control socket answer; sets LS_PID. Its exit code lands in
+# and the control socket answer; sets LS_PID. Its log is
+# $MG_LOG_DIR/$LS_PREFIX-N.log (N counts starts; kept), its exit code lands in
 # $LS_DIR/meshgw.rc; LS_WRAP prefixes the command (e.g. "nice -n -20").
 # Returns 1 (log tail on stderr) if it exits or stays mute.
 ls_start() {
 	local conf=$1 timeout_s=${2:-30} deadline log
 	LS_RUN=$((LS_RUN + 1))
-	log=$LS_DIR/meshgw-$LS_RUN.log
+	# The log outlives $LS_DIR: tests/run.sh scans $MG_LOG_DIR/*.log for
+	# sanitizer reports after the script, and keeps it for a post-mortem.
+	mkdir -p "$MG_LOG_DIR"
+	log=$MG_LOG_DIR/$LS_PREFIX-$LS_RUN.log
 	LS_LOG=$log
 	rm -f "$LS_DIR/meshgw.rc" "$LS_DIR/meshgw.pid"
 	# The watcher subshell is meshgw's parent and records its exit code.
@@ -135,7 +140,7 @@ ls_start() {
 		# shellcheck disable=SC2086 # LS_WRAP is a command prefix ("nice -n -20")
 		${LS_WRAP:-} "$MESHGW" --no-huge -m "${LS_MEM:-512}" "--file-prefix=$LS_PREFIX" --no-pci \
 			"--lcores=${MG_LCORES:-0@0,1@1}" "--log-level=${MG_LOG_LEVEL:-*:notice}" \
-			-- -c "$conf" >"$log" 2>&1 &
+			-- -c "$conf" >"$log" 2>&1 9>&- &
 		echo $! >"$LS_DIR/meshgw.pid"
 		rc=0
 		wait $! || rc=$?

@@ -141,4 +141,8 @@ mg_expect "status still answers" "$MESHCTL" -f "$LS_PREFIX" status >/dev/null
 mg_expect_eq "the control socket still works (unchanged)" \
 	"unchanged version=1 digest=$(ls_digest v1.msnap)" "$(ls_push v1.msnap)"
 mg_expect "audit verify" ls_audit_verify
+# A clean stop, not only a live process: exit 0 on SIGTERM (a sanitizer
+# finding, a crash or a hang at shutdown would show here).
+ls_stop 10
+mg_expect_eq "meshgw exits 0 on SIGTERM" 0 "$(ls_rc)"
 mg_finish

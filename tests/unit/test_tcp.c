@@ -601,6 +601,54 @@ static void fin_both_ways_then_time_wait(void **state)
 	assert_int_equal(N->st[1].st.conns[MG_TCP_ESTABLISHED], 0);
 }
 
+/* Advance the simulation to absolute time @p t (µs). */
+static void run_to(struct net *n, uint64_t t)
+{
+	assert_true(t >= n->now);
+	run_for(n, t - n->now);
+}
+
+static struct app *tw_app;
+
+static bool tw_app_in_time_wait(void)
+{
+	return mg_tcp_state(tw_app->c) == MG_TCP_TIME_WAIT;
+}
+
+/*
+ * MUST-13: TIME-WAIT lasts its setting (2 s in these fixtures), timed from the
+ * step the connection entered it: still there 10 ms before the end, gone 10 ms
+ * after. The timer wheel's 1 ms tick is the only slack; a TIME-WAIT of 1.98 s
+ * or 2.02 s fails.
+ */
+static void time_wait_lasts_its_setting(void **state)
+{
+	struct mg_tcp_params p;
+	struct app *cl, *sv;
+	uint64_t entered, tw = 2000000;
+
+	(void)state;
+	mg_tcp_params_default(&p);
+	assert_int_equal(p.time_wait, 60000000); /* the default: 2 MSL, MSL = 30 s */
+	cl = open_pair(16);
+	sv = last_accepted;
+	mg_tcp_shutdown(&N->st[0], cl->c);
+	run_for(N, 10000);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_FIN_WAIT_2);
+	mg_tcp_shutdown(&N->st[1], sv->c);
+	tw_app = cl;
+	assert_true(run_until(N, tw_app_in_time_wait, 1000000));
+	entered = N->now - TICK; /* step() advances the clock after its work */
+	run_to(N, entered + tw - 10000);
+	assert_int_equal(mg_tcp_state(cl->c), MG_TCP_TIME_WAIT);
+	assert_false(cl->closed);
+	assert_int_equal(N->st[0].st.conns[MG_TCP_TIME_WAIT], 1);
+	run_to(N, entered + tw + 10000);
+	assert_true(cl->closed);
+	assert_int_equal(cl->close_reason, MG_TCP_CLOSE_NORMAL);
+	assert_int_equal(N->st[0].st.conns[MG_TCP_TIME_WAIT], 0);
+}
+
 static bool client_got_all(void)
 {
 	return apps[0].rx == last_accepted->tx_total;
@@ -1813,6 +1861,7 @@ int main(int argc, char **argv)
 		T(odd_mbuf_boundaries_keep_checksums_right),
 		T(transfer_under_loss_reorder_dup_corrupt),
 		T(fin_both_ways_then_time_wait),
+		T(time_wait_lasts_its_setting),
 		T(half_close_keeps_the_other_direction),
 		T(simultaneous_open),
 		T(simultaneous_close),
