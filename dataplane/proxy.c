@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
@@ -16,7 +15,8 @@
 
 #define SPORT_FIRST 32768
 #define SPORT_LAST 60999
-#define SPORT_SALT 0x73706f72u /* "spor": not the ISN's use of the secret */
+#define SPORT_COUNT (SPORT_LAST - SPORT_FIRST + 1)
+#define SPORT_TAG 0x73706f72u /* "spor" */
 
 enum { CLIENT = 0, UPSTREAM = 1 };
 
@@ -267,35 +267,39 @@ static void on_event(void *user, struct mg_tcp_conn *c, unsigned ev)
 static const struct mg_tcp_ops pair_ops = { .accept = NULL, .event = on_event };
 
 /*
- * Where the round robin over source ports starts: from the boot's secret, so
- * it cannot be guessed off the path (RFC 6056) and differs per boot. A
- * restarted gateway then does not reuse the tuples its predecessor left open
- * at the upstream, each of which would cost a challenge ACK, a reset and a SYN
- * timeout before it connects.
+ * A source port for an upstream connection, RFC 6056 algorithm 4 ("double
+ * hash"): per destination a secret offset (a keyed hash of our address, the
+ * upstream's address and port, under the boot's secret) plus a counter that
+ * moves one port per probe, from a table of counters indexed by another part
+ * of the same hash. So each destination walks the range in its own order,
+ * from where its last connection left off: the next port is the one used
+ * longest ago, free or a TIME-WAIT tuple old enough to be taken over (RFC
+ * 6191, mg_tcp_tuple_free), so one probe is the rule however many TIME-WAIT
+ * tuples there are, and an off-path attacker cannot guess the ports, nor does
+ * a restarted gateway start where its predecessor did. A port must also give
+ * a tuple this worker owns (the upstream's replies must reach our queue):
+ * about one in n_workers does. At most MG_PROXY_PORT_TRIES probes (counted
+ * source_port_probes); none found is a refusal the caller counts.
  */
-static uint16_t first_sport(const struct mg_tcp_stack *tcp)
-{
-	uint32_t h = rte_hash_crc(tcp->p.isn_secret, sizeof(tcp->p.isn_secret), SPORT_SALT);
-
-	return (uint16_t)(SPORT_FIRST + h % (SPORT_LAST - SPORT_FIRST + 1));
-}
-
-/* A source port whose tuple this worker owns and no connection uses. */
 static bool pick_sport(struct mg_proxy *px, const struct mg_proxy_listener_conf *l,
 		       uint32_t lip, uint16_t *sport)
 {
-	for (unsigned i = 0; i < MG_PROXY_PORT_TRIES; i++) {
-		uint16_t cand = px->next_sport;
-		struct mg_tcp_key key = {
-			.lip = lip, .rip = l->upstream_ip,
-			.lport = rte_cpu_to_be_16(cand), .rport = l->upstream_port,
-		};
+	struct mg_tcp_key key = { .lip = lip, .rip = l->upstream_ip, .rport = l->upstream_port };
+	/* The tag keeps this use of the secret apart from the ISN's. */
+	const struct { struct mg_tcp_key k; uint32_t tag; } in = { key, SPORT_TAG };
+	uint64_t h = mg_tcp_secret_hash(px->tcp, &in, sizeof(in));
+	uint32_t offset = (uint32_t)h;
+	uint32_t *next = &px->sport_next[(h >> 32) % MG_PROXY_SPORT_TABLE];
 
-		px->next_sport = cand >= SPORT_LAST ? SPORT_FIRST : cand + 1;
+	for (unsigned i = 0; i < MG_PROXY_PORT_TRIES; i++) {
+		uint16_t cand = (uint16_t)(SPORT_FIRST + (offset + (*next)++) % SPORT_COUNT);
+
+		PCTR(px, source_port_probes, 1);
+		key.lport = rte_cpu_to_be_16(cand);
 		if (px->env.owns &&
 		    !px->env.owns(px->env.ctx, key.lip, key.rip, key.lport, key.rport))
 			continue;
-		if (mg_tcp_lookup(px->tcp, &key))
+		if (!mg_tcp_tuple_free(px->tcp, &key))
 			continue;
 		*sport = key.lport;
 		return true;
@@ -427,7 +431,6 @@ MG_RESULT mg_proxy_init(struct mg_proxy *px, struct mg_tcp_stack *tcp,
 	px->env = *env;
 	px->n_listeners = n;
 	px->max_pairs = max_pairs;
-	px->next_sport = first_sport(tcp);
 	if (n) /* l may be NULL without listeners */
 		memcpy(px->listeners, l, n * sizeof(*l));
 	px->pairs = rte_zmalloc_socket("mg_proxy_pairs", (size_t)max_pairs * sizeof(*px->pairs),

@@ -25,6 +25,7 @@
 #define MG_PROXY_CONNECT_TRIES 20      /* neighbour lookups before giving up */
 #define MG_PROXY_RETRY_US 50000        /* between two of them */
 #define MG_PROXY_PORT_TRIES 256        /* source ports tried per connect */
+#define MG_PROXY_SPORT_TABLE 256       /* RFC 6056 alg. 4: per-destination counters */
 #define MG_PROXY_MEM_RETRY_US 1000     /* a splice refused by the memory bound */
 #define MG_PROXY_SWEEP_PAIRS 64        /* pairs checked for idleness per poll */
 
@@ -42,7 +43,8 @@
 	_(neigh_unresolved, "clients reset: upstream MAC never resolved") \
 	_(neigh_requests, "resolve requests handed to the control thread") \
 	_(neigh_ring_full, "resolve requests lost: ring full")           \
-	_(no_source_port, "clients reset: no free source port with our hash") \
+	_(no_source_port, "clients reset: upstream source ports exhausted (none free with our hash in MG_PROXY_PORT_TRIES)") \
+	_(source_port_probes, "source ports tried for upstream connects")   \
 	_(connect_failed, "clients reset: mg_tcp_connect failed")         \
 	_(mem_waits, "splices refused by the core memory bound, retried") \
 	_(closed_idle, "pairs that moved no byte for idle_timeout: both reset") \
@@ -101,7 +103,7 @@ struct mg_proxy {
 	struct mg_proxy_pair *free_list;
 	struct mg_proxy_pair *waiting; /* upstream MAC unknown: connect retried */
 	uint32_t max_pairs;
-	uint16_t next_sport;           /* host order, 32768..60999 round robin from a secret start */
+	uint32_t sport_next[MG_PROXY_SPORT_TABLE]; /* source port counters (pick_sport) */
 	uint32_t sweep_next;           /* next pair the idle sweep looks at */
 	struct mg_proxy_stats st;
 };

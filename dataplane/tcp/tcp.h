@@ -26,6 +26,7 @@
 #define MG_TCP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mg_error.h"
@@ -87,9 +88,11 @@ struct mg_tcp_connect_args {
 };
 
 /**
- * Active open: send a SYN. A tuple in TIME-WAIT is recycled.
- * @return 0 with *@p out set, or -1: MG_ERR_USAGE (tuple in use, bad port),
- * MG_ERR_NOMEM (table full or no mbuf).
+ * Active open: send a SYN. A tuple in TIME-WAIT is taken over when
+ * mg_tcp_tuple_free() says so, with an ISN past the old incarnation's.
+ * @return 0 with *@p out set, or -1: MG_ERR_USAGE (tuple in use, or in a
+ * TIME-WAIT that may not be reused yet; bad port), MG_ERR_NOMEM (table full
+ * or no mbuf).
  */
 MG_RESULT mg_tcp_connect(struct mg_tcp_stack *s, const struct mg_tcp_connect_args *a,
 			 struct mg_tcp_conn **out);
@@ -179,13 +182,26 @@ static inline void *mg_tcp_user(const struct mg_tcp_conn *c)
 	return c->user;
 }
 
+/** SipHash of @p data under the stack's boot secret: for choices that must
+ * not be guessable off the path, such as source ports (RFC 6056). */
+uint64_t mg_tcp_secret_hash(const struct mg_tcp_stack *s, const void *data, size_t len);
+
 const char *mg_tcp_state_name(enum mg_tcp_state st);
 const char *mg_tcp_counter_name(enum mg_tcp_counter ctr);
 const char *mg_tcp_drop_name(enum mg_tcp_drop d);
 const char *mg_tcp_close_name(enum mg_tcp_close_reason r);
 
-/** Look up a connection by its tuple (network order, from our side). */
+/** Look up a connection by its tuple (network order, from our side). TIME-WAIT
+ * records of connections the application closed are not connections. */
 struct mg_tcp_conn *mg_tcp_lookup(const struct mg_tcp_stack *s,
 				  const struct mg_tcp_key *key);
+
+/**
+ * Whether mg_tcp_connect() may use the tuple @p key now: no connection has
+ * it, and a TIME-WAIT record on it may be taken over (RFC 6191: timestamps
+ * were on and a second passed since its last segment). Two hash lookups at
+ * most, however many TIME-WAIT records there are.
+ */
+bool mg_tcp_tuple_free(const struct mg_tcp_stack *s, const struct mg_tcp_key *key);
 
 #endif /* MG_TCP_H */

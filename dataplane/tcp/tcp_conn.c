@@ -78,6 +78,7 @@ void mg_tcp_params_default(struct mg_tcp_params *p)
 	p->rto_max = 60000000;  /* RFC 6298 (2.5) */
 	p->delack = 40000;
 	p->time_wait = 60000000; /* 2 MSL with MSL = 30 s */
+	p->time_wait_max = 0;   /* 4 x max_conns */
 	p->fin_wait2 = 60000000;
 	p->keep_idle = 0;
 	p->keep_intvl = 75000000;
@@ -111,6 +112,8 @@ static MG_RESULT check_params(const struct mg_tcp_params *p)
 	MG_ENSURE(p->rto_min > 0 && p->rto_min <= p->rto_init && p->rto_init <= p->rto_max,
 		  USAGE, "tcp: rto: need 0 < rto_min <= rto_init <= rto_max");
 	MG_ENSURE(p->ttl > 0, USAGE, "tcp: ttl: must be > 0");
+	MG_ENSURE(p->time_wait_max <= (1u << 24), USAGE,
+		  "tcp: time_wait_max: %u not in 0..16777216", p->time_wait_max);
 	MG_ENSURE(p->timer_budget > 0 && p->output_budget > 0, USAGE,
 		  "tcp: timer_budget, output_budget: must be > 0");
 	MG_ENSURE(p->challenge_ack_limit >= 1 && p->challenge_ack_limit <= (1u << 30), USAGE,
@@ -133,6 +136,9 @@ MG_RESULT mg_tcp_stack_init(struct mg_tcp_stack *s, const struct mg_tcp_params *
 	memset(s, 0, sizeof(*s));
 	MG_GUARD(check_params(p));
 	s->p = *p;
+	/* A proxy leaves one TIME-WAIT per pair it ends, for 2 MSL after. */
+	if (!s->p.time_wait_max)
+		s->p.time_wait_max = RTE_MIN(4 * p->max_conns, 1u << 24);
 	room = rte_pktmbuf_data_room_size(p->pool);
 	MG_ENSURE(room >= RTE_PKTMBUF_HEADROOM + HDRS_LEN + TCP_OPT_MAX + 1, USAGE,
 		  "tcp: pool: data room %u too small for headers", room);
@@ -168,12 +174,18 @@ MG_RESULT mg_tcp_stack_init(struct mg_tcp_stack *s, const struct mg_tcp_params *
 	s->hash = rte_hash_create(&hp);
 	MG_ENSURE_GOTO(s->hash, fail, DPDK, "tcp: rte_hash_create(%s): %s", hname,
 		       rte_strerror(rte_errno));
+	if (tw_init(s) < 0)
+		goto fail;
 	for (uint32_t i = 0; i < p->max_conns; i++) {
 		s->conns[i].flags = TF_FREE;
 		TAILQ_INSERT_TAIL(&s->free_list, &s->conns[i], ev_link);
 	}
 	return 0;
 fail:
+	rc = -1;
+	tw_free(s);
+	rte_hash_free(s->hash);
+	s->hash = NULL;
 	rte_free(s->tx);
 	rte_free(s->conns);
 	s->tx = NULL;
@@ -210,6 +222,7 @@ void mg_tcp_stack_free(struct mg_tcp_stack *s)
 				conn_free_queues(s, &s->conns[i]);
 	while (s->tx && s->tx_tail != s->tx_head)
 		rte_pktmbuf_free(s->tx[s->tx_tail++ & (s->p.tx_ring_size - 1)]);
+	tw_free(s);
 	rte_hash_free(s->hash);
 	rte_free(s->tx);
 	rte_free(s->conns);
@@ -296,12 +309,9 @@ void conn_event(struct mg_tcp_stack *s, struct mg_tcp_conn *c, unsigned ev)
 	evlist_add(s, c);
 }
 
-void conn_close(struct mg_tcp_stack *s, struct mg_tcp_conn *c, enum mg_tcp_close_reason r)
+/* Out of the table, the timers and the output list, queues freed; CLOSED follows. */
+static void conn_teardown(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 {
-	if (c->flags & TF_REAP)
-		return;
-	c->close_reason = r;
-	STAT_ADD(s->st.closes[r], 1);
 	if (c->state == MG_TCP_SYN_RCVD && c->listener >= 0 &&
 	    s->listeners[c->listener].embryonic > 0)
 		s->listeners[c->listener].embryonic--;
@@ -315,6 +325,33 @@ void conn_close(struct mg_tcp_stack *s, struct mg_tcp_conn *c, enum mg_tcp_close
 	conn_free_queues(s, c);
 	c->flags |= TF_REAP;
 	conn_event(s, c, MG_TCP_EV_CLOSED);
+}
+
+void conn_close(struct mg_tcp_stack *s, struct mg_tcp_conn *c, enum mg_tcp_close_reason r)
+{
+	if (c->flags & TF_REAP)
+		return;
+	c->close_reason = r;
+	STAT_ADD(s->st.closes[r], 1);
+	conn_teardown(s, c);
+}
+
+/*
+ * A connection in TIME-WAIT that the application has closed gives its slot
+ * back and leaves a TIME-WAIT record (tcp_timewait.c), whose end counts the
+ * close. An ACK still owed goes out first. Without a record (the hash
+ * refused it) the connection waits out its 2 MSL as it is.
+ */
+void conn_time_wait_compact(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
+{
+	if (c->state != MG_TCP_TIME_WAIT || (c->flags & (TF_REAP | TF_DETACHED)) != TF_DETACHED)
+		return;
+	if (c->flags & TF_ACK_NOW)
+		tcp_send_ack(s, c);
+	if (!tw_add(s, c))
+		return;
+	c->close_reason = MG_TCP_CLOSE_NORMAL;
+	conn_teardown(s, c);
 }
 
 static void conn_release(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
@@ -429,11 +466,44 @@ static bool invalid_peer(uint32_t ip_be)
 	return ip == 0xffffffffu || (ip >> 28) == 0xe || (ip >> 24) == 0 || (ip >> 24) == 127;
 }
 
+/*
+ * A TIME-WAIT record on the tuple of an active open: taken over when RFC 6191
+ * lets the peer accept it (tw_connect_reusable), with an ISN past the old
+ * incarnation's sequence space and its window (as Linux does), so that the
+ * peer's old duplicates and ours can never fall into the new window.
+ */
+static MG_RESULT connect_take_tw(struct mg_tcp_stack *s, const struct mg_tcp_key *k,
+				 uint32_t *iss_floor)
+{
+	struct mg_tcp_tw *t = tw_lookup(s, k);
+
+	if (!t)
+		return 0;
+	MG_ENSURE(tw_connect_reusable(s, t), USAGE, "tcp: connect: tuple in TIME-WAIT");
+	*iss_floor = t->snd_nxt + TCP_MAX_WIN + 2;
+	if (*iss_floor == 0)
+		*iss_floor = 1;
+	CTR(s, tw_recycled);
+	tw_remove(s, t, MG_TCP_CLOSE_TW_RECYCLED);
+	return 0;
+}
+
+bool mg_tcp_tuple_free(const struct mg_tcp_stack *s, const struct mg_tcp_key *k)
+{
+	const struct mg_tcp_tw *t;
+
+	if (mg_tcp_lookup(s, k))
+		return false;
+	t = tw_lookup(s, k);
+	return !t || tw_connect_reusable(s, t);
+}
+
 MG_RESULT mg_tcp_connect(struct mg_tcp_stack *s, const struct mg_tcp_connect_args *a,
 			 struct mg_tcp_conn **out)
 {
 	struct mg_tcp_key k;
 	struct mg_tcp_conn *c;
+	uint32_t iss_floor = 0;
 
 	MG_ENSURE(a->port < s->p.n_ports, USAGE, "tcp: connect: port %u out of range",
 		  a->port);
@@ -458,6 +528,7 @@ MG_RESULT mg_tcp_connect(struct mg_tcp_stack *s, const struct mg_tcp_connect_arg
 	}
 	MG_ENSURE(!c, USAGE, "tcp: connect: tuple in use (state %s)",
 		  mg_tcp_state_name(c ? c->state : 0));
+	MG_GUARD(connect_take_tw(s, &k, &iss_floor));
 	c = conn_alloc(s, &k);
 	MG_ENSURE(c, NOMEM, "tcp: connect: connection table full (%u)", s->p.max_conns);
 	c->port = a->port;
@@ -469,6 +540,8 @@ MG_RESULT mg_tcp_connect(struct mg_tcp_stack *s, const struct mg_tcp_connect_arg
 	c->flags |= TF_ATTACHED;
 	c->mss = (uint16_t)(s->p.ports[a->port].mtu - 40);
 	c->iss = isn_generate(s, &k);
+	if (iss_floor && SEQ_LT(c->iss, iss_floor))
+		c->iss = iss_floor;
 	c->snd_una = c->iss;
 	c->snd_nxt = c->snd_max = c->iss + 1;
 	c->snd_buf_seq = c->iss + 1;
@@ -759,6 +832,8 @@ void mg_tcp_close(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 	c->flags |= TF_DETACHED;
 	if (c->state == MG_TCP_SYN_SENT) {
 		conn_close(s, c, MG_TCP_CLOSE_ABORTED);
+	} else if (c->state == MG_TCP_TIME_WAIT) {
+		conn_time_wait_compact(s, c);
 	} else {
 		mg_tcp_shutdown(s, c);
 		if (c->state == MG_TCP_FIN_WAIT_2) {

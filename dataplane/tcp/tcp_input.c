@@ -235,8 +235,9 @@ static void cookie_ack(struct mg_tcp_stack *s, int li, const struct mg_tcp_key *
 	conn_input(s, c, g); /* the ACK may carry data */
 }
 
+/* @p iss_floor: 0, or the lowest ISN allowed (a TIME-WAIT tuple taken over). */
 static void listen_input(struct mg_tcp_stack *s, int li, const struct mg_tcp_key *k,
-			 struct tcp_seg *g)
+			 struct tcp_seg *g, uint32_t iss_floor)
 {
 	struct mg_tcp_listener *l = &s->listeners[li];
 	struct mg_tcp_conn *c;
@@ -276,6 +277,8 @@ static void listen_input(struct mg_tcp_stack *s, int li, const struct mg_tcp_key
 	c->listener = (int16_t)li;
 	c->ops = l->ops;
 	c->iss = isn_generate(s, k);
+	if (iss_floor && SEQ_LT(c->iss, iss_floor))
+		c->iss = iss_floor; /* RFC 1122 4.2.2.13: above the old incarnation's */
 	c->snd_una = c->iss;
 	c->snd_nxt = c->snd_max = c->snd_buf_seq = c->iss + 1;
 	c->recover = c->iss;
@@ -293,12 +296,12 @@ static void listen_input(struct mg_tcp_stack *s, int li, const struct mg_tcp_key
 }
 
 static void no_conn_input(struct mg_tcp_stack *s, const struct mg_tcp_key *k,
-			  struct tcp_seg *g)
+			  struct tcp_seg *g, uint32_t iss_floor)
 {
 	int li = conn_listener_find(s, k->lip, k->lport);
 
 	if (li >= 0) {
-		listen_input(s, li, k, g);
+		listen_input(s, li, k, g, iss_floor);
 		return;
 	}
 	DROP(s, NO_CONN);
@@ -706,6 +709,7 @@ static void conn_input(struct mg_tcp_stack *s, struct mg_tcp_conn *c, struct tcp
 		c->t_delack = s->now + s->p.delack;
 		timer_sched(s, c);
 	}
+	conn_time_wait_compact(s, c); /* closed by the app and now in TIME-WAIT */
 }
 
 /* RFC 6191: a SYN may reuse a TIME-WAIT tuple if it is clearly newer. */
@@ -714,6 +718,34 @@ static bool tw_reusable(const struct mg_tcp_conn *c, const struct tcp_seg *g)
 	if ((c->flags & TF_TS_OK) && g->o.ts_ok)
 		return SEQ_GT(g->o.tsval, c->ts_recent);
 	return SEQ_GT(g->seq, c->rcv_nxt);
+}
+
+/* A bare SYN to one of our listeners' tuples: the only one that may reuse it. */
+static bool is_listener_syn(const struct mg_tcp_stack *s, const struct mg_tcp_key *k,
+			    const struct tcp_seg *g)
+{
+	return (g->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN &&
+	       conn_listener_find(s, k->lip, k->lport) >= 0;
+}
+
+/* No connection: a TIME-WAIT record answers, or gives way to a new SYN. */
+static void tw_or_no_conn_input(struct mg_tcp_stack *s, const struct mg_tcp_key *k,
+				struct tcp_seg *g)
+{
+	struct mg_tcp_tw *t = tw_lookup(s, k);
+	uint32_t iss_floor = 0;
+
+	if (t && is_listener_syn(s, k, g) && tw_syn_reusable(t, g)) {
+		CTR(s, tw_recycled);
+		iss_floor = t->snd_nxt + TCP_MAX_WIN + 2;
+		iss_floor += !iss_floor;
+		tw_remove(s, t, MG_TCP_CLOSE_TW_RECYCLED);
+		t = NULL;
+	}
+	if (t)
+		tw_input(s, t, g);
+	else
+		no_conn_input(s, k, g, iss_floor);
 }
 
 void mg_tcp_input(struct mg_tcp_stack *s, struct rte_mbuf *m, const struct mg_pkt *pkt,
@@ -766,8 +798,7 @@ void mg_tcp_input(struct mg_tcp_stack *s, struct rte_mbuf *m, const struct mg_pk
 	m = NULL;
 
 	c = mg_tcp_lookup(s, &k);
-	if (c && c->state == MG_TCP_TIME_WAIT && (g.flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN &&
-	    tw_reusable(c, &g) && conn_listener_find(s, k.lip, k.lport) >= 0) {
+	if (c && c->state == MG_TCP_TIME_WAIT && is_listener_syn(s, &k, &g) && tw_reusable(c, &g)) {
 		CTR(s, tw_recycled);
 		conn_close(s, c, MG_TCP_CLOSE_TW_RECYCLED);
 		c = NULL;
@@ -775,7 +806,7 @@ void mg_tcp_input(struct mg_tcp_stack *s, struct rte_mbuf *m, const struct mg_pk
 	if (c)
 		conn_input(s, c, &g);
 	else
-		no_conn_input(s, &k, &g);
+		tw_or_no_conn_input(s, &k, &g);
 	m = g.m;
 out:
 	if (m)

@@ -169,3 +169,8 @@ bool cookie_check(const struct mg_tcp_stack *s, const struct mg_tcp_key *k,
 	*sack = sk;
 	return true;
 }
+
+uint64_t mg_tcp_secret_hash(const struct mg_tcp_stack *s, const void *data, size_t len)
+{
+	return isn_siphash(s->p.isn_secret, data, len);
+}

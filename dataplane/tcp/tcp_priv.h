@@ -95,6 +95,19 @@ void conn_sndq_ack(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t bytes
 void conn_enter_time_wait(struct mg_tcp_stack *s, struct mg_tcp_conn *c);
 int conn_listener_find(const struct mg_tcp_stack *s, uint32_t ip, uint16_t port);
 
+void conn_time_wait_compact(struct mg_tcp_stack *s, struct mg_tcp_conn *c);
+
+/* tcp_timewait.c */
+MG_RESULT tw_init(struct mg_tcp_stack *s);
+void tw_free(struct mg_tcp_stack *s);
+struct mg_tcp_tw *tw_lookup(const struct mg_tcp_stack *s, const struct mg_tcp_key *k);
+bool tw_add(struct mg_tcp_stack *s, const struct mg_tcp_conn *c);
+void tw_remove(struct mg_tcp_stack *s, struct mg_tcp_tw *t, enum mg_tcp_close_reason r);
+bool tw_syn_reusable(const struct mg_tcp_tw *t, const struct tcp_seg *g);
+bool tw_connect_reusable(const struct mg_tcp_stack *s, const struct mg_tcp_tw *t);
+void tw_input(struct mg_tcp_stack *s, struct mg_tcp_tw *t, const struct tcp_seg *g);
+void tw_expire(struct mg_tcp_stack *s, uint32_t budget);
+
 /* tcp_output.c */
 void tcp_output(struct mg_tcp_stack *s, struct mg_tcp_conn *c);
 void tcp_send_ack(struct mg_tcp_stack *s, struct mg_tcp_conn *c);

@@ -314,6 +314,7 @@ void mg_tcp_timers_run(struct mg_tcp_stack *s, uint64_t now)
 {
 	s->now = now;
 	run_wheel(s, now);
+	tw_expire(s, s->p.timer_budget); /* TIME-WAIT records: a FIFO of their own */
 	run_pending(s);
 	conn_deliver(s);
 }

@@ -81,7 +81,8 @@ enum mg_tcp_state {
 	_(rst_recv, "RSTs that reset a connection")                       \
 	_(active_opens, "connect() calls that sent a SYN")                \
 	_(passive_opens, "connections accepted")                          \
-	_(tw_recycled, "TIME-WAIT connections reused by a new SYN")       \
+	_(tw_recycled, "TIME-WAIT tuples reused by a new connection (RFC 6191)") \
+	_(tw_evicted, "TIME-WAIT records ended early: the TIME-WAIT table was full") \
 	_(mem_bound_hits, "segments or sends refused by the per-core memory bound") \
 	_(rcvbuf_bound_hits, "receive data beyond the receive buffer")    \
 	_(ooo_bound_hits, "out-of-order segments refused by the queue bound") \
@@ -300,6 +301,24 @@ struct mg_tcp_conn {
 
 TAILQ_HEAD(mg_tcp_conn_list, mg_tcp_conn);
 
+/** What is left of a connection the application closed, once it reached
+ * TIME-WAIT (tcp_timewait.c): enough to ACK a retransmitted FIN, keep old
+ * duplicates out (PAWS) and judge a new SYN on the tuple (RFC 6191). */
+struct mg_tcp_tw {
+	struct mg_tcp_key key;
+	uint32_t snd_nxt, rcv_nxt;
+	uint32_t ts_recent, ts_offset;
+	uint32_t older, newer;   /* expiry FIFO, indices; MG_TCP_TW_NONE ends it */
+	uint64_t expire;         /* end of 2 MSL, µs */
+	uint8_t peer_mac[6];
+	uint8_t port;
+	uint8_t ts_ok;           /* timestamps were negotiated */
+	uint8_t tos;
+	uint8_t rcv_wscale;
+};
+
+#define MG_TCP_TW_NONE UINT32_MAX
+
 struct mg_tcp_listener {
 	bool used;
 	uint32_t ip;             /* 0: any of ours */
@@ -347,6 +366,8 @@ struct mg_tcp_params {
 	enum mg_tcp_cc_algo cc;
 	/* times in microseconds */
 	uint32_t rto_init, rto_min, rto_max, delack, time_wait, fin_wait2;
+	uint32_t time_wait_max;         /* TIME-WAIT records kept (0: 4 x max_conns);
+					 * past it the oldest goes */
 	uint64_t keep_idle;             /* 0: keepalive off (RFC 9293 MUST-28: >= 2 h if on by default) */
 	uint32_t keep_intvl;
 	uint32_t handshake_timeout;     /* passive SYN-RECEIVED lifetime, 0: off */
@@ -375,6 +396,10 @@ struct mg_tcp_stack {
 	struct rte_hash *hash;
 	struct mg_tcp_conn *conns;           /* p.max_conns, preallocated */
 	struct mg_tcp_conn_list free_list;
+	struct rte_hash *tw_hash;            /* TIME-WAIT tuples -> index into tw */
+	struct mg_tcp_tw *tw;                /* p.time_wait_max, by tw_hash position */
+	uint32_t tw_oldest, tw_newest;       /* expiry FIFO: all wait the same 2 MSL */
+	uint32_t tw_count;                   /* records in tw_hash */
 	struct mg_tcp_conn_list pending;     /* want output when the TX ring drains */
 	struct mg_tcp_conn_list evlist;      /* events to deliver, conns to reap */
 	struct mg_tcp_conn_list wheel[MG_TCP_WHEEL_SLOTS];

@@ -312,6 +312,7 @@ static void check_invariants(void)
 		CHECK(mem == s->st.mem_used);
 		CHECK(ooo == s->st.ooo_mem && ooo <= s->p.mem_max / 2);
 		CHECK(s->st.mem_used <= s->p.mem_max);
+		by_state[MG_TCP_TIME_WAIT] += s->tw_count; /* records count as TIME-WAIT */
 		for (int k = 0; k < MG_TCP_STATE__COUNT; k++)
 			CHECK(by_state[k] == s->st.conns[k]);
 	}

@@ -20,7 +20,8 @@ Clients (mg-client):
                                       seconds (zero window), then read and check the
                                       pattern continues without a gap
   pingpong   --rounds R --size B      request/response latency, p50/p99 in µs
-  connrate   --secs S --conc C        short connections (connect, 64 B echo, close)/s
+  connrate   --secs S --conc C        short connections (connect, 64 B echo, close)/s;
+             [--window W]             also counted per window of W seconds
 """
 
 import argparse
@@ -292,27 +293,45 @@ async def pingpong(args):
 async def connrate(args):
     h, p = hostport(args.to)
     done, fails = 0, 0
-    stop = time.monotonic() + args.secs
+    t0 = time.monotonic()
+    stop = t0 + args.secs
     data = b"x" * 64
+    # Per window of --window seconds (0: one window), to see a rate that falls.
+    nwin = max(1, int(args.secs / args.window + 0.5)) if args.window > 0 else 1
+    win = [[0, 0] for _ in range(nwin)]
+    errors = {}
+
+    def count(ok, err=None):
+        nonlocal done, fails
+        i = int((time.monotonic() - t0) / args.window) if args.window > 0 else 0
+        win[min(i, nwin - 1)][0 if ok else 1] += 1
+        done += ok
+        fails += not ok
+        if err:
+            errors[err] = errors.get(err, 0) + 1
 
     async def worker():
-        nonlocal done, fails
         while time.monotonic() < stop:
             try:
                 r, w = await asyncio.open_connection(h, p)
                 w.write(data)
                 ok = await r.readexactly(64) == data
                 w.transport.abort() if args.rst else w.close()
-                done += ok
-                fails += not ok
-            except (OSError, asyncio.IncompleteReadError):
-                fails += 1
+                count(ok, None if ok else "mismatch")
+            except (OSError, asyncio.IncompleteReadError) as e:
+                count(False, type(e).__name__)
 
-    t0 = time.monotonic()
     await asyncio.gather(*(worker() for _ in range(args.conc)))
     dt = time.monotonic() - t0
-    return {"mode": "connrate", "conns": done, "fails": fails, "seconds": round(dt, 2),
-            "per_s": round(done / dt, 1), "ok": fails == 0 and done > 0}
+    res = {"mode": "connrate", "conns": done, "fails": fails, "seconds": round(dt, 2),
+           "per_s": round(done / dt, 1), "ok": fails == 0 and done > 0}
+    if args.window > 0:
+        res["window_s"] = args.window
+        res["windows"] = [{"conns": c, "fails": f, "per_s": round(c / args.window, 1)}
+                          for c, f in win]
+    if errors:
+        res["errors"] = errors
+    return res
 
 
 def main():
@@ -334,6 +353,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=2000)
     ap.add_argument("--secs", type=float, default=5)
     ap.add_argument("--conc", type=int, default=16)
+    ap.add_argument("--window", type=float, default=0)
     ap.add_argument("--rst", action="store_true")
     ap.add_argument("--timeout", type=float, default=120)
     args = ap.parse_args()

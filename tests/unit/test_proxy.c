@@ -28,6 +28,7 @@
 
 #include "proxy.h"
 #include "tcp/tcp.h"
+#include "tcp/tcp_priv.h"
 #include "tcp_wire.h"
 
 #define IP_C RTE_BE32(0xc6120002)  /* 198.18.0.2: client */
@@ -300,6 +301,9 @@ static bool resolve(void *ctx, uint8_t port, uint32_t ip, uint8_t mac[6])
 	return true;
 }
 
+static uint8_t sp_secret0; /* 0, or the proxy stack's first secret byte */
+static uint32_t sp_time_wait; /* 0, or the proxy stack's 2 MSL */
+
 static void params(struct mg_tcp_params *p, int side, char *name)
 {
 	mg_tcp_params_default(p);
@@ -313,6 +317,12 @@ static void params(struct mg_tcp_params *p, int side, char *name)
 	p->time_wait = TIME_WAIT_US;
 	for (int i = 0; i < 16; i++)
 		p->isn_secret[i] = (uint8_t)(i * 7 + side);
+	if (side == SP && sp_secret0)
+		p->isn_secret[0] = sp_secret0;
+	if (side == SP && sp_time_wait) {
+		p->time_wait = sp_time_wait;
+		p->time_wait_max = 131072;
+	}
 	if (side == SC) {
 		memcpy(p->ports[0].mac, MAC_C, 6);
 		p->ports[0].ip = IP_C;
@@ -519,32 +529,40 @@ static void init_rejects_bad_parameters(void **state)
 	assert_string_equal(mg_proxy_counter_name(MG_PROXY_CTR__COUNT), "unknown");
 }
 
-/* The source ports start where the boot's secret says (RFC 6056), so a
- * restarted gateway does not meet its predecessor's tuples at the upstream. */
-static uint16_t first_sport_with(uint8_t first_secret_byte)
+/* The source port of the proxy's (one) live upstream connection. */
+static uint16_t upstream_sport(void)
 {
-	const struct mg_proxy_env ok = {.resolve = resolve, .ctx = N};
-	uint8_t keep = N->st[SP].p.isn_secret[0];
-	struct mg_proxy px;
-	uint16_t port;
+	const struct mg_tcp_stack *p = &N->st[SP];
 
-	N->st[SP].p.isn_secret[0] = first_secret_byte;
-	assert_int_equal(mg_proxy_init(&px, &N->st[SP], NULL, 0, 4, SOCKET_ID_ANY, &ok), 0);
-	port = px.next_sport;
-	mg_proxy_free(&px);
-	N->st[SP].p.isn_secret[0] = keep;
-	return port;
+	for (uint32_t i = 0; i < p->p.max_conns; i++)
+		if (p->conns[i].state != MG_TCP_CLOSED && p->conns[i].key.rip == IP_S)
+			return rte_be_to_cpu_16(p->conns[i].key.lport);
+	fail_msg("no upstream connection");
+	return 0;
 }
 
+/* A fresh proxy whose secret starts with @p b: where its first port lies. */
+static uint16_t first_sport_with(uint8_t b, struct app **c, struct app **s)
+{
+	sp_secret0 = b;
+	restart(0, 16, true);
+	sp_secret0 = 0;
+	open_pairs(1, c, s);
+	return upstream_sport();
+}
+
+/* The source ports to a destination start where the boot's secret says (RFC
+ * 6056 algorithm 4), so a restarted gateway does not meet its predecessor's
+ * tuples at the upstream, and go on from there one by one. */
 static void source_ports_start_from_the_secret(void **state)
 {
-	uint16_t start = N->px.next_sport, seen[64];
+	uint16_t seen[32], start;
 	unsigned distinct = 0;
 	struct app *c, *s;
 
 	(void)state;
-	for (unsigned i = 0; i < 64; i++) {
-		seen[i] = first_sport_with((uint8_t)i);
+	for (unsigned i = 0; i < 32; i++) {
+		seen[i] = first_sport_with((uint8_t)(i + 1), &c, &s);
 		assert_in_range(seen[i], 32768, 60999);
 		distinct++;
 		for (unsigned j = 0; j < i; j++)
@@ -553,13 +571,99 @@ static void source_ports_start_from_the_secret(void **state)
 				break;
 			}
 	}
-	assert_true(distinct >= 60); /* 64 draws from 28232 ports */
-	assert_int_equal(first_sport_with(N->st[SP].p.isn_secret[0]), start);
-	/* The first upstream connection takes the start itself. */
-	open_pairs(1, &c, &s);
-	assert_int_equal(N->px.next_sport, start == 60999 ? 32768 : start + 1);
+	assert_true(distinct >= 30); /* 32 draws from 28232 ports */
+	start = first_sport_with(5, &c, &s);
+	assert_int_equal(start, seen[4]);
+	assert_int_equal(PX(source_port_probes), 1);
 	exchange_whole(c, s, 1000, 1000, 30000000);
-	assert_proxy_empty();
+	/* The next connection to the destination takes the next port. */
+	open_pairs_from(1, 1, &c, &s);
+	assert_int_equal(upstream_sport(), start == 60999 ? 32768 : start + 1);
+	assert_int_equal(PX(source_port_probes), 2);
+	c->ignore = s->ignore = true;
+}
+
+/* TIME-WAIT records, made as a closed connection leaves them (timestamps on),
+ * on every source port toward the upstream, then on other tuples up to
+ * @p total. */
+static void fill_time_wait(uint32_t total)
+{
+	struct mg_tcp_stack *sp = &N->st[SP];
+	struct mg_tcp_conn fake;
+
+	memset(&fake, 0, sizeof(fake));
+	fake.flags = TF_TS_OK;
+	sp->now = N->now;
+	for (uint32_t port = 32768; port <= 60999; port++) {
+		fake.key = (struct mg_tcp_key){IP_P1, IP_S, rte_cpu_to_be_16((uint16_t)port),
+					       PORT_S};
+		if (!tw_lookup(sp, &fake.key) && !mg_tcp_lookup(sp, &fake.key))
+			assert_true(tw_add(sp, &fake));
+	}
+	for (uint32_t i = 0; sp->tw_count < total; i++) {
+		fake.key = (struct mg_tcp_key){IP_P1, RTE_BE32(0x0a000000 + i / 60000),
+					       rte_cpu_to_be_16((uint16_t)(1024 + i % 60000)),
+					       PORT_S};
+		assert_true(tw_add(sp, &fake));
+	}
+}
+
+/*
+ * Setting up an upstream connection costs one source-port probe with no
+ * TIME-WAIT tuple and with 100 000 of them, every port toward the upstream
+ * among them: the next port of the destination is the one used longest ago,
+ * and its TIME-WAIT tuple is taken over (RFC 6191) once a second old.
+ */
+static void source_port_probes_stay_flat_with_100000_time_wait(void **state)
+{
+	struct app *c, *s;
+	uint16_t first;
+
+	(void)state;
+	sp_time_wait = 60000000;
+	restart(0, 16, true);
+	sp_time_wait = 0;
+	open_pairs(1, &c, &s);
+	assert_int_equal(PX(source_port_probes), 1);
+	first = upstream_sport();
+	exchange_whole(c, s, 1000, 1000, 30000000);
+	fill_time_wait(100000);
+	assert_int_equal(N->st[SP].tw_count, 100000);
+	run_for(1100000);
+	open_pairs_from(1, 1, &c, &s);
+	assert_int_equal(PX(source_port_probes), 2);
+	assert_int_equal(upstream_sport(), first == 60999 ? 32768 : first + 1);
+	assert_int_equal(N->st[SP].st.ctr[MG_TCP_CTR_tw_recycled], 1);
+	assert_int_equal(PX(no_source_port), 0);
+	c->ignore = s->ignore = true;
+}
+
+static bool client_closed_0(void)
+{
+	return N->apps[0].closed;
+}
+
+/* Every port toward the upstream in a TIME-WAIT too young to take over: the
+ * client is reset, counted, after a bounded number of probes. */
+static void exhausted_source_ports_reset_the_client(void **state)
+{
+	struct app *c;
+
+	(void)state;
+	sp_time_wait = 60000000;
+	restart(0, 16, true);
+	sp_time_wait = 0;
+	fill_time_wait(0);
+	c = client_connect(0);
+	assert_true(run_until(client_closed_0, 1000000));
+	assert_true(c->connected); /* accepted first, then reset */
+	assert_int_equal(c->close_reason, MG_TCP_CLOSE_RESET);
+	assert_int_equal(PX(accepted), 1);
+	assert_int_equal(PX(no_source_port), 1);
+	assert_int_equal(PX(source_port_probes), MG_PROXY_PORT_TRIES);
+	assert_int_equal(PX(upstream_connects), 0);
+	assert_int_equal(N->px.st.pairs_active, 0);
+	assert_int_equal(N->st[SP].tw_count, 28232);
 }
 
 static void one_mb_each_way_then_fins(void **state)
@@ -961,6 +1065,8 @@ int main(int argc, char **argv)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(init_rejects_bad_parameters),
 		T(source_ports_start_from_the_secret),
+		T(source_port_probes_stay_flat_with_100000_time_wait),
+		T(exhausted_source_ports_reset_the_client),
 		T(one_mb_each_way_then_fins),
 		T(server_fin_while_upload_is_repaired),
 		T(half_close_keeps_the_other_direction),
