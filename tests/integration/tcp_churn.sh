@@ -6,7 +6,7 @@
 # (60) seconds, from MG_CHURN_PROCS client processes (a Python client is one
 # core's worth of connections at most; the windows are summed). meshgw closes each upstream connection first, so every one
 # leaves a TIME-WAIT tuple toward the backend for 60 s: more than the upstream
-# source ports there are for that destination. The rate must hold: every
+# source ports there are for that destination. The rate must hold: no
 # MG_CHURN_WINDOW (5) s window more than MG_CHURN_TOL (20) % below the first, no
 # connection failed, no client refused for want of a source port.
 #
