@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/*
- * The hash-chained audit log (audit.h): appending records, signed checkpoints,
- * opening an existing log, and the verifier behind `meshctl audit verify`.
- */
+/* The hash-chained audit log (audit.h): appending records, signed checkpoints,
+ * opening an existing log, and the verifier behind `meshctl audit verify`. */
 #include "audit.h"
 
 #include <errno.h>
