@@ -30,6 +30,12 @@ FRAMES=$MG_ROOT/tests/integration/send_frames.py
 ECHO_PID=
 test_cleanup() {
 	[ -z "$ECHO_PID" ] || kill -TERM "$ECHO_PID" 2>/dev/null || true
+	# The gateway writes its last audit checkpoint into $tmp as it stops, so it
+	# stops first (its counters go to the log first if a check failed).
+	if [ -n "${MG_GW_PID:-}" ]; then
+		[ "$MG_FAILS" = 0 ] || mg_ctl "$MG_PREFIX" stats 2>&1 | grep -v ' 0$' >&2 || true
+		mg_stop_gateway "$MG_GW_PID" "$MG_PREFIX"
+	fi
 	rm -rf "$tmp"
 }
 
