@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * gateway.conf: the ports ( { name; device; address; mtu; next_hop; rx_desc;
- * tx_desc; fault { ... } } ) and the fault-injection groups inside them, with
+ * tx_desc; fault { ... }; pinned_neighbours ( ... ) } ), the fault-injection
+ * groups and pinned neighbours inside them, with
  * the rules between ports (names, devices and prefixes disjoint).
  */
 #include "config_priv.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ---- addresses --------------------------------------------------------- */
@@ -244,6 +246,110 @@ static const struct cr_field fault_fields[] = {
 	{ 0 },
 };
 
+/* ---- pinned neighbours (ports[].pinned_neighbours) ---------------------- */
+
+static MG_RESULT parse_pin_ip(struct cr_reader *ld, const struct cr_field *f,
+			      const config_setting_t *s, const char *path)
+{
+	struct mg_neigh_pin_config *pin = ld->base;
+	const char *p;
+
+	(void)f;
+	MG_GUARD(cr_want(ld, s, path, CONFIG_TYPE_STRING, "a string"));
+	p = config_setting_get_string(s);
+	ENSURE_AT(cfg_quad(&p, &pin->ip) && !*p, ld, s, path, CONFIG_VALUE,
+		  "expected an IPv4 address, like 198.18.1.2");
+	return 0;
+}
+
+/* "02:00:c6:12:01:02": six pairs of hex digits, unicast, not all zero. */
+static MG_RESULT parse_pin_mac(struct cr_reader *ld, const struct cr_field *f,
+			       const config_setting_t *s, const char *path)
+{
+	struct mg_neigh_pin_config *pin = ld->base;
+	const char *p;
+	bool ok, zero = true;
+
+	(void)f;
+	MG_GUARD(cr_want(ld, s, path, CONFIG_TYPE_STRING, "a string"));
+	p = config_setting_get_string(s);
+	ok = strlen(p) == 17;
+	for (int i = 0; ok && i < 6; i++) {
+		long b = hexn(p + 3 * i, 2);
+
+		ok = b >= 0 && (i == 5 || p[3 * i + 2] == ':');
+		pin->mac[i] = (uint8_t)b;
+		zero = zero && b == 0;
+	}
+	ENSURE_AT(ok, ld, s, path, CONFIG_VALUE,
+		  "expected a MAC address, like 02:00:c6:12:01:02");
+	ENSURE_AT(!(pin->mac[0] & 1), ld, s, path, CONFIG_VALUE,
+		  "is a multicast or broadcast MAC: a neighbour has a unicast MAC");
+	ENSURE_AT(!zero, ld, s, path, CONFIG_VALUE, "is the all-zero MAC");
+	return 0;
+}
+
+static const struct cr_field pin_fields[] = {
+	FN("ip", parse_pin_ip, true),
+	FN("mac", parse_pin_mac, true),
+	{ 0 },
+};
+
+/* cfg_list() would hand the base back to the config, not to the port: walk here. */
+static MG_RESULT parse_pins(struct cr_reader *ld, const struct cr_field *f,
+			    const config_setting_t *s, const char *path)
+{
+	struct mg_port_config *port = ld->base;
+	char ep[FIELD_TEXT];
+	int n, rc = 0;
+
+	(void)f;
+	MG_GUARD(cr_want(ld, s, path, CONFIG_TYPE_LIST, "a list ( { ... }, ... )"));
+	n = config_setting_length(s);
+	ENSURE_AT(n <= MG_MAX_PINNED_NEIGHBOURS, ld, s, path, CONFIG_RANGE,
+		  "%d pinned neighbours, expected at most %d", n, MG_MAX_PINNED_NEIGHBOURS);
+	for (int i = 0; i < n && rc == 0; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, i);
+
+		cr_elem(ep, sizeof(ep), path, (unsigned)i);
+		MG_GUARD(cr_want(ld, g, ep, CONFIG_TYPE_GROUP, "a group { ... }"));
+		ld->base = &port->pins[i];
+		rc = cr_walk(ld, g, ep, pin_fields);
+		ld->base = port;
+	}
+	port->n_pins = (uint16_t)n;
+	return rc;
+}
+
+/* Once the port's address is known: each pin on-link, a host, and pinned once. */
+static MG_RESULT check_pins(const struct cr_reader *ld, const config_setting_t *g,
+			    const char *path, const struct mg_port_config *p)
+{
+	const config_setting_t *list = config_setting_get_member(g, "pinned_neighbours");
+	uint32_t mask = cfg_prefix_mask(p->prefix_len);
+	char field[FIELD_TEXT], ip[16];
+
+	for (uint16_t i = 0; i < p->n_pins; i++) {
+		const config_setting_t *e =
+			config_setting_get_member(config_setting_get_elem(list, i), "ip");
+		uint32_t a = p->pins[i].ip;
+
+		snprintf(field, sizeof(field), "%.80s.pinned_neighbours[%u].ip", path, i);
+		cfg_ip_text(a, ip, sizeof(ip));
+		ENSURE_AT((a & mask) == (p->addr & mask), ld, e, field, CONFIG_VALUE,
+			  "%s is outside the port's prefix /%u", ip, p->prefix_len);
+		ENSURE_AT(a != p->addr, ld, e, field, CONFIG_VALUE,
+			  "%s is the port's own address", ip);
+		ENSURE_AT(!cfg_edge_of(a, p->prefix_len), ld, e, field, CONFIG_VALUE,
+			  "%s is the %s address of the port's prefix", ip,
+			  cfg_edge_of(a, p->prefix_len));
+		for (uint16_t j = 0; j < i; j++)
+			ENSURE_AT(p->pins[j].ip != a, ld, e, field, CONFIG_VALUE,
+				  "%s is pinned twice (also pinned_neighbours[%u])", ip, j);
+	}
+	return 0;
+}
+
 static const struct cr_field port_fields[] = {
 	FN("name", parse_port_name, true),
 	FN("device", parse_device, true),
@@ -253,6 +359,7 @@ static const struct cr_field port_fields[] = {
 	INT_AT("rx_desc", cfg_desc, struct mg_port_config, rx_desc, 64, 4096),
 	INT_AT("tx_desc", cfg_desc, struct mg_port_config, tx_desc, 64, 4096),
 	NESTED("fault", struct mg_port_config, fault, fault_fields, check_fault),
+	FN("pinned_neighbours", parse_pins, false),
 	{ 0 },
 };
 
@@ -260,6 +367,7 @@ static MG_RESULT check_port(const struct cr_reader *ld, const config_setting_t *
 			    const char *path, int i)
 {
 	MG_GUARD(check_next_hop(ld, g, path, &CFG(ld)->ports[i]));
+	MG_GUARD(check_pins(ld, g, path, &CFG(ld)->ports[i]));
 	return check_unique(ld, g, path, i);
 }
 

@@ -330,6 +330,24 @@ static MG_RESULT open_audit(struct mg_gateway *gw)
 	return 0;
 }
 
+/* gateway.conf's pinned neighbours, before any ARP frame is read. */
+static MG_RESULT pin_neighbours(struct mg_gateway *gw)
+{
+	for (uint16_t pi = 0; pi < gw->cfg.n_ports; pi++) {
+		const struct mg_port_config *p = &gw->cfg.ports[pi];
+
+		for (uint16_t i = 0; i < p->n_pins; i++) {
+			struct rte_ether_addr mac;
+
+			memcpy(mac.addr_bytes, p->pins[i].mac, RTE_ETHER_ADDR_LEN);
+			MG_ENSURE(mg_neigh_pin(&gw->neigh, pi, rte_cpu_to_be_32(p->pins[i].ip),
+					       &mac) == 0,
+				  INTERNAL, "ports[%u].pinned_neighbours[%u]: cannot pin", pi, i);
+		}
+	}
+	return 0;
+}
+
 MG_RESULT mg_gateway_start(struct mg_gateway *gw)
 {
 	pthread_mutex_init(&gw->lock, NULL);
@@ -337,6 +355,7 @@ MG_RESULT mg_gateway_start(struct mg_gateway *gw)
 	gw->started_tsc = rte_rdtsc();
 	gw->started_unix = (uint64_t)time(NULL);
 	mg_neigh_init(&gw->neigh, gw->cfg.neigh_timeout_s);
+	MG_GUARD(pin_neighbours(gw));
 	MG_GUARD(check_lcores(&gw->cfg));
 	gw->n_workers = gw->cfg.n_workers;
 	MG_GUARD(mg_integrity_init(&gw->integrity));
@@ -435,6 +454,7 @@ static void maybe_checkpoint(struct mg_gateway *gw)
 static void housekeeping(struct mg_gateway *gw, uint64_t now_s)
 {
 	mg_neigh_expire(&gw->neigh, now_s);
+	mg_slowpath_tick(gw, now_s);
 	pthread_mutex_lock(&gw->lock);
 	mg_loader_tick(&gw->loader, (uint64_t)time(NULL));
 	pthread_mutex_unlock(&gw->lock);

@@ -38,6 +38,11 @@ enum mg_exit {
 	_(arp_learned)                 \
 	_(arp_gratuitous_sent)         \
 	_(arp_conflicts)               \
+	_(arp_pinned_refused)          \
+	_(arp_unsolicited_ignored)     \
+	_(arp_sender_capped)           \
+	_(arp_table_full)              \
+	_(arp_pin_audit_suppressed)    \
 	_(icmp_echo_replied)           \
 	_(icmp_unreach_seen)           \
 	_(reply_ring_full)             \
@@ -80,6 +85,12 @@ struct mg_gateway {
 	uint64_t arp_requests_sent, resolve_requests_seen, resolve_suppressed;
 	struct mg_proxy_listener_conf proxy_listeners[MG_MAX_LISTENERS];
 	uint16_t n_proxy_listeners;
+	/* Audit records of pinned-neighbour conflicts: a few a second, the rest counted. */
+	struct {
+		uint64_t window_s;
+		uint32_t in_window;
+		uint64_t suppressed; /* not yet reported in a record */
+	} pin_audit;
 	uint32_t recent_ip[16];  /* resolve requests answered lately (no ARP storm) */
 	uint16_t recent_port[16];
 	uint64_t recent_ms[16];

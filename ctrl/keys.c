@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -71,18 +73,97 @@ static MG_RESULT classify(EVP_PKEY *pkey, enum mg_key_alg *alg)
 	return 0;
 }
 
-static MG_RESULT compute_id(EVP_PKEY *pkey, uint8_t id[MG_KEY_ID_LEN])
+/*
+ * The DER SubjectPublicKeyInfo up to the key bytes, as i2d_PUBKEY writes it
+ * for a P-256 key with a named curve and an uncompressed point, and for an
+ * Ed25519 key. Ids are hashed over these prefixes and the canonical key
+ * bytes rather than over whatever i2d_PUBKEY gives: OpenSSL re-encodes the
+ * point the way the file had it (compressed, hybrid, explicit curve
+ * parameters), so one key would otherwise have several ids and one signer
+ * could count twice toward a threshold.
+ */
+static const uint8_t spki_p256[] = {
+	0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+};
+static const uint8_t spki_ed25519[] = {
+	0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+};
+
+#define P256_COORD 32
+#define ED25519_RAW 32
+#define SPKI_MAX (sizeof(spki_p256) + 1 + 2 * P256_COORD)
+
+/* 04 || X || Y, each coordinate left-padded to 32 bytes (SEC 1 uncompressed). */
+static MG_RESULT p256_point(EVP_PKEY *pkey, uint8_t *out)
 {
-	unsigned char *der = NULL;
-	int n = i2d_PUBKEY(pkey, &der);
+	BIGNUM *x = NULL, *y = NULL;
 	int rc = 0;
 
-	MG_ENSURE_GOTO(n > 0, out, CRYPTO, "cannot encode the public key");
-	MG_ENSURE_GOTO(EVP_Digest(der, (size_t)n, id, NULL, EVP_sha256(), NULL), out,
-		       CRYPTO, "sha256 failed");
+	MG_ENSURE_GOTO(EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &x) == 1 &&
+			       EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &y) == 1,
+		       out, CRYPTO, "cannot read the P-256 public point");
+	out[0] = 0x04;
+	MG_ENSURE_GOTO(BN_bn2binpad(x, out + 1, P256_COORD) == P256_COORD &&
+			       BN_bn2binpad(y, out + 1 + P256_COORD, P256_COORD) == P256_COORD,
+		       out, CRYPTO, "P-256 coordinate out of range");
 out:
-	OPENSSL_free(der);
+	BN_free(x);
+	BN_free(y);
+	ERR_clear_error();
 	return rc;
+}
+
+/* The canonical SPKI of @p pkey, whatever encoding it was read from. */
+static MG_RESULT canonical_spki(EVP_PKEY *pkey, enum mg_key_alg alg, uint8_t *der,
+				size_t *len)
+{
+	size_t raw = ED25519_RAW;
+
+	if (alg == MG_KEY_P256) {
+		memcpy(der, spki_p256, sizeof(spki_p256));
+		MG_GUARD(p256_point(pkey, der + sizeof(spki_p256)));
+		*len = sizeof(spki_p256) + 1 + 2 * P256_COORD;
+		return 0;
+	}
+	memcpy(der, spki_ed25519, sizeof(spki_ed25519));
+	MG_ENSURE(EVP_PKEY_get_raw_public_key(pkey, der + sizeof(spki_ed25519), &raw) == 1 &&
+			  raw == ED25519_RAW,
+		  CRYPTO, "cannot read the Ed25519 public key");
+	*len = sizeof(spki_ed25519) + ED25519_RAW;
+	return 0;
+}
+
+static MG_RESULT compute_id(EVP_PKEY *pkey, enum mg_key_alg alg, uint8_t id[MG_KEY_ID_LEN])
+{
+	uint8_t der[SPKI_MAX];
+	size_t n = 0;
+
+	MG_GUARD(canonical_spki(pkey, alg, der, &n));
+	MG_ENSURE(EVP_Digest(der, n, id, NULL, EVP_sha256(), NULL) == 1, CRYPTO,
+		  "sha256 failed");
+	return 0;
+}
+
+bool mg_key_same(const struct mg_key *a, const struct mg_key *b)
+{
+	/* 1 is equal; 0 different; negative: different types, not comparable. */
+	bool same = EVP_PKEY_eq(a->pkey, b->pkey) == 1;
+
+	ERR_clear_error();
+	return same;
+}
+
+bool mg_key_find_same(struct mg_key *const *keys, size_t n, size_t *first, size_t *second)
+{
+	for (size_t j = 1; j < n; j++)
+		for (size_t i = 0; i < j; i++)
+			if (mg_key_same(keys[i], keys[j])) {
+				*first = i;
+				*second = j;
+				return true;
+			}
+	return false;
 }
 
 /* Wrap @p pkey (ownership passes to the new key, or is freed on failure). */
@@ -98,7 +179,7 @@ static MG_RESULT wrap(EVP_PKEY *pkey, bool priv, struct mg_key **out)
 	k->priv = priv;
 	pkey = NULL;
 	MG_GUARD_GOTO(rc = classify(k->pkey, &k->alg), out);
-	MG_GUARD_GOTO(rc = compute_id(k->pkey, k->id), out);
+	MG_GUARD_GOTO(rc = compute_id(k->pkey, k->alg, k->id), out);
 	*out = k;
 	k = NULL;
 out:

@@ -4,9 +4,12 @@
  * Signing keys: Ed25519 (default) and ECDSA P-256, in PEM files, through
  * OpenSSL 3 EVP only.
  *
- * A key's id is SHA-256 over its DER SubjectPublicKeyInfo, so the id of a
- * public key file is the same whoever computes it (`openssl pkey -pubin
- * -outform DER | sha256sum`). Signatures are what `openssl` produces, so an
+ * A key's id is SHA-256 over its canonical DER SubjectPublicKeyInfo: for
+ * P-256 the named curve and the uncompressed point, for Ed25519 the raw 32
+ * bytes. That is what `openssl pkey -pubin -outform DER | sha256sum` gives
+ * for a key written the usual way (any key openssl genpkey or meshctl keygen
+ * made), and one key has one id however its file encodes it (compressed
+ * point, explicit curve parameters). Signatures are what `openssl` produces, so an
  * external signer works without meshgw code:
  *  - Ed25519: pure Ed25519 over the message, 64 raw bytes
  *    (`openssl pkeyutl -sign -rawin -inkey K -in MSG -out SIG`);
@@ -61,9 +64,19 @@ MG_RESULT mg_key_from_pem(const char *pem, size_t len, bool priv, struct mg_key 
 void mg_key_free(struct mg_key *k);
 
 enum mg_key_alg mg_key_get_alg(const struct mg_key *k);
-/** The key id: SHA-256 of the DER SubjectPublicKeyInfo (MG_KEY_ID_LEN bytes). */
+/** The key id: SHA-256 of the canonical DER SubjectPublicKeyInfo (MG_KEY_ID_LEN bytes). */
 const uint8_t *mg_key_id(const struct mg_key *k);
 bool mg_key_has_private(const struct mg_key *k);
+
+/** True if @p a and @p b are the same public key (EVP_PKEY_eq), however written. */
+bool mg_key_same(const struct mg_key *a, const struct mg_key *b);
+
+/**
+ * Whether two of @p keys are the same key; if so *@p first < *@p second are
+ * the first such pair. A trust list must refuse that: one signer would count
+ * twice toward a threshold.
+ */
+bool mg_key_find_same(struct mg_key *const *keys, size_t n, size_t *first, size_t *second);
 
 /**
  * Sign @p msg. @p sig must hold MG_KEY_SIG_MAX bytes; *@p sig_len receives

@@ -30,6 +30,21 @@ const char *mg_load_refusal_name(enum mg_load_refusal r)
 	return (unsigned)r < MG_LOAD_REFUSED__COUNT ? refusal_names[r] : "unknown";
 }
 
+/*
+ * Two list entries holding one key (another file, another encoding) would
+ * let one signer meet a threshold of two: refuse the configuration.
+ */
+static MG_RESULT check_distinct_keys(const struct mg_loader *l, const struct mg_config *cfg)
+{
+	size_t a, b;
+
+	MG_ENSURE(!mg_key_find_same(l->trusted, l->n_trusted, &a, &b), CONFIG_VALUE,
+		  "%s: trust.keys[%zu]: %s is the same key as trust.keys[%zu] (%s): one "
+		  "signer would count twice toward the threshold; list each key once",
+		  cfg->path, b, cfg->trust_keys[b], a, cfg->trust_keys[a]);
+	return 0;
+}
+
 MG_RESULT mg_loader_init(struct mg_loader *l, const struct mg_config *cfg,
 			 struct mg_audit *audit, struct mg_publish *pub)
 {
@@ -42,6 +57,7 @@ MG_RESULT mg_loader_init(struct mg_loader *l, const struct mg_config *cfg,
 			  "%s: trust.keys[%u]: %s", cfg->path, i, mg_errmsg());
 		l->n_trusted = i + 1u;
 	}
+	MG_GUARD(check_distinct_keys(l, cfg));
 	MG_ENSURE(strlen(cfg->state_dir) + sizeof("/" SNAPSHOT_FILE) <= sizeof(l->snapshot_path) &&
 		  strlen(cfg->state_dir) + sizeof("/" STATE_FILE) <= sizeof(l->state_path),
 		  CONFIG_RANGE, "%s: state_dir: too long", cfg->path);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "slowpath.h"
 
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -79,6 +82,113 @@ static void arp_reply_in_place(struct arp_frame f, const struct mg_port_addrs *u
 	memcpy(&f.eth->src_addr, us->mac, RTE_ETHER_ADDR_LEN);
 }
 
+#define PIN_AUDIT_PER_S 5 /* conflict records a second; beyond, counted and summed */
+
+static void audit_locked(struct mg_gateway *gw, const char *type, const char *const *kv,
+			 size_t n)
+{
+	pthread_mutex_lock(&gw->lock);
+	if (gw->audit && mg_audit_appendv(gw->audit, type, kv, n) < 0)
+		fprintf(stderr, "meshgw: ALARM: audit append failed: %s\n", mg_errmsg());
+	pthread_mutex_unlock(&gw->lock);
+}
+
+/* One summary record for the conflicts the limit held back, then none pending. */
+static void flush_pin_audit(struct mg_gateway *gw)
+{
+	char n[24];
+	const char *kv[] = { "count", n };
+
+	if (!gw->pin_audit.suppressed)
+		return;
+	snprintf(n, sizeof(n), "%" PRIu64, gw->pin_audit.suppressed);
+	gw->pin_audit.suppressed = 0;
+	audit_locked(gw, "neigh.pin_conflict_suppressed", kv, 1);
+}
+
+void mg_slowpath_tick(struct mg_gateway *gw, uint64_t now_s)
+{
+	if (now_s != gw->pin_audit.window_s)
+		flush_pin_audit(gw);
+}
+
+/*
+ * A frame tried to move a pinned neighbour: audit it, at most
+ * PIN_AUDIT_PER_S records a second so a flood cannot fill the log; the rest
+ * are counted and reported in one record once the second is over.
+ */
+static void audit_pin_conflict(struct mg_gateway *gw, uint16_t pi, const struct rte_arp_ipv4 *a)
+{
+	char ip[INET_ADDRSTRLEN], claimed[RTE_ETHER_ADDR_FMT_SIZE], pinned[RTE_ETHER_ADDR_FMT_SIZE];
+	struct rte_ether_addr mac;
+	uint64_t now_s = mg_neigh_now();
+	const char *kv[] = { "port", gw->cfg.ports[pi].name, "ip", ip, "claimed_mac", claimed,
+			     "pinned_mac", pinned };
+
+	if (now_s != gw->pin_audit.window_s) {
+		flush_pin_audit(gw);
+		gw->pin_audit.window_s = now_s;
+		gw->pin_audit.in_window = 0;
+	}
+	if (gw->pin_audit.in_window >= PIN_AUDIT_PER_S) {
+		gw->pin_audit.suppressed++;
+		gw->slow.arp_pin_audit_suppressed++;
+		return;
+	}
+	gw->pin_audit.in_window++;
+	inet_ntop(AF_INET, &a->arp_sip, ip, sizeof(ip));
+	rte_ether_format_addr(claimed, sizeof(claimed), &a->arp_sha);
+	if (!mg_neigh_pinned_mac(&gw->neigh, pi, a->arp_sip, &mac))
+		memset(&mac, 0, sizeof(mac));
+	rte_ether_format_addr(pinned, sizeof(pinned), &mac);
+	audit_locked(gw, "neigh.pin_conflict", kv, 4);
+}
+
+/* How an ARP frame reached us decides whether it may create an entry. */
+static enum mg_neigh_how arp_how(const struct rte_arp_hdr *h, const struct mg_port_addrs *us)
+{
+	const struct rte_arp_ipv4 *a = &h->arp_data;
+
+	if (a->arp_tip != us->ip || a->arp_sip == a->arp_tip)
+		return MG_NEIGH_OVERHEARD;
+	return h->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) ? MG_NEIGH_ASKED_US
+								     : MG_NEIGH_ANSWERED_US;
+}
+
+/* Learn from an on-link sender; false if the frame must be dropped unanswered. */
+static bool arp_learn(struct mg_gateway *gw, uint16_t pi, const struct mg_port_addrs *us,
+		      const struct rte_arp_hdr *h)
+{
+	const struct rte_arp_ipv4 *a = &h->arp_data;
+
+	/* An off-subnet claim is never a neighbour. */
+	if (a->arp_sip == 0 || a->arp_sip == us->ip || !in_subnet(us, a->arp_sip) ||
+	    rte_is_multicast_ether_addr(&a->arp_sha))
+		return true;
+	switch (mg_neigh_learn(&gw->neigh, pi, a->arp_sip, &a->arp_sha, mg_neigh_now(),
+			       arp_how(h, us))) {
+	case MG_NEIGH_NEW:
+		gw->slow.arp_learned++;
+		break;
+	case MG_NEIGH_REFUSED_PINNED:
+		gw->slow.arp_pinned_refused++;
+		audit_pin_conflict(gw, pi, a);
+		return false;
+	case MG_NEIGH_REFUSED_UNSOLICITED:
+		gw->slow.arp_unsolicited_ignored++;
+		break;
+	case MG_NEIGH_REFUSED_SENDER_CAP:
+		gw->slow.arp_sender_capped++;
+		break;
+	case MG_NEIGH_REFUSED_FULL:
+		gw->slow.arp_table_full++;
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
 static void handle_arp(struct mg_gateway *gw, struct mg_worker *w, uint16_t pi,
 		       struct rte_mbuf *m)
 {
@@ -86,11 +196,11 @@ static void handle_arp(struct mg_gateway *gw, struct mg_worker *w, uint16_t pi,
 	struct arp_frame f = arp_frame(m);
 	struct rte_arp_ipv4 *a = &f.arp->arp_data;
 
-	/* Learn only on-link senders: an off-subnet claim is never a neighbour. */
-	if (a->arp_sip != 0 && a->arp_sip != us->ip && in_subnet(us, a->arp_sip) &&
-	    !rte_is_multicast_ether_addr(&a->arp_sha) &&
-	    mg_neigh_learn(&gw->neigh, pi, a->arp_sip, &a->arp_sha, mg_neigh_now()))
-		gw->slow.arp_learned++;
+	if (!arp_learn(gw, pi, us, f.arp)) {
+		/* It claims a pinned address: not even a reply goes to it. */
+		rte_pktmbuf_free(m);
+		return;
+	}
 	if (a->arp_sip == us->ip) {
 		/* Our own address announced: our echo, or another host claiming it. */
 		if (memcmp(&a->arp_sha, us->mac, RTE_ETHER_ADDR_LEN) != 0)
@@ -221,6 +331,8 @@ void mg_slowpath_arp_request(struct mg_gateway *gw, uint16_t pi, uint32_t ip)
 		return;
 	}
 	gw->arp_requests_sent++;
+	/* Its reply, and only a reply we asked for, may create the entry. */
+	mg_neigh_solicit(&gw->neigh, pi, ip, mg_neigh_now());
 	send_via(gw, w, pi, m);
 }
 

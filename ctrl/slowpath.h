@@ -16,6 +16,12 @@ struct mg_gateway;
 /** Drain every worker's exception ring once (bounded: one burst per worker). */
 unsigned mg_slowpath_poll(struct mg_gateway *gw);
 
+/**
+ * Once a second: report pinned-neighbour conflicts whose audit records the
+ * rate limit held back (one record with their count).
+ */
+void mg_slowpath_tick(struct mg_gateway *gw, uint64_t now_s);
+
 /** Send a gratuitous ARP for each port's address (at start). */
 void mg_slowpath_announce(struct mg_gateway *gw);
 

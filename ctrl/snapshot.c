@@ -215,7 +215,8 @@ MG_RESULT mg_snapshot_add_signature(const struct mg_snapshot_view *v,
 	mg_hex(key_id, MG_KEY_ID_LEN, hex);
 	for (unsigned i = 0; i < v->n_sigs; i++)
 		MG_ENSURE(memcmp(v->sigs[i].key_id, key_id, MG_KEY_ID_LEN), PROTO_SIGNATURE,
-			  "key %s has signed this snapshot already", hex);
+			  "key %s has signed this snapshot already (one key has one id "
+			  "however its file encodes it)", hex);
 	MG_ENSURE(v->n_sigs < MG_SNAPSHOT_MAX_SIGS, PROTO_SIGNATURE,
 		  "the snapshot has %d signatures, the most it can hold",
 		  MG_SNAPSHOT_MAX_SIGS);
@@ -248,7 +249,9 @@ MG_RESULT mg_snapshot_sign(const struct mg_snapshot_view *v, const struct mg_key
 	mg_hex(mg_key_id(k), MG_KEY_ID_LEN, hex);
 	for (unsigned i = 0; i < v->n_sigs; i++)
 		MG_ENSURE(memcmp(v->sigs[i].key_id, mg_key_id(k), MG_KEY_ID_LEN),
-			  PROTO_SIGNATURE, "key %s has signed this snapshot already", hex);
+			  PROTO_SIGNATURE,
+			  "key %s has signed this snapshot already (one key has one id "
+			  "however its file encodes it)", hex);
 	MG_GUARD(mg_key_sign(k, v->bytes, v->signed_len, sig, &sig_len));
 	return mg_snapshot_add_signature(v, mg_key_id(k), (uint8_t)mg_key_get_alg(k), sig,
 					 sig_len, out, out_len);

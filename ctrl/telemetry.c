@@ -214,7 +214,7 @@ static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	foreach_mg_slowpath_counter(_)
 #undef _
 	rte_tel_data_add_dict_u64(d, "neighbours/count", gw->neigh.count);
-	rte_tel_data_add_dict_u64(d, "neighbours/evicted_full", gw->neigh.evicted_full);
+	rte_tel_data_add_dict_u64(d, "neighbours/pinned", gw->neigh.n_pinned);
 	mg_unmap_gate_stats(&gate);
 	rte_tel_data_add_dict_u64(d, "pmd/unmap_gate/waits", gate.waits);
 	rte_tel_data_add_dict_u64(d, "pmd/unmap_gate/wait_us_max", gate.wait_ns_max / 1000);
@@ -263,9 +263,13 @@ static int cmd_neighbours(const char *cmd, const char *params, struct rte_tel_da
 
 		ip_str(rte_be_to_cpu_32(snap[i].ip), ip, sizeof(ip));
 		rte_ether_format_addr(mac, sizeof(mac), &snap[i].mac);
-		snprintf(line, sizeof(line), "%s %s %s age=%lus", ip, mac,
-			 gw->cfg.ports[snap[i].port].name,
-			 (unsigned long)(now - snap[i].updated_s));
+		if (snap[i].pinned)
+			snprintf(line, sizeof(line), "%s %s %s pinned", ip, mac,
+				 gw->cfg.ports[snap[i].port].name);
+		else
+			snprintf(line, sizeof(line), "%s %s %s age=%lus", ip, mac,
+				 gw->cfg.ports[snap[i].port].name,
+				 (unsigned long)(now - snap[i].updated_s));
 		rte_tel_data_add_array_string(list, line);
 	}
 	rte_tel_data_start_dict(d);

@@ -18,6 +18,18 @@
 #include "mg_error.h"
 #include "mg_limits.h"
 
+/*
+ * A neighbour pinned on a port (ports[].pinned_neighbours): its MAC is fixed
+ * for the process lifetime; no ARP frame changes it. The control thread's
+ * neighbour table (ctrl/neigh.c) reads it; the port itself does not.
+ */
+#define MG_MAX_PINNED_NEIGHBOURS 32 /* per port */
+
+struct mg_neigh_pin_config {
+	uint32_t ip;    /* host byte order, inside the port's prefix */
+	uint8_t mac[6]; /* unicast, not zero */
+};
+
 /* One port as gateway.conf describes it; ctrl/config.c fills it in. */
 struct mg_port_config {
 	char name[MG_NAME_LEN];     /* "fabric", "local": [a-z0-9_-], unique */
@@ -29,6 +41,8 @@ struct mg_port_config {
 	uint32_t next_hop;          /* host byte order; must sit inside the prefix */
 	uint16_t rx_desc, tx_desc;  /* ring sizes, power of two 64..4096 */
 	struct mg_fault_config fault; /* optional group; off unless present */
+	uint16_t n_pins;
+	struct mg_neigh_pin_config pins[MG_MAX_PINNED_NEIGHBOURS];
 };
 
 struct mg_port {

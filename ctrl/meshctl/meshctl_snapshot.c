@@ -583,10 +583,16 @@ out:
 	return rc;
 }
 
+/* The --trust keys; one key given twice (any encoding) would count twice: refused. */
 static MG_RESULT load_trust(const struct opts *o, struct mg_key **keys)
 {
+	size_t a, b;
+
 	for (unsigned i = 0; i < o->n_trust; i++)
 		MG_GUARD(mg_key_load_public(o->trust[i], &keys[i]));
+	MG_ENSURE(!mg_key_find_same(keys, o->n_trust, &a, &b), USAGE,
+		  "--trust %s is the same key as --trust %s: one signer would count twice "
+		  "toward the threshold; give each key once", o->trust[b], o->trust[a]);
 	return 0;
 }
 

@@ -10,6 +10,13 @@ mg-client:
   ip netns exec mg-client /usr/bin/python3 tests/integration/send_frames.py \
       garbage --count 10000 --gw-mac 02:00:c6:12:01:01 --expect /tmp/want.json
 
+`arp` sends --count ARP frames claiming --arp-psrc (the next address for each
+frame with --arp-sweep) is at --arp-hwsrc (default: the interface's MAC, which
+is also the Ethernet source): `--arp-op reply` unicast replies to the gateway
+that it never asked for, `--arp-op request` broadcast requests for the
+gateway's address, `--arp-op gratuitous` broadcast requests for the sender's
+own address. It expects nothing (no --expect); the test reads the counters.
+
 `syn` sends TCP SYNs to the gateway's address, half to 443 and half to other
 ports, none of which has a listener. `garbage` sends frames made by category,
 each broken in exactly one way (everything else in the frame is valid, checksums
@@ -406,9 +413,26 @@ def build_garbage(fac, count, only):
     return [getattr(fac, name)() for name in plan], expect
 
 
+def build_arp(fac, args):
+    """ARP frames as the arp kind describes; no expectation file."""
+    hw = args.arp_hwsrc or fac.src_mac
+    base = struct.unpack("!I", socket.inet_aton(args.arp_psrc or args.src))[0]
+    frames = []
+    for i in range(args.count):
+        psrc = socket.inet_ntoa(struct.pack("!I", base + (i if args.arp_sweep else 0)))
+        if args.arp_op == "reply":
+            eth_dst, op, hwdst, pdst = fac.gw_mac, 2, fac.gw_mac, args.dst
+        else:
+            eth_dst, op, hwdst = "ff:ff:ff:ff:ff:ff", 1, "00:00:00:00:00:00"
+            pdst = psrc if args.arp_op == "gratuitous" else args.dst
+        frames.append(bytes(Ether(src=hw, dst=eth_dst) /
+                            ARP(op=op, hwsrc=hw, psrc=psrc, hwdst=hwdst, pdst=pdst)))
+    return frames, {}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("kind", choices=("syn", "garbage", "list"))
+    ap.add_argument("kind", choices=("syn", "garbage", "arp", "list"))
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--iface", default="eth0")
     ap.add_argument("--gw-mac", required=False, help="the gateway port's MAC")
@@ -426,6 +450,11 @@ def main():
     ap.add_argument("--only", action="append", choices=sorted(CATEGORIES),
                     help="garbage: only these categories (repeatable)")
     ap.add_argument("--expect", help="write {reason: count} JSON here")
+    ap.add_argument("--arp-op", choices=("reply", "request", "gratuitous"), default="reply")
+    ap.add_argument("--arp-psrc", help="arp: the address claimed (default --src)")
+    ap.add_argument("--arp-hwsrc", help="arp: the MAC claimed (default the interface's)")
+    ap.add_argument("--arp-sweep", action="store_true",
+                    help="arp: claim --arp-psrc, then the next address, ...")
     args = ap.parse_args()
 
     if args.kind == "list":
@@ -442,6 +471,8 @@ def main():
     t0 = time.monotonic()
     if args.kind == "syn":
         frames, expect = build_syn(fac, args.count)
+    elif args.kind == "arp":
+        frames, expect = build_arp(fac, args)
     else:
         frames, expect = build_garbage(fac, args.count, args.only)
     built = time.monotonic() - t0

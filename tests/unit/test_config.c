@@ -189,6 +189,75 @@ static void two_ports_pci_and_devargs(void **state)
 	free(c);
 }
 
+static void pinned_neighbours_per_port(void **state)
+{
+	struct mg_config *c = load_ok(DATA "valid-pinned-neighbours.conf");
+	static const uint8_t gw[6] = { 2, 0, 0xc6, 0x12, 1, 0xfe };
+	static const uint8_t client[6] = { 2, 0, 0xc6, 0x12, 1, 2 };
+	static const uint8_t backend[6] = { 2, 0, 0xc6, 0x12, 2, 2 };
+
+	(void)state;
+	assert_int_equal(c->ports[0].n_pins, 2);
+	assert_int_equal(c->ports[0].pins[0].ip, IP(198, 18, 1, 254));
+	assert_memory_equal(c->ports[0].pins[0].mac, gw, 6);
+	assert_int_equal(c->ports[0].pins[1].ip, IP(198, 18, 1, 2));
+	assert_memory_equal(c->ports[0].pins[1].mac, client, 6); /* upper-case hex read */
+	assert_int_equal(c->ports[1].n_pins, 1);
+	assert_int_equal(c->ports[1].pins[0].ip, IP(198, 18, 2, 2));
+	assert_memory_equal(c->ports[1].pins[0].mac, backend, 6);
+	free(c);
+	c = load_ok(DATA "valid-minimal.conf");
+	assert_int_equal(c->ports[0].n_pins, 0);
+	free(c);
+}
+
+/* Every refusal of a pin, word for word. */
+static void pinned_neighbour_refusals(void **state)
+{
+	static const struct {
+		const char *file;
+		enum mg_err code;
+		const char *msg;
+	} bad[] = {
+		{ "value-pin-mac", MG_ERR_CONFIG_VALUE, "8: ports[0].pinned_neighbours[0].mac: "
+		  "expected a MAC address, like 02:00:c6:12:01:02" },
+		{ "value-pin-mac-multicast", MG_ERR_CONFIG_VALUE, "8: ports[0].pinned_neighbours[0]"
+		  ".mac: is a multicast or broadcast MAC: a neighbour has a unicast MAC" },
+		{ "value-pin-mac-zero", MG_ERR_CONFIG_VALUE,
+		  "8: ports[0].pinned_neighbours[0].mac: is the all-zero MAC" },
+		{ "value-pin-ip", MG_ERR_CONFIG_VALUE, "8: ports[0].pinned_neighbours[0].ip: "
+		  "expected an IPv4 address, like 198.18.1.2" },
+		{ "value-pin-outside", MG_ERR_CONFIG_VALUE, "8: ports[0].pinned_neighbours[0].ip: "
+		  "198.18.2.2 is outside the port's prefix /24" },
+		{ "value-pin-own-address", MG_ERR_CONFIG_VALUE, "8: ports[0].pinned_neighbours[0]"
+		  ".ip: 198.18.1.1 is the port's own address" },
+		{ "value-pin-broadcast", MG_ERR_CONFIG_VALUE, "8: ports[0].pinned_neighbours[0].ip: "
+		  "198.18.1.255 is the broadcast address of the port's prefix" },
+		{ "value-pin-dup", MG_ERR_CONFIG_VALUE, "9: ports[0].pinned_neighbours[1].ip: "
+		  "198.18.1.2 is pinned twice (also pinned_neighbours[0])" },
+		{ "missing-pin-mac", MG_ERR_CONFIG_MISSING,
+		  "8: ports[0].pinned_neighbours[0].mac: required field is missing" },
+		{ "unknown-pin-field", MG_ERR_CONFIG_UNKNOWN_FIELD,
+		  "8: ports[0].pinned_neighbours[0].port: unknown field" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct mg_config *c = cfg_new();
+		char path[256], want[512];
+
+		snprintf(path, sizeof(path), DATA "bad-%s.conf", bad[i].file);
+		snprintf(want, sizeof(want), "%s:%s", path, bad[i].msg);
+		mg_error_clear();
+		assert_int_equal(mg_config_load(c, path), -1);
+		if (mg_errno() != bad[i].code || strcmp(mg_errmsg(), want) != 0)
+			fail_msg("got %s \"%s\", want %s \"%s\"", mg_errname(mg_errno()),
+				 mg_errmsg(), mg_errname(bad[i].code), want);
+		free(c);
+	}
+	expect_bad("type-pin-group", MG_ERR_CONFIG_TYPE, "9: ports[0].pinned_neighbours[0]");
+}
+
 static void paths_follow_state_dir(void **state)
 {
 	struct mg_config *c = load_ok(DATA "valid-derived-paths.conf");
@@ -612,6 +681,8 @@ int main(void)
 		cmocka_unit_test(minimal_gets_defaults),
 		cmocka_unit_test(full_sets_every_field),
 		cmocka_unit_test(two_ports_pci_and_devargs),
+		cmocka_unit_test(pinned_neighbours_per_port),
+		cmocka_unit_test(pinned_neighbour_refusals),
 		cmocka_unit_test(listeners_fields),
 		cmocka_unit_test(listener_upstream_via_next_hop),
 		cmocka_unit_test(listener_listen_not_ours),

@@ -165,6 +165,59 @@ static void key_id_is_sha256_of_spki(void **state)
 	mg_key_free(k);
 }
 
+/*
+ * One P-256 key written three ways (uncompressed, compressed point, explicit
+ * curve parameters; public and private): one id, the id openssl gives the
+ * usual (uncompressed, named curve) file, so ids already in use stay.
+ */
+static void one_key_has_one_id_however_encoded(void **state)
+{
+	static const char *const pub[] = { KEYS "p256.pub", KEYS "p256-compressed.pub",
+					   KEYS "p256-explicit.pub" };
+	struct mg_key *ref, *k;
+	char hex[65];
+
+	(void)state;
+	assert_int_equal(mg_key_load_public(KEYS "p256.pub", &ref), 0);
+	for (size_t i = 0; i < sizeof(pub) / sizeof(pub[0]); i++) {
+		if (mg_key_load_public(pub[i], &k) < 0)
+			fail_msg("%s: %s", pub[i], mg_errmsg());
+		id_hex(k, hex);
+		if (strcmp(hex, P256_ID))
+			fail_msg("%s: id %s, want %s", pub[i], hex, P256_ID);
+		assert_true(mg_key_same(ref, k));
+		mg_key_free(k);
+	}
+	assert_int_equal(mg_key_load_private(KEYS "p256-compressed.key", &k), 0);
+	id_hex(k, hex);
+	assert_string_equal(hex, P256_ID);
+	assert_true(mg_key_same(ref, k));
+	mg_key_free(k);
+	mg_key_free(ref);
+}
+
+/* mg_key_find_same: any two entries holding one key, whatever their type mix. */
+static void find_same_names_the_first_pair(void **state)
+{
+	struct mg_key *k[4];
+	size_t a = 9, b = 9;
+
+	(void)state;
+	assert_int_equal(mg_key_load_public(KEYS "ed25519.pub", &k[0]), 0);
+	assert_int_equal(mg_key_load_public(KEYS "p256.pub", &k[1]), 0);
+	assert_int_equal(mg_key_load_public(KEYS "ed25519-b.pub", &k[2]), 0);
+	assert_int_equal(mg_key_load_public(KEYS "p256-compressed.pub", &k[3]), 0);
+	assert_false(mg_key_same(k[0], k[1])); /* different types: not comparable */
+	assert_false(mg_key_same(k[0], k[2]));
+	assert_false(mg_key_find_same(k, 3, &a, &b));
+	assert_int_equal(a, 9);
+	assert_true(mg_key_find_same(k, 4, &a, &b));
+	assert_int_equal(a, 1);
+	assert_int_equal(b, 3);
+	for (int i = 0; i < 4; i++)
+		mg_key_free(k[i]);
+}
+
 static size_t slurp(const char *p, uint8_t *buf, size_t cap)
 {
 	FILE *f = fopen(p, "rb");
@@ -316,6 +369,8 @@ int main(void)
 		cmocka_unit_test(key_files_are_0600_and_0644),
 		cmocka_unit_test(write_never_overwrites),
 		cmocka_unit_test(key_id_is_sha256_of_spki),
+		cmocka_unit_test(one_key_has_one_id_however_encoded),
+		cmocka_unit_test(find_same_names_the_first_pair),
 		cmocka_unit_test(openssl_cli_signatures_verify),
 		cmocka_unit_test(wrong_signature_refused),
 		cmocka_unit_test(unsupported_key_types_refused),

@@ -168,6 +168,30 @@ static void unauditable_change_refused(void **state)
 	free(b);
 }
 
+/* ---- trust list ------------------------------------------------------------------- */
+
+/*
+ * One P-256 key listed twice, from its uncompressed and its compressed file:
+ * the gateway must not start (threshold 2 would be met by one signer).
+ */
+static void same_key_in_two_files_refused(void **state)
+{
+	struct mg_loader l;
+
+	(void)state;
+	E.cfg.n_trust_keys = 3;
+	snprintf(E.cfg.trust_keys[1], PATH_MAX, "../data/keys/p256.pub");
+	snprintf(E.cfg.trust_keys[2], PATH_MAX, "../data/keys/p256-compressed.pub");
+	mg_error_clear();
+	assert_int_equal(mg_loader_init(&l, &E.cfg, E.audit, &E.pub), -1);
+	assert_int_equal(mg_errno(), MG_ERR_CONFIG_VALUE);
+	assert_string_equal(mg_errmsg(),
+			    "test_loader.conf: trust.keys[2]: ../data/keys/p256-compressed.pub "
+			    "is the same key as trust.keys[1] (../data/keys/p256.pub): one "
+			    "signer would count twice toward the threshold; list each key once");
+	mg_loader_fini(&l);
+}
+
 /* ---- boot -------------------------------------------------------------------------- */
 
 static void boot_without_files_is_deny_all(void **state)
@@ -496,6 +520,7 @@ int main(void)
 		BOOTED(commit_rename_failure_restores_state),
 		BOOTED(refused_first_snapshot_leaves_no_state),
 		BOOTED(unauditable_change_refused),
+		BARE(same_key_in_two_files_refused),
 		BARE(boot_without_files_is_deny_all),
 		BARE(boot_after_accept_reloads_it),
 		BARE(boot_then_same_snapshot_is_unchanged),

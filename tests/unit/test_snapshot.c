@@ -415,6 +415,86 @@ static void same_key_twice_in_trust_list_counts_once(void **state)
 	free(e.b);
 }
 
+/*
+ * The id an earlier build gave the P-256 test key read from its compressed
+ * file: SHA-256 of i2d_PUBKEY, which kept the compressed point
+ * (openssl pkey -pubin -in p256-compressed.pub -outform DER | sha256sum).
+ */
+#define P256_COMPRESSED_OLD_ID "a26fdd8e040fc51d4b86e9157ea09b02abee84a63661caf6a2c2a64224ae3089"
+
+static void unhex(const char *hex, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned b;
+
+		assert_int_equal(sscanf(hex + 2 * i, "%2x", &b), 1);
+		out[i] = (uint8_t)b;
+	}
+}
+
+/*
+ * One P-256 key trusted from its uncompressed and its compressed file, one
+ * signature entered under the id of each: it must count once. The trust
+ * list carries both ids a build hashing i2d_PUBKEY would have given.
+ */
+static void same_key_in_two_encodings_counts_once(void **state)
+{
+	struct mg_key *two[2];
+	struct mg_snapshot_verdict r;
+	uint8_t old_id[MG_KEY_ID_LEN], *nb;
+	size_t nlen;
+	struct env e;
+
+	(void)state;
+	assert_int_equal(mg_key_load_public(KEYS "p256.pub", &two[0]), 0);
+	assert_int_equal(mg_key_load_public(KEYS "p256-compressed.pub", &two[1]), 0);
+	build(&e, 7, POLICY);
+	sign(&e, p256);
+	unhex(P256_COMPRESSED_OLD_ID, old_id, sizeof(old_id));
+	assert_int_equal(mg_snapshot_add_signature(&e.v, old_id, MG_KEY_P256, e.v.sigs[0].bytes,
+						   e.v.sigs[0].len, &nb, &nlen), 0);
+	free(e.b);
+	e.b = nb;
+	e.len = nlen;
+	assert_int_equal(mg_snapshot_parse(e.b, e.len, CAP, &e.v), 0);
+	mg_error_clear();
+	assert_int_equal(mg_snapshot_verify(&e.v, two, 2, 2, &r), -1);
+	assert_int_equal(mg_errno(), MG_ERR_PROTO_SIGNATURE);
+	assert_int_equal(r.n_valid, 1);
+	assert_int_equal(r.status[0], MG_SNAPSHOT_SIG_VALID);
+	assert_int_equal(r.status[1], MG_SNAPSHOT_SIG_UNKNOWN_KEY);
+	mg_key_free(two[0]);
+	mg_key_free(two[1]);
+	free(e.b);
+}
+
+/* sign and attach refuse the same key once more, in whatever encoding it comes. */
+static void same_key_in_another_encoding_signs_once(void **state)
+{
+	struct mg_key *kc, *pubc;
+	uint8_t *nb = NULL;
+	size_t nlen;
+	struct env e;
+
+	(void)state;
+	assert_int_equal(mg_key_load_private(KEYS "p256-compressed.key", &kc), 0);
+	assert_int_equal(mg_key_load_public(KEYS "p256-compressed.pub", &pubc), 0);
+	build(&e, 7, POLICY);
+	sign(&e, p256);
+	mg_error_clear();
+	assert_int_equal(mg_snapshot_sign(&e.v, kc, &nb, &nlen), -1);
+	assert_int_equal(mg_errno(), MG_ERR_PROTO_SIGNATURE);
+	assert_non_null(strstr(mg_errmsg(), "has signed this snapshot already"));
+	assert_int_equal(mg_snapshot_attach(&e.v, pubc, e.v.sigs[0].bytes, e.v.sigs[0].len, &nb,
+					    &nlen), -1);
+	assert_int_equal(mg_errno(), MG_ERR_PROTO_SIGNATURE);
+	assert_non_null(strstr(mg_errmsg(), "has signed this snapshot already"));
+	assert_null(nb);
+	mg_key_free(kc);
+	mg_key_free(pubc);
+	free(e.b);
+}
+
 static void unknown_key_does_not_count(void **state)
 {
 	struct mg_snapshot_verdict r;
@@ -740,6 +820,8 @@ int main(void)
 		cmocka_unit_test(k_minus_one_signatures_refused),
 		cmocka_unit_test(one_key_signing_twice_counts_once),
 		cmocka_unit_test(same_key_twice_in_trust_list_counts_once),
+		cmocka_unit_test(same_key_in_two_encodings_counts_once),
+		cmocka_unit_test(same_key_in_another_encoding_signs_once),
 		cmocka_unit_test(unknown_key_does_not_count),
 		cmocka_unit_test(bad_signature_does_not_count),
 		cmocka_unit_test(algorithm_mismatch_is_bad),
