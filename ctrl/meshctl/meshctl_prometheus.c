@@ -5,6 +5,7 @@
  *   port/<name>/<c>   -> meshgw_port_<c>_total{port="<name>"}
  *                        (gauges: mbufs_free, loop_max_cycles and
  *                        policy_generation, named without _total)
+ *   pmd/unmap_gate/wait_us_max, neighbours/pinned -> gauges, without _total
  *   worker/<i>/<c>    -> meshgw_worker_<c>_total{worker="<i>"}
  *   total/<c>         -> meshgw_<c>_total
  *   slowpath/<c>      -> meshgw_slowpath_<c>_total
@@ -42,7 +43,8 @@ static int by_metric(const void *a, const void *b)
 static int is_gauge(const char *key)
 {
 	static const char *const last[] = { "/mbufs_free", "/loop_max_cycles",
-					    "/policy_generation" };
+					    "/policy_generation", "/wait_us_max",
+					    "neighbours/pinned" };
 	size_t n = strlen(key);
 
 	for (size_t i = 0; i < sizeof(last) / sizeof(last[0]); i++) {

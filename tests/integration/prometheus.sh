@@ -95,7 +95,8 @@ for name in set(help_of) | set(type_of):
 # Values that are not counts of events: a level (free mbufs, neighbours), a
 # maximum, a generation number. Typed counter, rate() would read a fall as a
 # reset; they are gauges, named without _total.
-GAUGES = ("mbufs_free", "neighbours/count", "loop_max_cycles", "policy_generation")
+GAUGES = ("mbufs_free", "neighbours/count", "loop_max_cycles", "policy_generation",
+          "wait_us_max", "neighbours/pinned")
 
 def metric(key):
     """The documented mapping (meshctl_prometheus.c) of a /meshgw/stats key."""
