@@ -17,64 +17,27 @@
 
 #include <openssl/pem.h>
 
+#include "pki_fixture.h"
 #include "svid.h"
 
-static char pki[64];
 static struct mg_svid_bundle bundles[2];
 static struct mg_svid_trust trust = { .n = 2, .b = bundles };
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = malloc(1 << 20);
-	size_t n;
-
-	assert_non_null(f);
-	assert_non_null(buf);
-	n = fread(buf, 1, (1 << 20) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
-static void load_bundle(struct mg_svid_bundle *b, const char *td)
-{
-	char path[128];
-	size_t len;
-	char *pem;
-
-	snprintf(path, sizeof(path), "%s/%s/ca.pem", pki, td);
-	pem = slurp(path, &len);
-	assert_int_equal(mg_svid_bundle_load(b, td, pem, len), 0);
-	free(pem);
-}
-
 static int setup(void **state)
 {
-	char cmd[256];
-
 	(void)state;
-	strcpy(pki, "/tmp/meshgw-test-svid.XXXXXX");
-	if (mkdtemp(pki) == NULL)
+	if (pki_make("svid") < 0 || mg_svid_init() < 0 ||
+	    pki_bundle(&bundles[0], "example.org") < 0 || pki_bundle(&bundles[1], "partner.org") < 0)
 		return -1;
-	snprintf(cmd, sizeof(cmd), "../../conf/pki.sh %s >/dev/null", pki);
-	if (system(cmd) != 0 || mg_svid_init() < 0)
-		return -1;
-	load_bundle(&bundles[0], "example.org");
-	load_bundle(&bundles[1], "partner.org");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	mg_svid_bundle_free(&bundles[0]);
 	mg_svid_bundle_free(&bundles[1]);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
-	return system(cmd) == 0 ? 0 : -1;
+	return pki_remove();
 }
 
 /* Verify DIR/NAME.chain.pem (leaf, then the rest as untrusted) or NAME.pem. */
@@ -184,21 +147,25 @@ static void image_extension_extracted_or_absent(void **state)
 	assert_false(p.has_image);
 }
 
+static X509 *read_leaf(const char *dir, const char *name)
+{
+	char rel[96];
+	X509 *leaf;
+
+	snprintf(rel, sizeof(rel), "%s/%s.pem", dir, name);
+	leaf = pki_read(rel, false);
+	assert_non_null(leaf);
+	return leaf;
+}
+
 static void no_certificate_and_no_bundles(void **state)
 {
 	struct mg_svid_peer p;
 	struct mg_svid_trust none = { 0 };
-	char path[160];
-	X509 *leaf;
-	FILE *f;
+	X509 *leaf = read_leaf("svid", "client");
 
 	(void)state;
 	assert_int_equal(mg_svid_verify(NULL, NULL, &trust, time(NULL), &p), MG_SVID_NO_CERT);
-	snprintf(path, sizeof(path), "%s/svid/client.pem", pki);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	leaf = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
 	assert_int_equal(mg_svid_verify(leaf, NULL, &none, time(NULL), &p),
 			 MG_SVID_UNKNOWN_TRUST_DOMAIN);
 	/* The leaf alone chains straight to the CA in the bundle. */
@@ -212,34 +179,21 @@ static void no_certificate_and_no_bundles(void **state)
 static void bundle_refuses_non_ca_and_empty(void **state)
 {
 	struct mg_svid_bundle b;
-	char path[160];
-	size_t len;
+	X509 *leaf = read_leaf("svid", "client");
+	BIO *mem = BIO_new(BIO_s_mem());
 	char *pem;
+	long len;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/svid/client.pem", pki);
-	pem = slurp(path, &len);
-	assert_int_equal(mg_svid_bundle_load(&b, "example.org", pem, len), -1);
+	PEM_write_bio_X509(mem, leaf);
+	len = BIO_get_mem_data(mem, &pem);
+	assert_int_equal(mg_svid_bundle_load(&b, "example.org", pem, (size_t)len), -1);
 	assert_int_equal(mg_errno(), MG_ERR_PROTO_FORMAT);
 	assert_non_null(strstr(mg_errmsg(), "is not a CA"));
 	assert_int_equal(mg_svid_bundle_load(&b, "example.org", "junk", 4), -1);
 	assert_non_null(strstr(mg_errmsg(), "no certificate"));
-	free(pem);
-}
-
-static X509 *read_leaf(const char *dir, const char *name)
-{
-	char path[160];
-	X509 *leaf;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s/%s.pem", pki, dir, name);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	leaf = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	assert_non_null(leaf);
-	return leaf;
+	BIO_free(mem);
+	X509_free(leaf);
 }
 
 static void cache_skips_the_chain_but_not_the_rules(void **state)

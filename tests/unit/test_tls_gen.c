@@ -18,12 +18,12 @@
 
 #include <cmocka.h>
 
+#include "pki_fixture.h"
 #include "policy.h"
 #include "svid_files.h"
 #include "tls_gen.h"
 #include "tls_hs.h"
 
-static char pki[64];
 static struct mg_policy *pol, *pol_partner_only;
 
 static struct mg_svid_source source(const char *name, const char *dir, const char *file)
@@ -55,12 +55,8 @@ static struct mg_policy *compile(const char *text)
 
 static int setup(void **state)
 {
-	char cmd[256];
-
 	(void)state;
-	strcpy(pki, "/tmp/meshgw-test-tlsgen.XXXXXX");
-	snprintf(cmd, sizeof(cmd), "../../conf/pki.sh %s >/dev/null", mkdtemp(pki));
-	if (system(cmd) != 0 || mg_tls_hs_global_init() < 0)
+	if (pki_make("tlsgen") < 0 || mg_tls_hs_global_init() < 0)
 		return -1;
 	pol = compile("trust_domains = ( { name = \"example.org\"; bundle_file = \"example.org/ca.pem\"; },\n"
 		      "  { name = \"partner.org\"; bundle_file = \"partner.org/ca.pem\"; } );\n"
@@ -72,13 +68,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	mg_policy_free(pol);
 	mg_policy_free(pol_partner_only);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
-	return system(cmd) == 0 ? 0 : -1;
+	return pki_remove();
 }
 
 static void trust_from_the_policy(void **state)

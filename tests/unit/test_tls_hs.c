@@ -18,6 +18,7 @@
 
 #include <openssl/pem.h>
 
+#include "pki_fixture.h"
 #include "tls_hs.h"
 
 #define SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
@@ -26,22 +27,16 @@
 #define WEB_ID "spiffe://example.org/ns/prod/sa/web"
 #define CLIENT_ID "spiffe://example.org/ns/prod/sa/client"
 
-static char pki[64];
 static struct mg_svid_bundle bundles[2];
 static struct mg_svid_trust trust = { .n = 2, .b = bundles };
 
 static void *read_pem(const char *dir, const char *name, const char *ext, bool key)
 {
-	char path[160];
+	char rel[96];
 	void *obj;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s/%s.%s", pki, dir, name, ext);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	obj = key ? (void *)PEM_read_PrivateKey(f, NULL, NULL, NULL)
-		  : (void *)PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
+	snprintf(rel, sizeof(rel), "%s/%s.%s", dir, name, ext);
+	obj = pki_read(rel, key);
 	assert_non_null(obj);
 	return obj;
 }
@@ -63,45 +58,21 @@ static SSL_CTX *ctx_for(const char *dir, const char *name, bool server, uint32_t
 	return c;
 }
 
-static void load_bundle(struct mg_svid_bundle *b, const char *td)
-{
-	char path[128], pem[8192];
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s/ca.pem", pki, td);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(pem, 1, sizeof(pem), f);
-	fclose(f);
-	assert_int_equal(mg_svid_bundle_load(b, td, pem, n), 0);
-}
-
 static int setup(void **state)
 {
-	char cmd[256];
-
 	(void)state;
-	strcpy(pki, "/tmp/meshgw-test-tls.XXXXXX");
-	if (mkdtemp(pki) == NULL)
+	if (pki_make("tls") < 0 || mg_tls_hs_global_init() < 0 ||
+	    pki_bundle(&bundles[0], "example.org") < 0 || pki_bundle(&bundles[1], "partner.org") < 0)
 		return -1;
-	snprintf(cmd, sizeof(cmd), "../../conf/pki.sh %s >/dev/null", pki);
-	if (system(cmd) != 0 || mg_tls_hs_global_init() < 0)
-		return -1;
-	load_bundle(&bundles[0], "example.org");
-	load_bundle(&bundles[1], "partner.org");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	mg_svid_bundle_free(&bundles[0]);
 	mg_svid_bundle_free(&bundles[1]);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
-	return system(cmd) == 0 ? 0 : -1;
+	return pki_remove();
 }
 
 /* Run two of our handshakes against each other until neither has anything to say. */

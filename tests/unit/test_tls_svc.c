@@ -21,32 +21,16 @@
 #include <openssl/pem.h>
 #include <rte_eal.h>
 
+#include "pki_fixture.h"
 #include "tls_svc.h"
 
-static char pki[64];
 static struct mg_svid_bundle bundle;
 static struct mg_svid_trust trust = { .n = 1, .b = &bundle };
 static SSL_CTX *server_ctx, *client_ctx;
 
-static void *read_pem(const char *rel, bool key)
-{
-	char path[160];
-	void *obj;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", pki, rel);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return NULL;
-	obj = key ? (void *)PEM_read_PrivateKey(f, NULL, NULL, NULL)
-		  : (void *)PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	return obj;
-}
-
 static int setup(void **state)
 {
-	char prefix[64], cmd[256], pem[8192];
+	char prefix[64];
 	char *eal[] = { "test_tls_svc", "--no-huge", "-m", "128", "--no-pci", prefix,
 			"--log-level=error", "--no-telemetry", "--no-shconf" };
 	struct mg_tls_ctx_params p = {
@@ -55,31 +39,22 @@ static int setup(void **state)
 	};
 	X509 *cert;
 	EVP_PKEY *key;
-	size_t n;
-	FILE *f;
 
 	(void)state;
 	snprintf(prefix, sizeof(prefix), "--file-prefix=tls_svc-%d", getpid());
 	if (rte_eal_init((int)RTE_DIM(eal), eal) < 0)
 		return -1;
-	strcpy(pki, "/tmp/meshgw-test-svc.XXXXXX");
-	snprintf(cmd, sizeof(cmd), "../../conf/pki.sh %s >/dev/null", mkdtemp(pki));
-	if (system(cmd) != 0 || mg_tls_hs_global_init() < 0)
+	if (pki_make("svc") < 0 || mg_tls_hs_global_init() < 0 ||
+	    pki_bundle(&bundle, "example.org") < 0)
 		return -1;
-	snprintf(cmd, sizeof(cmd), "%s/example.org/ca.pem", pki);
-	f = fopen(cmd, "r");
-	n = fread(pem, 1, sizeof(pem), f);
-	fclose(f);
-	if (mg_svid_bundle_load(&bundle, "example.org", pem, n) < 0)
-		return -1;
-	p.cert = read_pem("svid/web.pem", false);
-	p.key = read_pem("svid/web.key", true);
+	p.cert = pki_read("svid/web.pem", false);
+	p.key = pki_read("svid/web.key", true);
 	server_ctx = mg_tls_ctx_new(&p);
 	X509_free(p.cert);
 	EVP_PKEY_free(p.key);
 	client_ctx = SSL_CTX_new(TLS_client_method());
-	cert = read_pem("svid/client.pem", false);
-	key = read_pem("svid/client.key", true);
+	cert = pki_read("svid/client.pem", false);
+	key = pki_read("svid/client.key", true);
 	SSL_CTX_use_certificate(client_ctx, cert);
 	SSL_CTX_use_PrivateKey(client_ctx, key);
 	X509_free(cert);
@@ -89,14 +64,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	SSL_CTX_free(server_ctx);
 	SSL_CTX_free(client_ctx);
 	mg_svid_bundle_free(&bundle);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
-	return system(cmd) == 0 ? 0 : -1;
+	return pki_remove();
 }
 
 static void *hs_lcore(void *svc)
