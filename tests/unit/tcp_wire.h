@@ -53,6 +53,25 @@ static inline struct rte_mempool *wire_eal_pool(const char *prog, const char *pr
 	return mp;
 }
 
+/*
+ * The body of a cmocka main() on the simulated wire: the EAL and its pool
+ * (wire_eal_pool) into @p pool_var, the free mbufs every case must give back
+ * into @p full_var, the group @p tests, then the pool and the EAL freed; 1 if
+ * the EAL or the pool could not be had. A macro: cmocka counts the cases from
+ * the array's type.
+ */
+#define WIRE_MAIN(tests, prog, prefix_name, pool_name, n, pool_var, full_var)             \
+	__extension__({                                                                   \
+		int rc_ = 1;                                                              \
+		if (((pool_var) = wire_eal_pool(prog, prefix_name, pool_name, n)) != NULL) { \
+			(full_var) = rte_mempool_avail_count(pool_var);                   \
+			rc_ = cmocka_run_group_tests(tests, NULL, NULL);                  \
+			rte_mempool_free(pool_var);                                       \
+			rte_eal_cleanup();                                                \
+		}                                                                         \
+		rc_;                                                                      \
+	})
+
 /* ---- frames ---------------------------------------------------------------- */
 
 /* xorshift64: every choice the wire makes follows from the case's seed. */

@@ -261,16 +261,7 @@ int main(int argc, char **argv)
 		T(one_mb_each_way_under_loss_and_reordering),
 #undef T
 	};
-	int rc;
-
 	(void)argc;
-	pool = wire_eal_pool(argv[0], "mgtest-proxy", "proxy_test", 16383);
-	if (!pool)
-		return 1;
-	pool_full = rte_mempool_avail_count(pool);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	rte_mempool_free(pool);
-	rte_eal_cleanup();
-	return rc;
+	return WIRE_MAIN(tests, argv[0], "mgtest-proxy", "proxy_test", 16383, pool, pool_full);
 }
 

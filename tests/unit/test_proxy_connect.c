@@ -378,16 +378,7 @@ int main(int argc, char **argv)
 		T(full_pool_resets_the_third_client),
 #undef T
 	};
-	int rc;
-
 	(void)argc;
-	pool = wire_eal_pool(argv[0], "mgtest-proxyc", "proxyc_test", 16383);
-	if (!pool)
-		return 1;
-	pool_full = rte_mempool_avail_count(pool);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	rte_mempool_free(pool);
-	rte_eal_cleanup();
-	return rc;
+	return WIRE_MAIN(tests, argv[0], "mgtest-proxyc", "proxyc_test", 16383, pool, pool_full);
 }
 

@@ -492,16 +492,7 @@ int main(int argc, char **argv)
 		T(recv_hands_out_at_most_what_is_asked),
 #undef T
 	};
-	int rc;
-
 	(void)argc;
-	pool = wire_eal_pool(argv[0], "mgtest-tcp", "tcp_test", 16383);
-	if (!pool)
-		return 1;
-	pool_full = rte_mempool_avail_count(pool);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	rte_mempool_free(pool);
-	rte_eal_cleanup();
-	return rc;
+	return WIRE_MAIN(tests, argv[0], "mgtest-tcp", "tcp_test", 16383, pool, pool_full);
 }
 

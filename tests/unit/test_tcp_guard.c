@@ -525,15 +525,6 @@ int main(int argc, char **argv)
 		T(a_million_random_acks_open_nothing),
 #undef T
 	};
-	int rc;
-
 	(void)argc;
-	pool = wire_eal_pool(argv[0], "mgtest-tcpguard", "tcpguard", 16383);
-	if (!pool)
-		return 1;
-	pool_full = rte_mempool_avail_count(pool);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	rte_mempool_free(pool);
-	rte_eal_cleanup();
-	return rc;
+	return WIRE_MAIN(tests, argv[0], "mgtest-tcpguard", "tcpguard", 16383, pool, pool_full);
 }
