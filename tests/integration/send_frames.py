@@ -48,18 +48,10 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 
+from rawframe import csum as csum16
+
 # Ethertypes nobody handles; length-style values (< 0x0600) too.
 UNKNOWN_ETHERTYPES = (0x88B5, 0x88B6, 0x1234, 0x0100, 0x9000)
-
-
-def csum16(data):
-    """RFC 1071 Internet checksum of bytes."""
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def wrong(good):

@@ -29,21 +29,11 @@ import struct
 import sys
 import time
 
+from rawframe import csum, mac
+
 ETH_P_IP = 0x0800
 F_FIN, F_SYN, F_RST, F_PSH, F_ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def mac(s):
-    return bytes(int(x, 16) for x in s.split(":"))
 
 
 def frame(dmac, smac, src, dst, sport, dport, seq, ack, flags, win=65535):

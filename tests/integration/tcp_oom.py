@@ -27,22 +27,12 @@ import socket
 import struct
 import time
 
+from rawframe import csum, mac
+
 ETH_P_ALL = 0x0003
 SO_ATTACH_FILTER = 26
 SYN, RST, PSH, ACK, FIN = 0x02, 0x04, 0x08, 0x10, 0x01
 
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def mac(s):
-    return bytes(int(x, 16) for x in s.split(":"))
 
 
 class Wire:

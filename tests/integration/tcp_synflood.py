@@ -21,18 +21,8 @@ import socket
 import struct
 import time
 
+from rawframe import csum, mac
 
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def mac(s):
-    return bytes(int(x, 16) for x in s.split(":"))
 
 
 def syn_frame(dmac, smac, src, dst, sport, dport, isn, ts):
