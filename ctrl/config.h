@@ -17,6 +17,7 @@
 #include "mg_error.h"
 #include "mg_limits.h"
 #include "port.h"
+#include "svid_files.h"
 
 #define MG_MAX_TRUST_KEYS 16
 #define MG_MAX_CONTROL_UIDS 8
@@ -28,12 +29,19 @@ enum mg_crypto_provider {
 };
 
 /*
- * An L4 listener: a TCP endpoint of ours spliced to an upstream endpoint
- * (dataplane/proxy.c). Only "tcp" for now; the mTLS types come later.
+ * A listener: a TCP endpoint of ours spliced to an upstream endpoint
+ * (dataplane/proxy.c). "tcp" carries plaintext both ways; "inbound" ends
+ * mTLS from the fabric and sends plaintext to the local workload at its
+ * upstream, presenting that workload's SVID; "outbound" takes plaintext from
+ * a local workload (known by its source address in the snapshot) and
+ * originates mTLS to its upstream, presenting the client workload's SVID and
+ * requiring the upstream workload's SPIFFE ID.
  */
 
 enum mg_listener_type {
 	MG_LISTENER_TCP = 0,
+	MG_LISTENER_INBOUND,
+	MG_LISTENER_OUTBOUND,
 };
 
 struct mg_listener_config {
@@ -87,6 +95,15 @@ struct mg_config {
 
 	uint16_t n_listeners;
 	struct mg_listener_config listeners[MG_MAX_LISTENERS];
+
+	/* The node's own SVIDs (svids = ( { name; cert; key; } )), and TLS limits */
+	uint16_t n_svids;
+	struct mg_svid_source svids[MG_MAX_SVIDS];
+	uint32_t tls_handshake_timeout_ms; /* ClientHello to Finished, 100..60000 (10000) */
+	uint32_t tls_max_handshakes;       /* in flight per worker, 1..4096 (256) */
+	uint32_t tls_peer_handshakes;      /* in flight per worker per source address, 1..4096 (16) */
+	uint32_t tls_handshake_threads;    /* handshake threads, 1..8 (1) */
+	uint32_t tls_svid_expiry_warn_s;   /* warn this long before an SVID expires, 0..31536000 (86400) */
 };
 
 /** Fill @p cfg with defaults (used before loading; tests). */
