@@ -51,6 +51,11 @@
 #define DEFAULT_REORDER_DEPTH 4
 #define DEFAULT_DELAY_SLOTS 256
 #define DEFAULT_BACKLOG 1024
+#define DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS 10000 /* ClientHello to Finished */
+#define DEFAULT_TLS_MAX_HANDSHAKES 256         /* in flight per worker */
+#define DEFAULT_TLS_PEER_HANDSHAKES 16         /* of those, from one source address */
+#define DEFAULT_TLS_HANDSHAKE_THREADS 1
+#define DEFAULT_TLS_SVID_EXPIRY_WARN_S 86400   /* a day's notice before an SVID expires */
 
 static const struct cr_style style = {
 	.say_found = true,
@@ -345,6 +350,11 @@ void mg_config_defaults(struct mg_config *cfg)
 	cfg->tcp_handshake_timeout_s = DEFAULT_TCP_HANDSHAKE_TIMEOUT_S;
 	cfg->tcp_zero_window_timeout_s = DEFAULT_TCP_ZERO_WINDOW_TIMEOUT_S;
 	cfg->tcp_keepalive_s = DEFAULT_TCP_KEEPALIVE_S;
+	cfg->tls_handshake_timeout_ms = DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS;
+	cfg->tls_max_handshakes = DEFAULT_TLS_MAX_HANDSHAKES;
+	cfg->tls_peer_handshakes = DEFAULT_TLS_PEER_HANDSHAKES;
+	cfg->tls_handshake_threads = DEFAULT_TLS_HANDSHAKE_THREADS;
+	cfg->tls_svid_expiry_warn_s = DEFAULT_TLS_SVID_EXPIRY_WARN_S;
 }
 
 static MG_RESULT check_text(const char *text, const char *name)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * gateway.conf: the L4 listeners ( { name; type; listen; upstream; backlog } ),
- * and their rules against the ports and each other, checked once the whole
- * file is read.
+ * gateway.conf: the listeners ( { name; type; listen; upstream; backlog } ),
+ * and their rules against the ports, the node's SVIDs and each other, checked
+ * once the whole file is read.
  */
 #include "config_priv.h"
 
@@ -21,17 +21,29 @@ static MG_RESULT parse_listener_name(struct cr_reader *ld, const struct cr_field
 	return 0;
 }
 
+static const char *const type_names[] = {
+	[MG_LISTENER_TCP] = "tcp",
+	[MG_LISTENER_INBOUND] = "inbound",
+	[MG_LISTENER_OUTBOUND] = "outbound",
+};
+
 static MG_RESULT parse_listener_type(struct cr_reader *ld, const struct cr_field *f,
 				     const config_setting_t *s, const char *path)
 {
 	struct mg_listener_config *l = ld->base;
+	const char *v;
 
 	(void)f;
 	MG_GUARD(cr_want(ld, s, path, CONFIG_TYPE_STRING, "a string"));
-	ENSURE_AT(strcmp(config_setting_get_string(s), "tcp") == 0, ld, s, path,
-		  CONFIG_VALUE, "unknown listener type; expected \"tcp\"");
-	l->type = MG_LISTENER_TCP;
-	return 0;
+	v = config_setting_get_string(s);
+	for (size_t i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++) {
+		if (strcmp(v, type_names[i]) == 0) {
+			l->type = (enum mg_listener_type)i;
+			return 0;
+		}
+	}
+	return cr_fail(ld, s, path, MG_ERR_CONFIG_VALUE, "unknown listener type; "
+		       "expected \"tcp\", \"inbound\" or \"outbound\"");
 }
 
 /* "A.B.C.D:PORT", port 1..65535 in decimal without leading zeros. */
@@ -115,6 +127,24 @@ static int route_port(const struct mg_config *c, uint32_t a, bool on_link_only)
 	return -1;
 }
 
+/*
+ * An mTLS listener presents one of the node's own SVIDs (which one is the
+ * snapshot's business, by workload), so a file with none cannot serve it.
+ * Checked once the whole file is read: svids may come after listeners.
+ */
+static MG_RESULT check_needs_svids(const struct cr_reader *ld, const config_setting_t *g,
+				   const char *path, const struct mg_listener_config *l)
+{
+	char field[FIELD_TEXT];
+
+	if (l->type == MG_LISTENER_TCP || CFG(ld)->n_svids > 0)
+		return 0;
+	cr_join(ld, field, FIELD_TEXT, path, "type");
+	return cr_fail(ld, config_setting_get_member(g, "type"), field, MG_ERR_CONFIG_MISSING,
+		       "an %s listener needs the node's SVIDs: add svids = ( { name; cert; "
+		       "key; } )", type_names[l->type]);
+}
+
 /* Listener @i against the ports (read by now, whatever the file order) and listeners before it. */
 static MG_RESULT check_listener(const struct cr_reader *ld, const config_setting_t *g,
 				const char *path, int i)
@@ -156,7 +186,7 @@ static MG_RESULT check_listener(const struct cr_reader *ld, const config_setting
 			  "is the %s address of port %s's prefix",
 			  cfg_edge_of(l->upstream_addr, pc->prefix_len), pc->name);
 	}
-	return 0;
+	return check_needs_svids(ld, g, path, l);
 }
 
 MG_RESULT cfg_check_listeners(const struct cr_reader *ld, const config_setting_t *root)

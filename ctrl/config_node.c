@@ -2,7 +2,7 @@
 /*
  * gateway.conf: the top-level schema and the node-wide groups (node, workers,
  * control, telemetry, crypto, trust, limits, neighbour, integrity, tcp);
- * ports and listeners have their own files.
+ * ports, listeners, and the SVIDs with the tls group have their own files.
  */
 #include "config_priv.h"
 
@@ -207,5 +207,7 @@ const struct cr_field cfg_top_fields[] = {
 	GROUP("integrity", integrity_fields, NULL, false),
 	GROUP("tcp", tcp_fields, NULL, false),
 	FN("listeners", cfg_listeners, false),
+	FN("svids", cfg_svids, false),
+	GROUP("tls", cfg_tls_fields, cfg_check_tls, false),
 	{ 0 },
 };

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * gateway.conf parser internals shared by config.c (load), config_node.c,
- * config_ports.c, config_listeners.c and config_fields.c. Not for other rooms.
+ * config_ports.c, config_listeners.c, config_tls.c and config_fields.c. Not
+ * for other rooms.
  */
 #ifndef MG_CONFIG_PRIV_H
 #define MG_CONFIG_PRIV_H
@@ -101,5 +102,10 @@ MG_RESULT cfg_listeners(struct cr_reader *ld, const struct cr_field *f,
 			const config_setting_t *s, const char *path);
 /* Listeners against the ports, once the whole file is read (config_listeners.c). */
 MG_RESULT cfg_check_listeners(const struct cr_reader *ld, const config_setting_t *root);
+/* The node's SVIDs and the tls group (config_tls.c). */
+MG_RESULT cfg_svids(struct cr_reader *ld, const struct cr_field *f,
+		    const config_setting_t *s, const char *path);
+extern const struct cr_field cfg_tls_fields[];
+MG_RESULT cfg_check_tls(struct cr_reader *ld, const config_setting_t *g, const char *path);
 
 #endif /* MG_CONFIG_PRIV_H */
