@@ -123,6 +123,12 @@ static void minimal_gets_defaults(void **state)
 	assert_int_equal(c->tcp_handshake_timeout_s, 60);
 	assert_int_equal(c->tcp_zero_window_timeout_s, 120);
 	assert_int_equal(c->tcp_keepalive_s, 7200);
+	assert_int_equal(c->n_svids, 0);
+	assert_int_equal(c->tls_handshake_timeout_ms, 10000);
+	assert_int_equal(c->tls_max_handshakes, 256);
+	assert_int_equal(c->tls_peer_handshakes, 16);
+	assert_int_equal(c->tls_handshake_threads, 1);
+	assert_int_equal(c->tls_svid_expiry_warn_s, 86400);
 	free(c);
 }
 
@@ -672,6 +678,12 @@ static void defaults_match_reference(void **state)
 	assert_int_equal(c->ports[3].mtu, 1500);
 	assert_string_equal(c->audit_log, "/var/lib/meshgw/audit.log");
 	assert_int_equal(c->n_control_uids, 1);
+	assert_int_equal(c->n_svids, 0);
+	assert_int_equal(c->tls_handshake_timeout_ms, 10000);
+	assert_int_equal(c->tls_max_handshakes, 256);
+	assert_int_equal(c->tls_peer_handshakes, 16);
+	assert_int_equal(c->tls_handshake_threads, 1);
+	assert_int_equal(c->tls_svid_expiry_warn_s, 86400);
 	free(c);
 }
 
