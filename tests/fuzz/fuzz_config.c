@@ -41,6 +41,27 @@ static void check_port(const struct mg_port_config *p)
 		abort();
 }
 
+/* The mTLS side: what the workers and the SVID loader take as given. */
+static void check_tls(const struct mg_config *c)
+{
+	if (c->n_svids > MG_MAX_SVIDS || c->tls_peer_handshakes > c->tls_max_handshakes ||
+	    c->tls_peer_handshakes < 1 || c->tls_max_handshakes > 4096 ||
+	    c->tls_handshake_threads < 1 || c->tls_handshake_threads > 8 ||
+	    c->tls_handshake_timeout_ms < 100 || c->tls_handshake_timeout_ms > 60000)
+		abort();
+	for (unsigned i = 0; i < c->n_svids; i++) {
+		const struct mg_svid_source *v = &c->svids[i];
+
+		if (!v->name[0] || !memchr(v->name, '\0', sizeof(v->name)) ||
+		    v->cert_path[0] != '/' || v->key_path[0] != '/' ||
+		    strcmp(v->cert_path, v->key_path) == 0)
+			abort();
+	}
+	for (unsigned i = 0; i < c->n_listeners; i++)
+		if (c->listeners[i].type != MG_LISTENER_TCP && c->n_svids == 0)
+			abort();
+}
+
 static void check(const struct mg_config *c)
 {
 	if (c->n_workers < 1 || c->n_workers > MG_MAX_WORKERS || c->n_ports < 1 ||
@@ -57,6 +78,7 @@ static void check(const struct mg_config *c)
 			abort();
 	for (unsigned i = 0; i < c->n_ports; i++)
 		check_port(&c->ports[i]);
+	check_tls(c);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
