@@ -52,6 +52,8 @@ struct mg_listener_config {
 	uint32_t upstream_addr;     /* host byte order */
 	uint16_t upstream_port;     /* 1..65535 */
 	uint32_t backlog;           /* handshakes in progress, 1..65535 (default 1024) */
+	uint32_t service_addr;      /* outbound: the snapshot's service (or workload)     */
+	uint16_t service_port;      /* the upstream leads to; 0: the upstream itself      */
 };
 
 struct mg_config {

@@ -91,11 +91,21 @@ static MG_RESULT parse_upstream(struct cr_reader *ld, const struct cr_field *f,
 	return read_endpoint(ld, s, path, &l->upstream_addr, &l->upstream_port);
 }
 
+static MG_RESULT parse_service(struct cr_reader *ld, const struct cr_field *f,
+			       const config_setting_t *s, const char *path)
+{
+	struct mg_listener_config *l = ld->base;
+
+	(void)f;
+	return read_endpoint(ld, s, path, &l->service_addr, &l->service_port);
+}
+
 static const struct cr_field listener_fields[] = {
 	FN("name", parse_listener_name, true),
 	FN("type", parse_listener_type, true),
 	FN("listen", parse_listen, true),
 	FN("upstream", parse_upstream, true),
+	FN("service", parse_service, false),
 	INT_AT("backlog", cfg_int, struct mg_listener_config, backlog, 1, 65535),
 	{ 0 },
 };
@@ -137,6 +147,11 @@ static MG_RESULT check_needs_svids(const struct cr_reader *ld, const config_sett
 {
 	char field[FIELD_TEXT];
 
+	if (l->service_port && l->type != MG_LISTENER_OUTBOUND) {
+		cr_join(ld, field, FIELD_TEXT, path, "service");
+		return cr_fail(ld, config_setting_get_member(g, "service"), field,
+			       MG_ERR_CONFIG_VALUE, "only an outbound listener names a service");
+	}
 	if (l->type == MG_LISTENER_TCP || CFG(ld)->n_svids > 0)
 		return 0;
 	cr_join(ld, field, FIELD_TEXT, path, "type");

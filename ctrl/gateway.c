@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "gateway.h"
 
+#include "dp_policy.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +140,14 @@ static MG_RESULT proxy_listeners(struct mg_gateway *gw)
 		l->backlog = lc->backlog;
 		l->next_hop = rte_cpu_to_be_32(hop);
 		l->idle_timeout_us = (uint64_t)c->tcp_idle_timeout_s * 1000000;
+		l->kind = lc->type == MG_LISTENER_INBOUND    ? MG_PROXY_INBOUND
+			  : lc->type == MG_LISTENER_OUTBOUND ? MG_PROXY_OUTBOUND
+							     : MG_PROXY_PLAIN;
+		/* The policy is asked about the upstream, or for outbound the service. */
+		l->dst_ip = lc->type == MG_LISTENER_OUTBOUND && lc->service_addr
+				    ? rte_cpu_to_be_32(lc->service_addr) : l->upstream_ip;
+		l->dst_port = lc->type == MG_LISTENER_OUTBOUND && lc->service_addr
+				      ? rte_cpu_to_be_16(lc->service_port) : l->upstream_port;
 	}
 	gw->n_proxy_listeners = c->n_listeners;
 	return 0;
@@ -203,8 +213,12 @@ static MG_RESULT start_tcp(struct mg_gateway *gw)
 		snprintf(w->tcp_name, sizeof(w->tcp_name), "mg_tcp_%u", i);
 		p.name = w->tcp_name;
 		p.socket_id = (int)rte_lcore_to_socket_id(w->lcore);
+		struct mg_proxy_tls_conf tls;
+
 		w->neigh_pub = &gw->neigh_pub;
-		rc = mg_worker_tcp_init(w, &p, gw->proxy_listeners, gw->n_proxy_listeners);
+		mg_gw_tls_worker_conf(gw, i, &tls);
+		rc = mg_worker_tcp_init(w, &p, gw->proxy_listeners, gw->n_proxy_listeners,
+					&mg_dp_policy_env, &tls);
 		if (rc < 0)
 			break;
 	}
@@ -234,6 +248,15 @@ static MG_RESULT make_steer_rings(struct mg_gateway *gw)
 	return 0;
 }
 
+static struct rte_ring *make_event_ring(uint16_t index, unsigned socket)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	snprintf(name, sizeof(name), "mg_events_%u", index);
+	return rte_ring_create_elem(name, sizeof(struct mg_proxy_event), MG_EVENT_RING_SIZE,
+				    (int)socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+}
+
 static MG_RESULT make_worker(struct mg_gateway *gw, uint16_t index)
 {
 	unsigned lcore = gw->cfg.worker_lcores[index];
@@ -255,8 +278,9 @@ static MG_RESULT make_worker(struct mg_gateway *gw, uint16_t index)
 	w->to_ctrl = make_ring("to_ctrl", index, socket);
 	w->from_ctrl = make_ring("from_ctrl", index, socket);
 	w->resolve = make_ring_sized("resolve", index, socket, MG_RESOLVE_RING_SIZE);
-	MG_ENSURE(w->to_ctrl && w->from_ctrl && w->resolve, NOMEM, "worker %u: rings: %s", index,
-		  rte_strerror(rte_errno));
+	w->events = make_event_ring(index, socket);
+	MG_ENSURE(w->to_ctrl && w->from_ctrl && w->resolve && w->events, NOMEM,
+		  "worker %u: rings: %s", index, rte_strerror(rte_errno));
 	return 0;
 }
 
@@ -297,11 +321,6 @@ static MG_RESULT ensure_node_key(const char *path, bool *created)
 	mg_key_free(k);
 	*created = rc == 0;
 	return rc;
-}
-
-static void free_policy(void *p)
-{
-	mg_policy_free(p);
 }
 
 static MG_RESULT open_audit(struct mg_gateway *gw)
@@ -362,8 +381,10 @@ MG_RESULT mg_gateway_start(struct mg_gateway *gw)
 	MG_GUARD(open_audit(gw));
 	gw->exit_status = MG_EXIT_UNAVAILABLE;
 	MG_GUARD(open_ports(gw));
-	MG_GUARD(mg_publish_init(&gw->pub, gw->n_workers, NULL, free_policy));
+	MG_GUARD(mg_publish_init(&gw->pub, gw->n_workers, NULL, mg_gen_free));
 	MG_GUARD(mg_loader_init(&gw->loader, &gw->cfg, gw->audit, &gw->pub));
+	/* Before the boot load: each generation is published with its TLS state. */
+	MG_GUARD(mg_gw_tls_init(gw));
 	/* The persisted snapshot (or deny-all) is published before any worker runs. */
 	mg_loader_boot(&gw->loader, (uint64_t)time(NULL));
 	MG_GUARD(mg_control_open(&gw->control, gw->cfg.control_socket,
@@ -526,6 +547,7 @@ void mg_gateway_run(struct mg_gateway *gw)
 			next_checkpoint = now + CHECKPOINT_PERIOD_S;
 		}
 		mg_control_poll(&gw->control, mono_ms(), &handler);
+		mg_gw_tls_tick(gw, now);
 		if (gw->neigh_pub.qsv)
 			neigh_tick(gw, now);
 		/* The control thread may sleep; workers never wait for it. */
@@ -550,6 +572,7 @@ void mg_gateway_stop(struct mg_gateway *gw)
 {
 	__atomic_store_n(&gw->quit, 1, __ATOMIC_RELAXED);
 	rte_eal_mp_wait_lcore();
+	mg_gw_tls_stop_threads(gw);
 	/* No worker polls now; the QSBR variable the gate waits on is freed below. */
 	mg_unmap_gate_disarm();
 	/* The telemetry thread reads workers and ports under this lock. */
@@ -568,6 +591,7 @@ void mg_gateway_stop(struct mg_gateway *gw)
 			}
 		}
 		rte_ring_free(w->resolve);
+		rte_ring_free(w->events);
 		if (w->to_ctrl)
 			free_ring_contents(w->to_ctrl);
 		if (w->from_ctrl)
@@ -577,6 +601,7 @@ void mg_gateway_stop(struct mg_gateway *gw)
 		rte_free(w);
 		gw->workers[i] = NULL;
 	}
+	mg_gw_tls_free(gw);
 	for (uint16_t i = 0; i < gw->n_ports; i++)
 		mg_port_close(&gw->ports[i]);
 	gw->n_ports = 0;

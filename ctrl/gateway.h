@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "config.h"
 #include "control.h"
+#include "gateway_tls.h"
 #include "integrity.h"
 #include "loader.h"
 #include "neigh.h"
@@ -102,6 +103,7 @@ struct mg_gateway {
 	struct mg_integrity integrity;
 	struct mg_key *node_key; /* signs audit checkpoints and attestation reports */
 	uint64_t last_checkpoint_index;
+	struct mg_gw_tls tls;    /* SVIDs, handshake threads (gateway_tls.c) */
 	int exit_status; /* what main returns when start or run fails */
 };
 

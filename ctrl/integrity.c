@@ -66,7 +66,7 @@ out:
 MG_RESULT mg_integrity_check(struct mg_integrity *in, struct mg_gateway *gw,
 			     enum mg_drift *what)
 {
-	const struct mg_policy *p = gw->pub.active;
+	const struct mg_policy *p = mg_gen_policy(gw->pub.active);
 
 	in->checks++;
 	in->last_check_unix = (uint64_t)time(NULL);

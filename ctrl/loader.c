@@ -170,8 +170,8 @@ static int check_time(struct attempt *a, enum mg_load_refusal *why)
 }
 
 /* Step 5: parse and compile only what passed every check above. */
-static int build_policy(struct mg_loader *l, struct attempt *a, struct mg_policy **out,
-			enum mg_load_refusal *why)
+static int compile_policy(struct mg_loader *l, struct attempt *a, struct mg_policy **out,
+			  enum mg_load_refusal *why)
 {
 	struct mg_policy_src *src = NULL;
 	struct mg_policy *p = NULL;
@@ -194,6 +194,25 @@ out:
 		mg_policy_free(p);
 	mg_policy_src_free(src);
 	return rc;
+}
+
+/* ...then wrap it as a generation with its TLS state. */
+static int build_policy(struct mg_loader *l, struct attempt *a, struct mg_gen **out,
+			enum mg_load_refusal *why)
+{
+	struct mg_policy *p = NULL;
+	struct mg_gen *g;
+
+	if (compile_policy(l, a, &p, why) < 0)
+		return -1;
+	*why = MG_LOAD_REFUSED_TLS;
+	g = mg_gen_new(p);
+	if (!g || (l->attach && l->attach(l->attach_ctx, g) < 0)) {
+		mg_gen_free(g);
+		return -1;
+	}
+	*out = g;
+	return 0;
 }
 
 static int write_state(const char *path, const struct mg_snapshot_state *s)
@@ -254,9 +273,9 @@ static int commit(struct mg_loader *l, const struct mg_snapshot_state *s)
 	return 0;
 }
 
-static void publish(struct mg_loader *l, struct mg_policy *p)
+static void publish(struct mg_loader *l, struct mg_gen *g)
 {
-	mg_publish_swap(l->pub, p);
+	mg_publish_swap(l->pub, g);
 }
 
 static void become_active(struct mg_loader *l, const struct attempt *a)
@@ -305,7 +324,7 @@ enum mg_load_result mg_loader_load(struct mg_loader *l, const uint8_t *bytes, si
 	struct attempt a = { .source = source, .now = now };
 	enum mg_snapshot_decision d = MG_SNAPSHOT_ACCEPT;
 	enum mg_load_refusal why;
-	struct mg_policy *p = NULL;
+	struct mg_gen *p = NULL;
 
 	if (check_envelope(l, &a, bytes, len, &why) < 0 || check_version(l, &a, &d, &why) < 0)
 		return refuse(l, &a, why, mg_errmsg(), reply, reply_size);
@@ -336,7 +355,7 @@ enum mg_load_result mg_loader_load(struct mg_loader *l, const uint8_t *bytes, si
 
 		snprintf(detail, sizeof(detail), "%s", mg_errmsg());
 		unstage(l);
-		mg_policy_free(p);
+		mg_gen_free(p);
 		return refuse(l, &a, why, detail, reply, reply_size);
 	}
 	publish(l, p);
@@ -358,7 +377,7 @@ static void deny_all(struct mg_loader *l, enum mg_deny_all_cause cause, const ch
 			mg_policy_free(p);
 		p = NULL;
 	}
-	publish(l, p);
+	publish(l, mg_gen_new(p)); /* no TLS state: no trust domain, nothing verifies */
 	l->have_active = false;
 	l->deny_cause = cause;
 	l->alarms++;
@@ -413,7 +432,7 @@ static int check_boot_version(struct mg_loader *l, struct attempt *a)
 static int boot_load(struct mg_loader *l, struct attempt *a, const uint8_t *buf, size_t len)
 {
 	enum mg_load_refusal why;
-	struct mg_policy *p = NULL;
+	struct mg_gen *p = NULL;
 	char reply[MG_AUDIT_LINE_MAX];
 
 	if (check_envelope(l, a, buf, len, &why) < 0)
@@ -425,7 +444,7 @@ static int boot_load(struct mg_loader *l, struct attempt *a, const uint8_t *buf,
 		return refuse(l, a, why, mg_errmsg(), reply, sizeof(reply)), -1;
 	/* A crash between the two renames left the state behind: catch it up. */
 	if (a->cand.version > l->floor.version && write_state(l->state_path, &a->cand) < 0) {
-		mg_policy_free(p);
+		mg_gen_free(p);
 		return refuse(l, a, MG_LOAD_REFUSED_PERSIST, mg_errmsg(), reply, sizeof(reply)), -1;
 	}
 	if (audit_accepted(l, a, "snapshot.loaded") < 0)

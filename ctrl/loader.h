@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "gen.h"
 #include "config.h"
 #include "keys.h"
 #include "publish.h"
@@ -45,6 +46,7 @@
 	_(EXPIRED, expired, "after its expiry time")                           \
 	_(POLICY, policy_invalid, "payload is not a valid policy")             \
 	_(COMPILE, compile, "policy could not be compiled")                    \
+	_(TLS, tls, "a local SVID would not verify under its trust domains, or no TLS contexts") \
 	_(PERSIST, persist, "could not be written durably to the state directory") \
 	_(AUDIT, audit, "the audit log could not record the change")
 
@@ -79,6 +81,11 @@ struct mg_loader {
 	enum mg_deny_all_cause deny_cause;
 	/* Highest version ever accepted (anti-rollback), persisted with its digest. */
 	struct mg_snapshot_state floor;
+
+	/* Called with each generation before it is published (NULL: none): the
+	 * gateway builds its TLS state there; failing refuses the snapshot. */
+	MG_RESULT (*attach)(void *ctx, struct mg_gen *g);
+	void *attach_ctx;
 
 	uint64_t accepted, unchanged, alarms;
 	uint64_t refused[MG_LOAD_REFUSED__COUNT];

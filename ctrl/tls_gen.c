@@ -5,6 +5,7 @@
  */
 #include "tls_gen.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,11 +60,19 @@ static MG_RESULT identity_build(const struct mg_policy_tls_view *tls,
 		  src->name, f->id.id, mg_svid_reason_desc(r), mg_svid_reason_name(r));
 	snprintf(id->name, sizeof(id->name), "%s", src->name);
 	snprintf(id->spiffe_id, sizeof(id->spiffe_id), "%s", f->id.id);
+	if (f->id.has_image)
+		snprintf(id->image, sizeof(id->image), "%s", f->id.image);
 	p.server = true;
 	id->server = mg_tls_ctx_new(&p);
 	p.server = false;
 	id->client = id->server ? mg_tls_ctx_new(&p) : NULL;
 	return id->client != NULL ? 0 : -1;
+}
+
+/* The last reference to the set is gone (any thread). */
+static void destroy_set(struct mg_tls_set *s)
+{
+	mg_tls_gen_free((struct mg_tls_gen *)((char *)s - offsetof(struct mg_tls_gen, set)));
 }
 
 MG_RESULT mg_tls_gen_build(const struct mg_policy *pol, struct mg_svid_trust *trust,
@@ -74,7 +83,10 @@ MG_RESULT mg_tls_gen_build(const struct mg_policy *pol, struct mg_svid_trust *tr
 	struct mg_policy_tls_view tls;
 
 	*out = NULL;
-	if (g == NULL || (g->ids = calloc(n ? n : 1, sizeof(*g->ids))) == NULL) {
+	if (g == NULL || (g->ids = calloc(n ? n : 1, sizeof(*g->ids))) == NULL ||
+	    (g->local = calloc(n ? n : 1, sizeof(*g->local))) == NULL) {
+		if (g)
+			free(g->ids);
 		free(g);
 		mg_tls_trust_free(trust);
 		return mg_error_set(MG_ERR_NOMEM, "tls: no memory for a generation");
@@ -89,7 +101,16 @@ MG_RESULT mg_tls_gen_build(const struct mg_policy *pol, struct mg_svid_trust *tr
 			mg_tls_gen_free(g);
 			return -1;
 		}
+		g->local[i] = (struct mg_tls_local){
+			.spiffe_id = g->ids[i].spiffe_id,
+			.image = g->ids[i].image[0] ? g->ids[i].image : NULL,
+			.server = g->ids[i].server, .client = g->ids[i].client,
+		};
 	}
+	g->set = (struct mg_tls_set){
+		.refs = 1, .generation = g->generation, .trust = &g->trust,
+		.n_local = g->n_ids, .local = g->local, .destroy = destroy_set,
+	};
 	*out = g;
 	return 0;
 }
@@ -111,6 +132,7 @@ void mg_tls_gen_free(struct mg_tls_gen *g)
 		SSL_CTX_free(g->ids[i].client);
 	}
 	free(g->ids);
+	free(g->local);
 	mg_tls_trust_free(&g->trust);
 	free(g);
 }

@@ -20,18 +20,22 @@
 #include "policy.h"
 #include "svid.h"
 #include "svid_files.h"
+#include "tls_set.h"
 
 struct mg_tls_identity {
 	char name[MG_NAME_LEN];  /* the SVID's name in gateway.conf */
 	char spiffe_id[MG_SPIFFE_MAX_LEN + 1];
+	char image[MG_SVID_IMAGE_LEN + 1]; /* "" when the SVID has none */
 	SSL_CTX *server, *client;
 };
 
 struct mg_tls_gen {
+	struct mg_tls_set set;      /* what workers read; set.refs starts at 1 (the generation's) */
 	uint64_t generation;
 	struct mg_svid_trust trust; /* trust.generation == generation */
 	uint32_t n_ids;
 	struct mg_tls_identity *ids;
+	struct mg_tls_local *local; /* n_ids, pointing into ids */
 };
 
 /**

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include "proxy.h"
+#include "proxy_priv.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -8,33 +8,10 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
-/* Single writer (the worker): relaxed stores for the telemetry thread's loads. */
-#define PCTR(px, n, v) \
-	__atomic_store_n(&(px)->st.ctr[MG_PROXY_CTR_##n], (px)->st.ctr[MG_PROXY_CTR_##n] + (v), \
-			 __ATOMIC_RELAXED)
-
 #define SPORT_FIRST 32768
 #define SPORT_LAST 60999
 #define SPORT_COUNT (SPORT_LAST - SPORT_FIRST + 1)
 #define SPORT_TAG 0x73706f72u /* "spor" */
-
-enum { CLIENT = 0, UPSTREAM = 1 };
-
-struct mg_proxy_pair {
-	struct mg_proxy *px;
-	struct mg_tcp_conn *conn[2];  /* CLIENT, UPSTREAM; NULL once dead */
-	struct rte_mbuf *stash[2];    /* refused remainder bound for conn[i] */
-	bool fin_from[2];             /* conn[i]'s peer sent FIN */
-	bool shut[2];                 /* we queued our FIN on conn[i] */
-	bool connected;               /* the upstream handshake completed */
-	bool waiting;                 /* on px->waiting for a neighbour */
-	bool in_use;
-	uint8_t tries;
-	uint16_t li;
-	uint64_t retry_at;
-	uint64_t last_active;         /* when a byte last moved (or accept) */
-	struct mg_proxy_pair *next;   /* free list or waiting list */
-};
 
 static const char *const counter_names[] = {
 #define _(n, d) #n,
@@ -61,13 +38,18 @@ static void unlink_waiting(struct mg_proxy *px, struct mg_proxy_pair *p)
 static void pair_free(struct mg_proxy_pair *p)
 {
 	struct mg_proxy *px = p->px;
+	uint32_t reuse = p->reuse + 1;
 
 	if (p->waiting)
 		unlink_waiting(px, p);
+	ptls_release(p);
 	for (int i = 0; i < 2; i++)
 		rte_pktmbuf_free(p->stash[i]); /* NULL-safe */
-	memset(p, 0, sizeof(*p));
+	memset(p, 0, offsetof(struct mg_proxy_pair, peer_id));
+	memset(&p->tls_side, 0, sizeof(*p) - offsetof(struct mg_proxy_pair, tls_side));
+	p->peer_id[0] = p->image[0] = '\0';
 	p->px = px;
+	p->reuse = reuse;
 	p->next = px->free_list;
 	px->free_list = p;
 	__atomic_store_n(&px->st.pairs_active, px->st.pairs_active - 1, __ATOMIC_RELAXED);
@@ -82,6 +64,7 @@ static struct mg_proxy_pair *pair_alloc(struct mg_proxy *px)
 	px->free_list = p->next;
 	p->next = NULL;
 	p->in_use = true;
+	p->tls_side = NO_TLS;
 	__atomic_store_n(&px->st.pairs_active, px->st.pairs_active + 1, __ATOMIC_RELAXED);
 	return p;
 }
@@ -161,6 +144,7 @@ static bool splice(struct mg_proxy_pair *p, int from)
 		if (!chain)
 			return true;
 		p->last_active = px->tcp->now;
+		PSTAT(p->bytes[from], got);
 		if (from == CLIENT)
 			PCTR(px, bytes_up, got);
 		else
@@ -188,28 +172,38 @@ static void maybe_shut(struct mg_proxy_pair *p, int to)
 		return;
 	if (p->fin_from[to] && mg_tcp_recv_ready(dst) > 0)
 		return;
+	if (to == p->tls_side && !ptls_close_notify(p))
+		return; /* no room for the alert yet: WRITABLE brings us back */
 	mg_tcp_shutdown(p->px->tcp, dst);
 	p->shut[to] = true;
 }
 
 /* Give the other side what it will take; returns true if the pair is gone. */
-static bool pump(struct mg_proxy_pair *p, int from)
+bool pump(struct mg_proxy_pair *p, int from)
 {
 	int to = 1 - from;
 
-	if (!p->connected || !p->conn[to])
+	if (!pair_ready(p) || !p->conn[to])
 		return false;
 	if (p->stash[to] && !flush_stash(p, to))
 		return false;
-	if (!splice(p, from))
+	if (p->tls_side != NO_TLS) {
+		int r = ptls_move(p, from);
+
+		if (r < 0)
+			return true;
+		if (r == 0)
+			return false;
+	} else if (!splice(p, from)) {
 		return false;
+	}
 	maybe_shut(p, to);
 	maybe_shut(p, from);
 	return maybe_finish(p);
 }
 
 /* One side is gone abnormally (or the upstream never came): end the other. */
-static void pair_abort(struct mg_proxy_pair *p)
+void pair_abort(struct mg_proxy_pair *p)
 {
 	for (int i = 0; i < 2; i++)
 		if (p->conn[i])
@@ -241,6 +235,22 @@ static void on_closed(struct mg_proxy_pair *p, int side, enum mg_tcp_close_reaso
 	pair_abort(p);
 }
 
+/*
+ * While the TLS side handshakes, its bytes go to the handshake service and
+ * the plaintext side waits in its receive queue (its window closes).
+ */
+static void on_handshake_event(struct mg_proxy_pair *p, int side, unsigned ev)
+{
+	if (ev & MG_TCP_EV_PEER_FIN)
+		p->fin_from[side] = true;
+	if (side != p->tls_side)
+		return;
+	if (ev & MG_TCP_EV_WRITABLE)
+		ptls_writable(p, side);
+	else if (ev & (MG_TCP_EV_READABLE | MG_TCP_EV_PEER_FIN))
+		ptls_readable(p, side);
+}
+
 static void on_event(void *user, struct mg_tcp_conn *c, unsigned ev)
 {
 	struct mg_proxy_pair *p = user;
@@ -253,8 +263,16 @@ static void on_event(void *user, struct mg_tcp_conn *c, unsigned ev)
 	if (ev & MG_TCP_EV_CONNECTED) {
 		p->connected = true;
 		PCTR(p->px, upstream_connected, 1);
+		if (p->tls_side == UPSTREAM) {
+			ptls_connected(p); /* the client handshake starts; data waits for it */
+			return;
+		}
 		if (pump(p, CLIENT))
 			return;
+	}
+	if (p->tls == TLS_HANDSHAKE) {
+		on_handshake_event(p, side, ev);
+		return;
 	}
 	if (ev & MG_TCP_EV_PEER_FIN)
 		p->fin_from[side] = true;
@@ -311,7 +329,7 @@ static bool pick_sport(struct mg_proxy *px, const struct mg_proxy_listener_conf 
  * Connect upstream, or wait for the neighbour. @return false if the client
  * must be refused (counted).
  */
-static bool start_upstream(struct mg_proxy *px, struct mg_proxy_pair *p)
+bool start_upstream(struct mg_proxy *px, struct mg_proxy_pair *p)
 {
 	const struct mg_proxy_listener_conf *l = &px->listeners[p->li];
 	struct mg_tcp_connect_args a = {
@@ -344,6 +362,82 @@ static bool start_upstream(struct mg_proxy *px, struct mg_proxy_pair *p)
 	return true;
 }
 
+void proxy_event(struct mg_proxy_pair *p, enum mg_proxy_event_kind kind, uint16_t verdict)
+{
+	struct mg_proxy *px = p->px;
+	struct mg_proxy_event ev = {
+		.kind = (uint8_t)kind, .listener = (uint8_t)p->li, .verdict = verdict,
+		.peer_ip = p->client_ip, .peer_port = p->client_port, .rule = p->rule,
+		.generation = px->generation,
+	};
+
+	if (!px->env.event)
+		return;
+	if (p->job && !p->job_out) {
+		ev.tls_error = (uint8_t)p->job->hs.error;
+		ev.svid = (uint8_t)p->job->hs.svid;
+	}
+	memcpy(ev.peer_id, p->peer_id, sizeof(ev.peer_id));
+	px->env.event(px->env.ctx, &ev);
+}
+
+/*
+ * Ask the policy of this loop whether @p peer_id (NULL: no workload at the
+ * client's address) may reach the listener's destination. Every verdict is
+ * counted; a denial is also an audit event.
+ */
+bool proxy_authorize(struct mg_proxy_pair *p, const char *peer_id, const char *image)
+{
+	struct mg_proxy *px = p->px;
+	const struct mg_proxy_listener_conf *l = &px->listeners[p->li];
+	struct mg_proxy_authz_req r = {
+		.peer_id = peer_id, .image = image, .dst_ip = l->dst_ip, .dst_port = l->dst_port,
+	};
+	uint16_t verdict = 0;
+	uint32_t rule = UINT32_MAX;
+	bool again = p->authz_gen != 0, ok;
+
+	if (!px->env.authorize)
+		return true;
+	ok = px->env.authorize(px->policy, &r, &verdict, &rule);
+	if (verdict < MG_PROXY_AUTHZ_MAX)
+		PSTAT(px->st.authz[verdict], 1);
+	p->rule = rule;
+	p->authz_gen = px->generation;
+	if (ok) {
+		PCTR(px, authz_allowed, 1);
+		return true;
+	}
+	PCTR(px, authz_denied, 1);
+	proxy_event(p, again ? MG_PROXY_EV_REAUTH_CLOSED : MG_PROXY_EV_DENIED, verdict);
+	return false;
+}
+
+/*
+ * What a new client must pass before anything is sent upstream. tcp: the
+ * policy's workload at its source address, authorized; then connect.
+ * inbound: a handshake first (ptls_accept), the upstream after its verdict.
+ * outbound: as tcp for the client, with our SVID for it; then connect, and
+ * the handshake runs on the upstream connection.
+ */
+static bool admit(struct mg_proxy *px, struct mg_proxy_pair *p)
+{
+	const struct mg_proxy_listener_conf *l = &px->listeners[p->li];
+	const char *id = NULL;
+
+	if (l->kind == MG_PROXY_INBOUND)
+		return ptls_accept(p);
+	if (px->env.authorize)
+		id = px->env.workload_id(px->policy, p->client_ip, 0);
+	if (l->kind == MG_PROXY_OUTBOUND) {
+		if (!ptls_outbound_accept(p, id)) /* authorizes with our SVID's image */
+			return false;
+	} else if (!proxy_authorize(p, id, NULL)) {
+		return false;
+	}
+	return start_upstream(px, p);
+}
+
 static void *on_accept(void *listen_user, struct mg_tcp_conn *c)
 {
 	struct mg_proxy_lctx *lc = listen_user;
@@ -358,7 +452,9 @@ static void *on_accept(void *listen_user, struct mg_tcp_conn *c)
 	p->conn[CLIENT] = c;
 	p->last_active = px->tcp->now;
 	p->li = lc->li;
-	if (!start_upstream(px, p)) {
+	p->client_ip = c->key.rip;
+	p->client_port = c->key.rport;
+	if (!admit(px, p)) {
 		p->conn[CLIENT] = NULL; /* the stack resets it: we refuse */
 		pair_free(p);
 		return NULL;
@@ -397,7 +493,7 @@ static void idle_sweep(struct mg_proxy *px, uint64_t now)
 		uint64_t limit;
 
 		px->sweep_next = px->sweep_next + 1 == px->max_pairs ? 0 : px->sweep_next + 1;
-		if (!p->in_use)
+		if (!p->in_use || ptls_deadline(p, now))
 			continue;
 		limit = px->listeners[p->li].idle_timeout_us;
 		if (limit && now >= p->last_active + limit) {
@@ -407,9 +503,111 @@ static void idle_sweep(struct mg_proxy *px, uint64_t now)
 	}
 }
 
+/*
+ * Whether a live pair keeps its permission under the policy of this loop.
+ * A pair still handshaking is judged when its handshake ends, with the
+ * policy then in force.
+ */
+static bool still_allowed(struct mg_proxy_pair *p)
+{
+	struct mg_proxy *px = p->px;
+	const struct mg_proxy_listener_conf *l = &px->listeners[p->li];
+	const char *id;
+
+	if (l->kind == MG_PROXY_INBOUND)
+		return proxy_authorize(p, p->peer_id, p->image[0] ? p->image : NULL);
+	id = px->env.workload_id(px->policy, p->client_ip, 0);
+	if (l->kind == MG_PROXY_OUTBOUND) {
+		const char *up = px->env.workload_id(px->policy, l->dst_ip, l->dst_port);
+		const struct mg_tls_local *me =
+			id ? mg_tls_set_find(px->env.tls_set(px->policy), id) : NULL;
+
+		/* The upstream proved peer_id: it must still be the one we require. */
+		if (!up || strcmp(up, p->peer_id) != 0) {
+			proxy_event(p, MG_PROXY_EV_REAUTH_CLOSED, MG_PROXY_VERDICT_UPSTREAM_ID);
+			return false;
+		}
+		return proxy_authorize(p, id, me ? me->image : NULL);
+	}
+	return proxy_authorize(p, id, NULL);
+}
+
+/* Closed by a swap: close_notify where TLS is up, then FIN both ways. */
+static void reauth_close(struct mg_proxy_pair *p)
+{
+	struct mg_proxy *px = p->px;
+
+	PCTR(px, reauth_closed, 1);
+	if (p->tls == TLS_UP)
+		(void)ptls_close_notify(p);
+	for (int i = 0; i < 2; i++)
+		if (p->conn[i])
+			mg_tcp_close(px->tcp, p->conn[i]);
+	pair_free(p);
+}
+
+/* After a swap: every authorized pair is judged again, a slice per loop. */
+static void reauth_walk(struct mg_proxy *px)
+{
+	for (unsigned n = 0; n < MG_PROXY_REAUTH_PAIRS && px->reauth_left > 0; n++) {
+		struct mg_proxy_pair *p = &px->pairs[px->reauth_next];
+
+		px->reauth_next = px->reauth_next + 1 == px->max_pairs ? 0 : px->reauth_next + 1;
+		px->reauth_left--;
+		if (!p->in_use || !p->authz_gen || p->authz_gen == px->generation ||
+		    p->tls == TLS_HANDSHAKE)
+			continue;
+		PCTR(px, reauth_checked, 1);
+		if (!still_allowed(p))
+			reauth_close(p);
+	}
+}
+
+void mg_proxy_set_policy(struct mg_proxy *px, const void *policy)
+{
+	uint64_t g;
+
+	px->policy = policy;
+	if (!px->env.generation || !policy)
+		return;
+	g = px->env.generation(policy);
+	if (g != px->generation) {
+		px->generation = g;
+		px->reauth_left = px->max_pairs; /* (re)start the walk: one full turn */
+	}
+}
+
+bool mg_proxy_conn_info(const struct mg_proxy *px, uint32_t i, struct mg_proxy_conn_info *out)
+{
+	const struct mg_proxy_pair *p;
+
+	if (i >= px->max_pairs)
+		return false;
+	p = &px->pairs[i];
+	if (!__atomic_load_n(&p->in_use, __ATOMIC_RELAXED))
+		return false;
+	out->listener = p->li;
+	out->kind = (uint8_t)px->listeners[p->li].kind;
+	out->phase = p->shut[0] || p->shut[1] ? 2 : pair_ready(p) ? 1 : 0;
+	out->client_ip = p->client_ip;
+	out->client_port = p->client_port;
+	out->rule = p->rule;
+	out->generation = p->authz_gen;
+	out->bytes_up = __atomic_load_n(&p->bytes[CLIENT], __ATOMIC_RELAXED);
+	out->bytes_down = __atomic_load_n(&p->bytes[UPSTREAM], __ATOMIC_RELAXED);
+	memcpy(out->peer_id, p->peer_id, sizeof(out->peer_id));
+	out->peer_id[sizeof(out->peer_id) - 1] = '\0';
+	return true;
+}
+
 void mg_proxy_poll(struct mg_proxy *px, uint64_t now)
 {
 	struct mg_proxy_pair *p = px->waiting, *next;
+
+	if (px->svc)
+		ptls_collect(px);
+	if (px->reauth_left)
+		reauth_walk(px);
 
 	for (; p; p = next) {
 		next = p->next;
@@ -421,7 +619,8 @@ void mg_proxy_poll(struct mg_proxy *px, uint64_t now)
 
 MG_RESULT mg_proxy_init(struct mg_proxy *px, struct mg_tcp_stack *tcp,
 			const struct mg_proxy_listener_conf *l, uint16_t n,
-			uint32_t max_pairs, int socket_id, const struct mg_proxy_env *env)
+			uint32_t max_pairs, int socket_id, const struct mg_proxy_env *env,
+			const struct mg_proxy_tls_conf *tls)
 {
 	memset(px, 0, sizeof(*px));
 	MG_ENSURE(n <= MG_PROXY_MAX_LISTENERS, USAGE,
@@ -436,6 +635,14 @@ MG_RESULT mg_proxy_init(struct mg_proxy *px, struct mg_tcp_stack *tcp,
 	px->pairs = rte_zmalloc_socket("mg_proxy_pairs", (size_t)max_pairs * sizeof(*px->pairs),
 				       RTE_CACHE_LINE_SIZE, socket_id);
 	MG_ENSURE(px->pairs, NOMEM, "proxy: no memory for %u pairs", max_pairs);
+	if (tls && tls->svc) {
+		px->svc = tls->svc;
+		px->hs_timeout_us = tls->handshake_timeout_us;
+		px->peer_hs_max = tls->peer_handshakes;
+		px->tls_buf = rte_malloc_socket("mg_proxy_tls", MG_TLS_JOB_IO, RTE_CACHE_LINE_SIZE,
+						socket_id);
+		MG_ENSURE(px->tls_buf, NOMEM, "proxy: no memory for the record buffer");
+	}
 	for (uint32_t i = max_pairs; i-- > 0;) {
 		px->pairs[i].px = px;
 		px->pairs[i].next = px->free_list;
@@ -459,6 +666,11 @@ MG_RESULT mg_proxy_init(struct mg_proxy *px, struct mg_tcp_stack *tcp,
 
 void mg_proxy_free(struct mg_proxy *px)
 {
+	for (uint32_t i = 0; px->pairs && i < px->max_pairs; i++)
+		if (px->pairs[i].in_use)
+			ptls_release(&px->pairs[i]);
+	rte_free(px->tls_buf);
+	px->tls_buf = NULL;
 	rte_free(px->pairs);
 	px->pairs = NULL;
 }

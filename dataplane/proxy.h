@@ -20,6 +20,9 @@
 
 #include "mg_error.h"
 #include "tcp/tcp.h"
+#include "tls_record.h"
+#include "tls_set.h"
+#include "tls_svc.h"
 
 #define MG_PROXY_MAX_LISTENERS MG_TCP_MAX_LISTENERS
 #define MG_PROXY_CONNECT_TRIES 20      /* neighbour lookups before giving up */
@@ -28,6 +31,11 @@
 #define MG_PROXY_SPORT_TABLE 256       /* RFC 6056 alg. 4: per-destination counters */
 #define MG_PROXY_MEM_RETRY_US 1000     /* a splice refused by the memory bound */
 #define MG_PROXY_SWEEP_PAIRS 64        /* pairs checked for idleness per poll */
+#define MG_PROXY_REAUTH_PAIRS 512      /* pairs re-authorized per poll after a swap */
+#define MG_PROXY_ID_LEN 256            /* longest peer SPIFFE ID a pair keeps, with the NUL */
+#define MG_PROXY_PEER_BUCKETS 4096     /* per-source handshake counters (keyed hash) */
+#define MG_PROXY_AUTHZ_MAX 16          /* authorization verdicts counted (ctrl's enum) */
+#define MG_PROXY_VERDICT_UPSTREAM_ID 0xffff /* event: the upstream's required ID changed */
 
 /* Why a proxied pair ended, or what refused one. Every end is counted once. */
 #define foreach_mg_proxy_counter(_)                                       \
@@ -49,7 +57,25 @@
 	_(mem_waits, "splices refused by the core memory bound, retried") \
 	_(closed_idle, "pairs that moved no byte for idle_timeout: both reset") \
 	_(bytes_up, "bytes client to upstream")                           \
-	_(bytes_down, "bytes upstream to client")
+	_(bytes_down, "bytes upstream to client")                         \
+	_(authz_allowed, "connections the policy allowed")               \
+	_(authz_denied, "connections the policy denied (by verdict: authz)") \
+	_(reauth_checked, "live connections re-authorized after a policy swap") \
+	_(reauth_closed, "live connections closed: the new policy denies them") \
+	_(no_local_svid, "refused: no SVID of ours for the workload (inbound upstream, outbound client)") \
+	_(peer_id_too_long, "refused: peer SPIFFE ID longer than MG_PROXY_ID_LEN - 1 bytes") \
+	_(tls_handshakes, "TLS handshakes started")                       \
+	_(tls_established, "TLS handshakes completed")                    \
+	_(tls_failed, "TLS handshakes failed (by error: tls_errors; by SVID reason: svid)") \
+	_(tls_hs_timeout, "TLS handshakes past tls.handshake_timeout_ms: reset") \
+	_(tls_hs_capped, "TLS handshakes refused: tls.max_handshakes in flight") \
+	_(tls_peer_capped, "TLS handshakes refused: tls.peer_handshakes from one source") \
+	_(tls_bad_record, "connections closed on a bad TLS record (by error: records)") \
+	_(tls_alerts, "fatal alerts received")                            \
+	_(tls_close_notify, "close_notify received")                      \
+	_(tls_key_updates, "KeyUpdate messages received")                 \
+	_(tls_records_in, "TLS records opened")                           \
+	_(tls_records_out, "TLS records sealed")
 
 enum mg_proxy_counter {
 #define _(n, d) MG_PROXY_CTR_##n,
@@ -58,24 +84,78 @@ enum mg_proxy_counter {
 	MG_PROXY_CTR__COUNT
 };
 
+enum mg_proxy_kind {
+	MG_PROXY_PLAIN = 0, /* tcp: identity by source address */
+	MG_PROXY_INBOUND,   /* mTLS server on the client side */
+	MG_PROXY_OUTBOUND,  /* mTLS client on the upstream side */
+};
+
 /* One listener, addresses and ports in network byte order. */
 struct mg_proxy_listener_conf {
+	enum mg_proxy_kind kind;
 	uint32_t listen_ip, upstream_ip;
 	uint16_t listen_port, upstream_port;
 	uint32_t backlog;
 	uint8_t up_port;   /* stack port index that reaches the upstream */
 	uint32_t next_hop; /* whose MAC the upstream SYN goes to (network order) */
 	uint64_t idle_timeout_us; /* a pair that moves no byte this long is reset; 0: never */
+	/* what the policy is asked about: the upstream, or for outbound the
+	 * snapshot's service the upstream leads to */
+	uint32_t dst_ip;
+	uint16_t dst_port;
+};
+
+/* One authorization question: who, to where (network order), with what image. */
+struct mg_proxy_authz_req {
+	const char *peer_id;  /* NUL-terminated SPIFFE ID */
+	const char *image;    /* "sha256:<hex>" or NULL */
+	uint32_t dst_ip;
+	uint16_t dst_port;
+};
+
+/* Why a connection was refused or closed, for the control thread's audit. */
+enum mg_proxy_event_kind {
+	MG_PROXY_EV_DENIED,        /* authorization denied (verdict) */
+	MG_PROXY_EV_TLS_FAILED,    /* handshake failed (tls error, svid reason) */
+	MG_PROXY_EV_REAUTH_CLOSED, /* closed after a policy swap (verdict) */
+	MG_PROXY_EV_HS_TIMEOUT,    /* handshake deadline */
+};
+
+struct mg_proxy_event {
+	uint8_t kind;        /* enum mg_proxy_event_kind */
+	uint8_t listener;
+	uint8_t tls_error;   /* enum mg_tls_hs_error */
+	uint8_t svid;        /* enum mg_svid_reason */
+	uint16_t verdict;    /* the policy's verdict */
+	uint16_t peer_port;  /* network order */
+	uint32_t peer_ip;    /* network order */
+	uint32_t rule;
+	uint64_t generation;
+	char peer_id[MG_PROXY_ID_LEN]; /* may be empty (no certificate, by address) */
 };
 
 /*
  * The worker answers "which MAC has @p ip on @p port" from its lock-free
  * snapshot; on a miss it asks the control thread and returns false.
  * Source ports are accepted only when owner(tuple) says this worker.
+ * The policy questions go to the control floor's code through the rest:
+ * each gets the policy of the running loop (px->policy).
  */
 struct mg_proxy_env {
 	bool (*resolve)(void *ctx, uint8_t port, uint32_t ip, uint8_t mac[6]);
 	bool (*owns)(void *ctx, uint32_t lip, uint32_t rip, uint16_t lport, uint16_t rport);
+	/* Allowed? *verdict is the policy's reason (< MG_PROXY_AUTHZ_MAX), *rule the deciding rule.
+	 * NULL (unit tests of the splicing alone): everything is allowed. */
+	bool (*authorize)(const void *policy, const struct mg_proxy_authz_req *r,
+			  uint16_t *verdict, uint32_t *rule);
+	/* The SPIFFE ID of the workload behind @p ip:@p port (network order; a
+	 * service address maps to its workload; port 0: the address alone), or NULL. */
+	const char *(*workload_id)(const void *policy, uint32_t ip, uint16_t port);
+	/* The policy's TLS state (NULL: none), and its generation. */
+	struct mg_tls_set *(*tls_set)(const void *policy);
+	uint64_t (*generation)(const void *policy);
+	/* Hand an audit event to the control thread (may drop it: counted there). */
+	void (*event)(void *ctx, const struct mg_proxy_event *ev);
 	void *ctx;
 };
 
@@ -91,6 +171,12 @@ struct mg_proxy_lctx {
 struct mg_proxy_stats {
 	uint64_t ctr[MG_PROXY_CTR__COUNT];
 	uint64_t pairs_active;
+	uint64_t handshakes_active;
+	uint64_t authz[MG_PROXY_AUTHZ_MAX];         /* by verdict, allowed ones included */
+	uint64_t svid[MG_SVID__COUNT];       /* failed handshakes by the peer's SVID */
+	uint64_t tls_errors[MG_TLS_HS_ERR__COUNT];  /* failed handshakes by error */
+	uint64_t records[MG_TLS_REC__COUNT];        /* bad records by error */
+	uint64_t hs_cycles;                         /* handshake lcore cycles for our jobs */
 };
 
 struct mg_proxy {
@@ -105,7 +191,24 @@ struct mg_proxy {
 	uint32_t max_pairs;
 	uint32_t sport_next[MG_PROXY_SPORT_TABLE]; /* source port counters (pick_sport) */
 	uint32_t sweep_next;           /* next pair the idle sweep looks at */
+	/* the running loop's policy (set by the worker each loop, never kept) */
+	const void *policy;
+	uint64_t generation;           /* of px->policy */
+	uint32_t reauth_next, reauth_left; /* re-authorization walk after a swap */
+	/* TLS: NULL without inbound/outbound listeners */
+	struct mg_tls_svc_worker *svc;
+	uint64_t hs_timeout_us;
+	uint32_t peer_hs_max;
+	uint16_t peer_hs[MG_PROXY_PEER_BUCKETS];
+	uint8_t *tls_buf;              /* one record, opened or sealed in place */
 	struct mg_proxy_stats st;
+};
+
+/* What TLS needs beyond the TCP proxy; tls.svc NULL: no TLS listeners. */
+struct mg_proxy_tls_conf {
+	struct mg_tls_svc_worker *svc;
+	uint64_t handshake_timeout_us;
+	uint32_t peer_handshakes;
 };
 
 /**
@@ -114,7 +217,30 @@ struct mg_proxy {
  */
 MG_RESULT mg_proxy_init(struct mg_proxy *px, struct mg_tcp_stack *tcp,
 			const struct mg_proxy_listener_conf *l, uint16_t n,
-			uint32_t max_pairs, int socket_id, const struct mg_proxy_env *env);
+			uint32_t max_pairs, int socket_id, const struct mg_proxy_env *env,
+			const struct mg_proxy_tls_conf *tls);
+
+/**
+ * The worker's loop starts with @p policy (valid until its quiescent report);
+ * a new generation starts the re-authorization of every live pair.
+ */
+void mg_proxy_set_policy(struct mg_proxy *px, const void *policy);
+
+/** A pair of the pool and what telemetry shows of it (meshctl conns). */
+struct mg_proxy_conn_info {
+	uint16_t listener;
+	uint8_t kind;
+	uint8_t phase;               /* 0 connecting/handshake, 1 established, 2 closing */
+	uint32_t client_ip;          /* network order */
+	uint16_t client_port;
+	uint32_t rule;
+	uint64_t generation;
+	uint64_t bytes_up, bytes_down;
+	char peer_id[MG_PROXY_ID_LEN];
+};
+
+/** Copy pair @p i's facts (any thread; racy but each field whole). False if unused. */
+bool mg_proxy_conn_info(const struct mg_proxy *px, uint32_t i, struct mg_proxy_conn_info *out);
 
 /** Retry connects that waited for a neighbour and reset pairs idle past their
  * listener's idle_timeout_us (MG_PROXY_SWEEP_PAIRS looked at per call); call

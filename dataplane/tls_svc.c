@@ -97,6 +97,13 @@ unsigned mg_tls_svc_collect(struct mg_tls_svc_worker *w, struct mg_tls_job **job
 	return rte_ring_sc_dequeue_burst(w->from_hs, (void **)jobs, max, NULL);
 }
 
+/* The job is over: its contexts and trust are no longer read. */
+static void release_set(struct mg_tls_job *j)
+{
+	mg_tls_set_put(j->set);
+	j->set = NULL;
+}
+
 /* One step of one job, on a handshake lcore. */
 static void step(struct mg_tls_job *j, struct mg_svid_cache *cache)
 {
@@ -107,6 +114,7 @@ static void step(struct mg_tls_job *j, struct mg_svid_cache *cache)
 		if (j->started)
 			mg_tls_hs_free(&j->hs);
 		j->started = false;
+		release_set(j);
 		return;
 	}
 	if (!j->started) {
@@ -114,6 +122,7 @@ static void step(struct mg_tls_job *j, struct mg_svid_cache *cache)
 			j->hs.error = MG_TLS_HS_ERR_NOMEM;
 			j->status = MG_TLS_HS_FAILED;
 			j->out_len = 0;
+			release_set(j);
 			return;
 		}
 		j->started = true;
@@ -134,6 +143,8 @@ static void step(struct mg_tls_job *j, struct mg_svid_cache *cache)
 		mg_tls_hs_free(&j->hs);
 		j->started = false;
 	}
+	if (j->status != MG_TLS_HS_CONTINUE)
+		release_set(j);
 	j->step_cycles += rte_rdtsc() - t0;
 }
 

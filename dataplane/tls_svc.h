@@ -29,8 +29,10 @@
 
 #include "mg_error.h"
 #include "tls_hs.h"
+#include "tls_set.h"
 
-#define MG_TLS_JOB_IO 16384 /* bytes per step each way: a flight fits */
+/* Bytes per step each way: a whole flight, and any one record a peer may send. */
+#define MG_TLS_JOB_IO (MG_TLS_HEADER_LEN + MG_TLS_MAX_CIPHERTEXT + 1024)
 
 /* Who a job belongs to, as the worker knows it; the service only carries it. */
 struct mg_tls_job_owner {
@@ -41,7 +43,10 @@ struct mg_tls_job_owner {
 /** One handshake's job. Between steps the worker owns it; in flight, a handshake lcore. */
 struct mg_tls_job {
 	struct mg_tls_job_owner owner;
-	/* set by the worker before the first step */
+	/* set by the worker before the first step; the job holds a reference on
+	 * set, dropped by the handshake lcore when the job ends (done, failed,
+	 * abandoned) */
+	struct mg_tls_set *set;
 	SSL_CTX *ctx;
 	const struct mg_svid_trust *trust;
 	const char *expect_id; /* client role: the upstream's SPIFFE ID */

@@ -327,10 +327,28 @@ static bool owns(void *ctx, uint32_t lip, uint32_t rip, uint16_t lport, uint16_t
 	return mg_steer_owner(lip, rip, lport, rport, w->n_workers) == w->index;
 }
 
-MG_RESULT mg_worker_tcp_init(struct mg_worker *w, const struct mg_tcp_params *p,
-			     const struct mg_proxy_listener_conf *l, uint16_t n_listeners)
+/* A refusal for the control thread's audit log; a full ring loses it, counted. */
+static void proxy_event(void *ctx, const struct mg_proxy_event *ev)
 {
-	const struct mg_proxy_env env = { resolve, owns, w };
+	struct mg_worker *w = ctx;
+
+	if (!w->events || rte_ring_sp_enqueue_elem(w->events, (void *)(uintptr_t)ev, sizeof(*ev)) != 0)
+		COUNT(w->stats.events_lost, 1);
+}
+
+MG_RESULT mg_worker_tcp_init(struct mg_worker *w, const struct mg_tcp_params *p,
+			     const struct mg_proxy_listener_conf *l, uint16_t n_listeners,
+			     const struct mg_proxy_env *policy, const struct mg_proxy_tls_conf *tls)
+{
+	struct mg_proxy_env env = { .resolve = resolve, .owns = owns, .event = proxy_event,
+				    .ctx = w };
+
+	if (policy) {
+		env.authorize = policy->authorize;
+		env.workload_id = policy->workload_id;
+		env.tls_set = policy->tls_set;
+		env.generation = policy->generation;
+	}
 
 	w->tsc_per_us = rte_get_tsc_hz() / 1000000;
 	if (w->tsc_per_us == 0)
@@ -338,7 +356,7 @@ MG_RESULT mg_worker_tcp_init(struct mg_worker *w, const struct mg_tcp_params *p,
 	w->now_us = rte_rdtsc() / w->tsc_per_us;
 	MG_GUARD(mg_tcp_stack_init(&w->tcp, p));
 	if (mg_proxy_init(&w->proxy, &w->tcp, l, n_listeners, p->max_conns / 2,
-			  p->socket_id, &env) < 0) {
+			  p->socket_id, &env, tls) < 0) {
 		mg_tcp_stack_free(&w->tcp);
 		mg_proxy_free(&w->proxy);
 		return -1;
@@ -401,6 +419,7 @@ int mg_worker_main(void *arg)
 		/* One acquire load per loop; dropped at the quiescent report below. */
 		w->policy = mg_publish_read(w->pub);
 		if (w->tcp_on) {
+			mg_proxy_set_policy(&w->proxy, w->policy);
 			w->neigh = mg_publish_read(w->neigh_pub);
 			w->now_us = rte_rdtsc() / w->tsc_per_us;
 		}

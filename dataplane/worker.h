@@ -26,6 +26,8 @@
 #define MG_BURST 32
 /* Exception and return rings between a worker and the control thread. */
 #define MG_SLOWPATH_RING_SIZE 1024
+/* Worker → control thread audit events (struct mg_proxy_event, SP/SC). */
+#define MG_EVENT_RING_SIZE 256
 /* Worker → control thread neighbour resolve requests (SP/SC). */
 #define MG_RESOLVE_RING_SIZE 256
 /* Worker → worker steered segments, one SP/SC ring per ordered pair. */
@@ -64,7 +66,8 @@ static inline void *mg_resolve_req(uint16_t port, uint32_t ip)
 	_(resolve_ring_full)         \
 	_(icmp_frag_needed)          \
 	_(tcp_tx)                    \
-	_(tx_ring_full)
+	_(tx_ring_full)              \
+	_(events_lost)
 
 /* Loop durations in log2(cycles) buckets: bucket b counts loops of [2^b, 2^(b+1)). */
 #define MG_LOOP_HIST 32
@@ -108,6 +111,7 @@ struct mg_worker {
 	struct mg_publish *neigh_pub;       /* neighbour snapshot (RCU), NULL: no TCP */
 	const struct mg_neigh_snap *neigh;  /* this loop's; never kept past the loop */
 	struct rte_ring *resolve;  /* worker → control thread: MACs to find (SP/SC) */
+	struct rte_ring *events;   /* worker → control thread: mg_proxy_event to audit (SP/SC) */
 	uint16_t n_workers;
 	struct rte_ring *steer_out[MG_MAX_WORKERS]; /* to worker i (NULL for self) */
 	struct rte_ring *steer_in[MG_MAX_WORKERS];  /* from worker i */
@@ -131,7 +135,8 @@ struct mg_worker {
  * caller) and its proxy for @p l. Needs EAL; call before launch.
  */
 MG_RESULT mg_worker_tcp_init(struct mg_worker *w, const struct mg_tcp_params *p,
-			     const struct mg_proxy_listener_conf *l, uint16_t n_listeners);
+			     const struct mg_proxy_listener_conf *l, uint16_t n_listeners,
+			     const struct mg_proxy_env *policy, const struct mg_proxy_tls_conf *tls);
 
 /** Free the worker's TCP stack and proxy (after the worker stopped). */
 void mg_worker_tcp_free(struct mg_worker *w);

@@ -139,6 +139,18 @@ uint32_t mg_tcp_recv(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t max
 /** Bytes waiting in the receive queue. */
 uint32_t mg_tcp_recv_ready(const struct mg_tcp_conn *c);
 
+/**
+ * Copy up to @p len bytes from the head of the receive queue into @p buf
+ * without taking them: a record layer looks at a header and leaves a record
+ * in the queue (inside the window's bound) until all of it is there.
+ * @return bytes copied.
+ */
+uint32_t mg_tcp_peek(const struct mg_tcp_conn *c, void *buf, uint32_t len);
+
+/** Take exactly @p len bytes (at most mg_tcp_recv_ready()) into @p buf. @return bytes taken. */
+uint32_t mg_tcp_recv_copy(struct mg_tcp_stack *s, struct mg_tcp_conn *c, void *buf,
+			  uint32_t len);
+
 /** DiffServ/ECN byte for a connection's segments (RFC 9293 MUST-48). */
 void mg_tcp_set_tos(struct mg_tcp_conn *c, uint8_t tos);
 

@@ -730,6 +730,34 @@ uint32_t mg_tcp_recv_ready(const struct mg_tcp_conn *c)
 	return c->rcvq_bytes;
 }
 
+uint32_t mg_tcp_peek(const struct mg_tcp_conn *c, void *buf, uint32_t len)
+{
+	uint8_t *out = buf;
+	uint32_t got = 0;
+
+	for (const struct rte_mbuf *m = c->rcvq_head; m && got < len; m = m->next) {
+		uint32_t n = RTE_MIN((uint32_t)m->data_len, len - got);
+
+		memcpy(out + got, rte_pktmbuf_mtod(m, const uint8_t *), n);
+		got += n;
+	}
+	return got;
+}
+
+uint32_t mg_tcp_recv_copy(struct mg_tcp_stack *s, struct mg_tcp_conn *c, void *buf,
+			  uint32_t len)
+{
+	struct rte_mbuf *chain = NULL;
+	uint32_t got = mg_tcp_recv(s, c, len, &chain), off = 0;
+
+	for (struct rte_mbuf *m = chain; m; m = m->next) {
+		memcpy((uint8_t *)buf + off, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len);
+		off += m->data_len;
+	}
+	rte_pktmbuf_free(chain);
+	return got;
+}
+
 uint32_t mg_tcp_recv(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t max,
 		     struct rte_mbuf **out)
 {

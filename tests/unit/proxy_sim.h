@@ -366,7 +366,7 @@ static inline void start(uint64_t proxy_mem, uint32_t max_pairs, bool backend)
 	}
 	stack_seq++;
 	assert_int_equal(mg_proxy_init(&N->px, &N->st[SP], &l, 1, max_pairs, SOCKET_ID_ANY,
-				       &env), 0);
+				       &env, NULL), 0);
 	if (backend)
 		assert_true(mg_tcp_listen(&N->st[SS], IP_S, PORT_S, 16, &app_ops, NULL) >= 0);
 	N->rng = 0x9e3779b97f4a7c15ULL;

@@ -203,7 +203,7 @@ static void boot_without_files_is_deny_all(void **state)
 	assert_int_equal(E.l.floor.version, 0);
 	assert_int_equal(E.pub.generation, 1);
 	assert_int_equal(refused_total(), 0);
-	assert_int_equal(mg_policy_version(E.pub.active), 0);
+	assert_int_equal(mg_policy_version(mg_gen_policy(E.pub.active)), 0);
 }
 
 static void boot_after_accept_reloads_it(void **state)
@@ -222,9 +222,9 @@ static void boot_after_accept_reloads_it(void **state)
 	assert_int_equal(E.l.n_signers, 2);
 	assert_int_equal(E.l.deny_cause, MG_DENY_NONE);
 	assert_int_equal(E.l.alarms, 0);
-	assert_false(mg_policy_is_deny_all(E.pub.active));
-	assert_int_equal(mg_policy_version(E.pub.active), 3);
-	assert_int_equal(mg_policy_n_workloads(E.pub.active), 1);
+	assert_false(mg_policy_is_deny_all(mg_gen_policy(E.pub.active)));
+	assert_int_equal(mg_policy_version(mg_gen_policy(E.pub.active)), 3);
+	assert_int_equal(mg_policy_n_workloads(mg_gen_policy(E.pub.active)), 1);
 	assert_audit("snapshot.loaded", NULL);
 	assert_audit_has(" source=boot version=3 ");
 	assert_state_file(3, d);
@@ -261,7 +261,7 @@ static void boot_catches_state_up_to_newer_snapshot(void **state)
 	assert_int_equal(E.l.active.version, 2);
 	assert_memory_equal(E.l.active.digest, d, 32);
 	assert_int_equal(E.l.floor.version, 2);
-	assert_int_equal(mg_policy_version(E.pub.active), 2);
+	assert_int_equal(mg_policy_version(mg_gen_policy(E.pub.active)), 2);
 	assert_state_file(2, d);
 	assert_audit("snapshot.loaded", NULL);
 	/* And the caught-up state holds from now on: v1 is a rollback. */

@@ -20,15 +20,15 @@ static void init_rejects_bad_parameters(void **state)
 	(void)state;
 	memset(l, 0, sizeof(l));
 	assert_int_equal(mg_proxy_init(&px, &N->st[SP], l, MG_PROXY_MAX_LISTENERS + 1, 4,
-				       SOCKET_ID_ANY, &env), -1);
+				       SOCKET_ID_ANY, &env, NULL), -1);
 	assert_int_equal(mg_errno(), MG_ERR_USAGE);
 	assert_non_null(strstr(mg_errmsg(), "at most 16"));
-	assert_int_equal(mg_proxy_init(&px, &N->st[SP], l, 1, 4, SOCKET_ID_ANY, &env), -1);
+	assert_int_equal(mg_proxy_init(&px, &N->st[SP], l, 1, 4, SOCKET_ID_ANY, &env, NULL), -1);
 	assert_int_equal(mg_errno(), MG_ERR_USAGE);
 	assert_non_null(strstr(mg_errmsg(), "bad parameters"));
 	/* The fixture's proxy already listens there. */
 	l[0] = N->px.listeners[0];
-	assert_int_equal(mg_proxy_init(&px, &N->st[SP], l, 1, 4, SOCKET_ID_ANY, &ok), -1);
+	assert_int_equal(mg_proxy_init(&px, &N->st[SP], l, 1, 4, SOCKET_ID_ANY, &ok, NULL), -1);
 	assert_int_equal(mg_errno(), MG_ERR_USAGE);
 	assert_string_equal(mg_errmsg(), "listener 0: tcp: listen: port 443 already has a listener");
 	mg_proxy_free(&px);
