@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "telemetry.h"
+#include "telemetry_tls.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -631,6 +632,18 @@ static int cmd_attest(const char *cmd, const char *params, struct rte_tel_data *
 	return rc;
 }
 
+static int cmd_tls(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	return mg_tel_tls(tel_gw, params, d);
+}
+
+static int cmd_peers(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	return mg_tel_peers(tel_gw, params, d);
+}
+
 MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 {
 	static const struct {
@@ -654,6 +667,10 @@ MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 		  "TCP connections by state per worker and in total, proxy pairs, buffer bytes. No parameters." },
 		{ "/meshgw/tcp", cmd_tcp,
 		  "TCP counters, drops and close reasons, proxy, steering and neighbour counters, summed over workers. No parameters." },
+		{ "/meshgw/tls", cmd_tls,
+		  "mTLS: handshakes, verdicts, SVID refusals and record errors by reason, the node's SVIDs. No parameters." },
+		{ "/meshgw/peers", cmd_peers,
+		  "Proxied connections: listener, client, peer SPIFFE ID, rule, generation, 32 per reply. Parameter: how many to skip." },
 		{ "/meshgw/audit", cmd_audit,
 		  "Audit log head index and hash, last checkpoint. No parameters." },
 		{ "/meshgw/attest", cmd_attest,

@@ -74,7 +74,7 @@ static int file_command(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const char *const reads[] = { "status", "stats", "drops", "neighbours", "policy",
-					     "audit-status", "attest", "faults", "conns", "tcp" };
+					     "audit-status", "attest", "faults", "conns", "tcp", "tls", "peers" };
 	const char *prefix = getenv("MESHGW_PREFIX"), *socket_path = NULL;
 	char path[256];
 	int i = 1;

@@ -221,6 +221,8 @@ int mg_meshctl_show(const char *socket_path, int argc, char **argv)
 		{ "faults", "/meshgw/faults" },
 		{ "conns", "/meshgw/conns" },
 		{ "tcp", "/meshgw/tcp" },
+		{ "tls", "/meshgw/tls" },
+		{ "peers", "/meshgw/peers" },
 	};
 	char usage[256];
 	int fmt;

@@ -14,6 +14,7 @@
 # Environment: MG_L4_BIG_MB (default 100), MG_L4_IPERF_S (default 10).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib_policy.sh"
 mg_test_setup mgt-l4
 trap mg_cleanup EXIT
 tmp=$(mktemp -d /tmp/mgt-l4.XXXXXX)
@@ -77,7 +78,11 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
-mg_start_gateway "$MG_ROOT/conf/demo/gateway.conf" "$MG_PREFIX"
+# Default deny: a snapshot lets mg-client's address through (lib_policy.sh).
+lp_setup "$tmp/policy"
+lp_conf "$MG_ROOT/conf/demo/gateway.conf" "$tmp/gw1.conf"
+mg_start_gateway "$tmp/gw1.conf" "$MG_PREFIX"
+mg_expect "the L4 policy is accepted" lp_push "$MG_ROOT/tests/data/policy/l4.conf" 1
 declare -A free0 # each port's free buffers before any traffic
 for port in fabric local; do
 	free0[$port]=$(mg_stat "$MG_PREFIX" "port.$port.mbufs_free")
@@ -109,8 +114,10 @@ mg_stop_gateway "$MG_GW_PID" "$MG_PREFIX"
 # spreads frames by the kernel's hash) stands in for af_xdp.
 sed -e 's/lcores = \[1\];/lcores = [1, 2];/' \
 	-e 's/net_af_xdp\([01]\),iface=\([a-z0-9]*\)/net_af_packet\1,iface=\2,qpairs=2/' \
-	"$MG_ROOT/conf/demo/gateway.conf" >"$tmp/gw2.conf"
+	"$tmp/gw1.conf" >"$tmp/gw2.conf"
 MG_LCORES=0@0,1@1,2@1 mg_start_gateway "$tmp/gw2.conf" "$MG_PREFIX-w2"
+mg_expect_eq "the same state directory: the policy is loaded at boot" 1 \
+	"$(mg_ctl "$MG_PREFIX-w2" policy --json | mg_json_get version)"
 for i in 1 2 3 4 5 6 7 8; do
 	mg_expect "1 MB through the proxy with 2 workers (#$i)" fetch 1m "$MG_PREFIX-w2" 30
 done

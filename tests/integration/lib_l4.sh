@@ -11,6 +11,8 @@
 MG_L4=${MG_L4:-meshgw}
 L4_VIP=$MG_GW_FABRIC_IP:8080
 TOOL=$MG_ROOT/tests/integration/tcp_tool.py
+# shellcheck source=lib_policy.sh
+. "$MG_ROOT/tests/integration/lib_policy.sh"
 L4_PIDS=()
 L4_PROXY_PIDS=()
 L4_KADDR=0
@@ -42,7 +44,9 @@ l4_up() {
 		sed -e '/^listeners[[:space:]]*=/,/^);/d' \
 			-e "0,/^[[:space:]]*mtu = .*/s//&\\n    ${fault:+fault = $fault;}/" \
 			${L4_AF_PACKET:+-e 's/net_af_xdp\([01]\),/net_af_packet\1,/'} \
-			"$MG_ROOT/conf/demo/gateway.conf" >"$tmp/gateway.conf"
+			"$MG_ROOT/conf/demo/gateway.conf" >"$tmp/gateway.base"
+		lp_setup "$tmp/policy"
+		lp_conf "$tmp/gateway.base" "$tmp/gateway.conf"
 		cat >>"$tmp/gateway.conf" <<CONF
 listeners = ( { name = "web"; type = "tcp"; listen = "$L4_VIP"; upstream = "$MG_BACKEND_IP:80";
                 ${L4_BACKLOG:+backlog = $L4_BACKLOG;} } );
@@ -50,6 +54,9 @@ ${L4_TCP:+tcp = $L4_TCP;}
 CONF
 		mg_start_gateway "$tmp/gateway.conf" "$MG_PREFIX"
 		L4_PROXY_PIDS=("$MG_GW_PID")
+		# Default deny: the client's address must map to an allowed workload.
+		lp_push "$MG_ROOT/tests/data/policy/l4.conf" 1 | grep -q '^accepted' ||
+			mg_die "the L4 policy was not accepted"
 	fi
 	l4_wait_port "$L4_VIP" 10 || mg_die "nothing accepts on $L4_VIP ($MG_L4)"
 }
