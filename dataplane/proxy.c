@@ -604,8 +604,10 @@ void mg_proxy_poll(struct mg_proxy *px, uint64_t now)
 {
 	struct mg_proxy_pair *p = px->waiting, *next;
 
-	if (px->svc)
+	if (px->svc) {
 		ptls_collect(px);
+		ptls_kick(px);
+	}
 	if (px->reauth_left)
 		reauth_walk(px);
 

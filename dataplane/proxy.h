@@ -34,6 +34,7 @@
 #define MG_PROXY_REAUTH_PAIRS 512      /* pairs re-authorized per poll after a swap */
 #define MG_PROXY_ID_LEN 256            /* longest peer SPIFFE ID a pair keeps, with the NUL */
 #define MG_PROXY_PEER_BUCKETS 4096     /* per-source handshake counters (keyed hash) */
+#define MG_PROXY_HS_KICK 16            /* waiting handshakes tried per poll */
 #define MG_PROXY_AUTHZ_MAX 16          /* authorization verdicts counted (ctrl's enum) */
 #define MG_PROXY_VERDICT_UPSTREAM_ID 0xffff /* event: the upstream's required ID changed */
 
@@ -68,8 +69,8 @@
 	_(tls_established, "TLS handshakes completed")                    \
 	_(tls_failed, "TLS handshakes failed (by error: tls_errors; by SVID reason: svid)") \
 	_(tls_hs_timeout, "TLS handshakes past tls.handshake_timeout_ms: reset") \
-	_(tls_hs_capped, "TLS handshakes refused: tls.max_handshakes in flight") \
-	_(tls_peer_capped, "TLS handshakes refused: tls.peer_handshakes from one source") \
+	_(tls_hs_capped, "TLS handshakes that waited: tls.max_handshakes in flight") \
+	_(tls_peer_capped, "TLS handshakes that waited: tls.peer_handshakes from their source") \
 	_(tls_bad_record, "connections closed on a bad TLS record (by error: records)") \
 	_(tls_alerts, "fatal alerts received")                            \
 	_(tls_close_notify, "close_notify received")                      \
@@ -200,6 +201,8 @@ struct mg_proxy {
 	uint64_t hs_timeout_us;
 	uint32_t peer_hs_max;
 	uint16_t peer_hs[MG_PROXY_PEER_BUCKETS];
+	/* handshakes waiting for a job or their source's share, oldest first */
+	struct mg_proxy_pair *hs_wait_head, *hs_wait_tail;
 	uint8_t *tls_buf;              /* one record, opened or sealed in place */
 	struct mg_proxy_stats st;
 };

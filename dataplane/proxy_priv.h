@@ -56,6 +56,9 @@ struct mg_proxy_pair {
 	uint32_t job_sent;            /* bytes of job->io[0..out_len) already sent */
 	struct mg_tls_job *job;
 	uint64_t hs_deadline;
+	bool hs_queued;               /* on px->hs_wait: no job or no share of its source's */
+	bool hs_counted_wait;         /* its wait was counted */
+	struct mg_proxy_pair *hs_prev, *hs_next;
 	struct mg_tls_dir rx, tx;
 };
 
@@ -79,6 +82,7 @@ void ptls_connected(struct mg_proxy_pair *p);
 int ptls_move(struct mg_proxy_pair *p, int from);
 bool ptls_close_notify(struct mg_proxy_pair *p);
 void ptls_collect(struct mg_proxy *px);
+void ptls_kick(struct mg_proxy *px);
 bool ptls_deadline(struct mg_proxy_pair *p, uint64_t now);
 void ptls_release(struct mg_proxy_pair *p);
 void ptls_writable(struct mg_proxy_pair *p, int side);

@@ -108,10 +108,6 @@ bool ptls_accept(struct mg_proxy_pair *p)
 		PCTR(px, no_local_svid, 1);
 		return false;
 	}
-	if (!peer_take(p)) {
-		PCTR(px, tls_peer_capped, 1);
-		return false;
-	}
 	begin_handshake(p);
 	return true;
 }
@@ -140,17 +136,32 @@ bool ptls_outbound_accept(struct mg_proxy_pair *p, const char *client_id)
 		memcpy(p->peer_id, up, strlen(up) + 1);
 	if (!proxy_authorize(p, client_id, me->image))
 		return false;
-	if (!up) /* allowed, yet no workload to require: refuse rather than guess */
-		return false;
-	if (!peer_take(p)) {
-		PCTR(px, tls_peer_capped, 1);
-		return false;
-	}
-	return true;
+	return up != NULL; /* allowed, yet no workload to require: refuse rather than guess */
 }
 
-/* A job for the pair's handshake, holding the generation's TLS state. */
-static struct mg_tls_job *job_start(struct mg_proxy_pair *p)
+enum job_start { JOB_OK, JOB_WAIT, JOB_FAIL };
+
+static void hs_wait_del(struct mg_proxy_pair *p);
+
+/* Wait for a job or a share: counted once per pair. */
+static enum job_start must_wait(struct mg_proxy_pair *p, bool peer)
+{
+	if (!p->hs_counted_wait) {
+		p->hs_counted_wait = true;
+		if (peer)
+			PCTR(p->px, tls_peer_capped, 1);
+		else
+			PCTR(p->px, tls_hs_capped, 1);
+	}
+	return JOB_WAIT;
+}
+
+/*
+ * A job for the pair's handshake, holding the generation's TLS state. None
+ * free, or the source already at tls.peer_handshakes: the pair waits its turn
+ * (its records stay in the TCP queue), the deadline bounding the wait.
+ */
+static enum job_start job_start(struct mg_proxy_pair *p)
 {
 	struct mg_proxy *px = p->px;
 	struct mg_tls_set *set = px->env.tls_set(px->policy);
@@ -159,13 +170,13 @@ static struct mg_tls_job *job_start(struct mg_proxy_pair *p)
 
 	if (!me) {
 		PCTR(px, no_local_svid, 1);
-		return NULL;
+		return JOB_FAIL;
 	}
+	if (!px->svc->free_list)
+		return must_wait(p, false);
+	if (!p->peer_counted && !peer_take(p))
+		return must_wait(p, true);
 	j = mg_tls_svc_job_get(px->svc, (struct mg_tls_job_owner){ pair_index(p), p->reuse });
-	if (!j) {
-		PCTR(px, tls_hs_capped, 1);
-		return NULL;
-	}
 	mg_tls_set_get(set);
 	j->set = set;
 	j->trust = set->trust;
@@ -173,7 +184,42 @@ static struct mg_tls_job *job_start(struct mg_proxy_pair *p)
 	j->expect_id = p->tls_side == UPSTREAM ? p->peer_id : NULL;
 	p->job = j;
 	p->job_sent = 0;
-	return j;
+	hs_wait_del(p);
+	return JOB_OK;
+}
+
+static void hs_wait_add(struct mg_proxy_pair *p)
+{
+	struct mg_proxy *px = p->px;
+
+	if (p->hs_queued)
+		return;
+	p->hs_queued = true;
+	p->hs_next = NULL;
+	p->hs_prev = px->hs_wait_tail;
+	if (px->hs_wait_tail)
+		px->hs_wait_tail->hs_next = p;
+	else
+		px->hs_wait_head = p;
+	px->hs_wait_tail = p;
+}
+
+static void hs_wait_del(struct mg_proxy_pair *p)
+{
+	struct mg_proxy *px = p->px;
+
+	if (!p->hs_queued)
+		return;
+	if (p->hs_prev)
+		p->hs_prev->hs_next = p->hs_next;
+	else
+		px->hs_wait_head = p->hs_next;
+	if (p->hs_next)
+		p->hs_next->hs_prev = p->hs_prev;
+	else
+		px->hs_wait_tail = p->hs_prev;
+	p->hs_queued = false;
+	p->hs_prev = p->hs_next = NULL;
 }
 
 static void post(struct mg_proxy_pair *p)
@@ -199,6 +245,7 @@ static void job_orphan(struct mg_proxy *px, struct mg_tls_job *j)
 
 void ptls_release(struct mg_proxy_pair *p)
 {
+	hs_wait_del(p);
 	if (p->job && !p->job_out)
 		job_orphan(p->px, p->job); /* one that is out comes back to a stranger */
 	p->job = NULL;
@@ -271,9 +318,17 @@ static void hs_feed(struct mg_proxy_pair *p)
 	if (p->job_out || (p->job && p->job_sent < p->job->out_len))
 		return;
 	while ((need = next_record(c)) > 0) {
-		if (!p->job && !job_start(p)) {
-			pair_abort(p); /* counted: tls_hs_capped or no_local_svid */
-			return;
+		if (!p->job) {
+			enum job_start r = job_start(p);
+
+			if (r == JOB_WAIT) {
+				hs_wait_add(p);
+				return;
+			}
+			if (r == JOB_FAIL) {
+				pair_abort(p); /* counted: no_local_svid */
+				return;
+			}
 		}
 		if ((size_t)have + (size_t)need > sizeof(p->job->io))
 			break;
@@ -306,15 +361,44 @@ void ptls_writable(struct mg_proxy_pair *p, int side)
 		hs_feed(p);
 }
 
+/* Outbound: the ClientHello is asked for once a job is there. */
+static void client_start(struct mg_proxy_pair *p)
+{
+	enum job_start r = job_start(p);
+
+	if (r == JOB_WAIT) {
+		hs_wait_add(p);
+		return;
+	}
+	if (r == JOB_FAIL) {
+		pair_abort(p); /* counted: no_local_svid */
+		return;
+	}
+	p->job->in_len = 0;
+	post(p);
+}
+
 void ptls_connected(struct mg_proxy_pair *p)
 {
 	begin_handshake(p);
-	if (!job_start(p)) {
-		pair_abort(p); /* counted: tls_hs_capped or no_local_svid */
-		return;
+	client_start(p);
+}
+
+/*
+ * Waiting handshakes get what freed up, oldest first; one whose source is
+ * still at its share goes to the back. A bounded number per call.
+ */
+void ptls_kick(struct mg_proxy *px)
+{
+	for (unsigned n = 0; n < MG_PROXY_HS_KICK && px->hs_wait_head && px->svc->free_list; n++) {
+		struct mg_proxy_pair *p = px->hs_wait_head;
+
+		hs_wait_del(p);
+		if (p->tls_side == UPSTREAM)
+			client_start(p);
+		else
+			hs_feed(p);
 	}
-	p->job->in_len = 0; /* the ClientHello comes back */
-	post(p);
 }
 
 /* Bytes for conn[to] that came with the handshake: queued as the stash. */

@@ -1,18 +1,19 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# The demo (`make demo`): the standard topology, one gateway, pings from both
-# sides, the gateway's own view of it through meshctl; then signed policy
-# snapshots: 2-of-3 signing, a push, a rollback and a tampered snapshot refused,
-# the audit chain verified and the node attested; a 10 MB download through the
-# L4 proxy (curl in mg-client, Python's http.server in mg-backend); a clean stop.
+# The demo (`make demo`): the standard topology with both gateways, the dev
+# PKI (conf/pki.sh) and signed policy snapshots (conf/demo/policy.conf, 2 of 3
+# signers). curl in mg-client presents its SVID to meshgw #1's inbound
+# listener and reaches the backend; a wrong identity is refused with its
+# reason; a policy push closes a live connection; mg-client2's plaintext leaves
+# meshgw #2's outbound listener as mTLS to meshgw #1, and a capture on the
+# fabric sees only TLS records. Then rollback, tampering and an under-signed
+# snapshot are refused, the audit chain verifies and the node attests.
 #
 #  netns mg-client 198.18.1.2 --+
-#                               +-- br0 (mg-fabric) -- fab0  meshgw (mg-gw)  198.18.1.1 "fabric"
-#                                                      loc0  meshgw (mg-gw)  198.18.2.1 "local"
-#  netns mg-backend 198.18.2.2 ----------------------- eth0
-#
-# Later issues extend it with mTLS between the gateways.
+#                               +-- br0 (mg-fabric) -- fab0  meshgw #1 (mg-gw)   198.18.1.1
+#  meshgw #2 (mg-gw2) 198.18.1.3 fab0 -+              loc0  meshgw #1           198.18.2.1
+#                 198.18.3.1 loc0 -- mg-client2 198.18.3.2     mg-backend 198.18.2.2:80
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mg_need_root
@@ -21,25 +22,31 @@ mg_lock
 
 PREFIX=meshgw-demo
 export MG_LOG_DIR=${MG_LOG_DIR:-/tmp/meshgw-demo}
-# The demo's own copy of conf/demo/gateway.conf, trusting three signers it makes.
 WORK=/run/meshgw-demo
 rm -rf "$WORK"
-mkdir -p -m 0700 "$WORK/keys" "$WORK/state"
+mkdir -p -m 0700 "$WORK/keys" "$WORK/state" "$WORK/state2" "$WORK/svid"
 CONF=$WORK/gateway.conf
+CONF2=$WORK/gateway2.conf
 SOCK=$WORK/control.sock
+SOCK2=$WORK/control2.sock
+PKI=$WORK/pki
+S=$PKI/svid
+IMAGE=sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 
 HTTP_PID=
+GW2_PID=
 cleanup() {
 	local rc=$?
 	[ -z "$HTTP_PID" ] || kill "$HTTP_PID" 2>/dev/null || true
-	step "stop: SIGTERM to meshgw, topology down"
+	step "stop: SIGTERM to both gateways, topology down"
+	mg_stop_gateway "${GW2_PID:-}" "$PREFIX-2"
 	mg_stop_gateway "${MG_GW_PID:-}" "$PREFIX"
-	[ -z "$(mg_gateway_rc "$PREFIX")" ] || echo "meshgw exited with $(mg_gateway_rc "$PREFIX")"
+	[ -z "$(mg_gateway_rc "$PREFIX")" ] || echo "meshgw #1 exited with $(mg_gateway_rc "$PREFIX")"
 	"$MG_ROOT/tests/topo.sh" down
 	if [ "$rc" -eq 0 ]; then
 		echo "demo: OK"
 	else
-		echo "demo: FAILED (gateway log: $MG_LOG_DIR/$PREFIX.log)"
+		echo "demo: FAILED (gateway logs: $MG_LOG_DIR/$PREFIX.log, $MG_LOG_DIR/$PREFIX-2.log)"
 	fi
 	exit "$rc"
 }
@@ -47,45 +54,75 @@ trap cleanup EXIT
 
 n=0
 step() { n=$((n + 1)); printf '\n== %d. %s\n' "$n" "$*"; }
+fail=0
+check() { # WHAT COMMAND...: run it; a failure fails the demo, with WHAT.
+	local what=$1
+	shift
+	if "$@"; then echo "ok: $what"; else echo "FAILED: $what"; fail=1; fi
+}
 
 step "topology: tests/topo.sh up"
 "$MG_ROOT/tests/topo.sh" down >/dev/null
 "$MG_ROOT/tests/topo.sh" up
+
+step "dev PKI: conf/pki.sh $PKI (trust domain example.org, workload SVIDs)"
+"$MG_ROOT/conf/pki.sh" "$PKI"
+cp "$MG_ROOT/conf/demo/policy.conf" "$WORK/policy.conf" # bundle_file: pki/... next to it
+openssl x509 -in "$S/client.pem" -noout -ext subjectAltName | tail -n 1
 
 step "signers: meshctl keygen alice, bob, carol (any 2 of the 3 may sign policy)"
 for k in alice bob carol; do
 	printf '%-6s key id ' "$k"
 	"$MESHCTL" keygen -o "$WORK/keys/$k" 2>/dev/null
 done
-sed -e "s|^state_dir = .*|state_dir = \"$WORK/state\";|" \
-    -e "s|socket = .*|socket = \"$SOCK\";|" "$MG_ROOT/conf/demo/gateway.conf" >"$CONF"
-cat >>"$CONF" <<EOF
-trust = { keys = [ "$WORK/keys/alice.pub", "$WORK/keys/bob.pub", "$WORK/keys/carol.pub" ];
-          threshold = 2; };
-EOF
-"$MESHGW" --check -c "$CONF"
+trust="trust = { keys = [ \"$WORK/keys/alice.pub\", \"$WORK/keys/bob.pub\", \"$WORK/keys/carol.pub\" ]; threshold = 2; };"
+# gwconf IN OUT STATE SOCK LISTENERS SVIDS: a demo gateway.conf with our listeners and SVIDs.
+gwconf() {
+	sed -e '/^listeners[[:space:]]*=/,/^);/d' -e "s|^state_dir = .*|state_dir = \"$3\";|" \
+	    -e "s|socket = .*|socket = \"$4\";|" "$1" >"$2"
+	printf '%s\n%s\n%s\n' "$trust" "$5" "$6" >>"$2"
+	"$MESHGW" --check -c "$2"
+}
+gwconf "$MG_ROOT/conf/demo/gateway.conf" "$CONF" "$WORK/state" "$SOCK" \
+	"listeners = (
+  { name = \"web\"; type = \"tcp\"; listen = \"$MG_GW_FABRIC_IP:8080\"; upstream = \"$MG_BACKEND_IP:80\"; },
+  { name = \"web_tls\"; type = \"inbound\"; listen = \"$MG_GW_FABRIC_IP:8443\"; upstream = \"$MG_BACKEND_IP:80\"; } );" \
+	"svids = ( { name = \"backend\"; cert = \"$S/backend.chain.pem\"; key = \"$S/backend.key\"; } );"
+gwconf "$MG_ROOT/conf/demo/gateway2.conf" "$CONF2" "$WORK/state2" "$SOCK2" \
+	"listeners = ( { name = \"to_backend\"; type = \"outbound\"; listen = \"198.18.3.1:80\";
+                upstream = \"$MG_GW_FABRIC_IP:8443\"; service = \"$MG_BACKEND_IP:80\"; } );" \
+	"svids = ( { name = \"client2\"; cert = \"$S/client2.chain.pem\"; key = \"$S/client2.key\"; } );"
+grep -A3 '^listeners' "$CONF"
 
-step "gateway: tests/run-gateway.sh $CONF $PREFIX"
+step "gateways: tests/run-gateway.sh for meshgw #1 (mg-gw) and meshgw #2 (mg-gw2)"
 MG_GW_PID=$("$MG_ROOT/tests/run-gateway.sh" "$CONF" "$PREFIX")
-echo "meshgw pid $MG_GW_PID, EAL file prefix $PREFIX, log $MG_LOG_DIR/$PREFIX.log"
+GW2_PID=$("$MG_ROOT/tests/run-gateway.sh" "$CONF2" "$PREFIX-2")
+echo "meshgw #1 pid $MG_GW_PID, meshgw #2 pid $GW2_PID, logs in $MG_LOG_DIR"
 
-fail=0
-step "ping the gateway's fabric address from mg-client"
-ip netns exec mg-client ping -c 5 -i 0.2 -W 1 "$MG_GW_FABRIC_IP" || fail=1
-step "ping the gateway's local address from mg-backend"
-ip netns exec mg-backend ping -c 5 -i 0.2 -W 1 "$MG_GW_LOCAL_IP" || fail=1
+step "ping both of meshgw #1's addresses"
+ip netns exec mg-client ping -c 3 -i 0.2 -W 1 "$MG_GW_FABRIC_IP" | tail -n 2 || fail=1
+ip netns exec mg-backend ping -c 3 -i 0.2 -W 1 "$MG_GW_LOCAL_IP" | tail -n 2 || fail=1
 
 step "meshctl -f $PREFIX status"
 mg_ctl "$PREFIX" status
-step "meshctl -f $PREFIX stats"
-mg_ctl "$PREFIX" stats
-step "meshctl -f $PREFIX drops"
-drops=$(mg_ctl "$PREFIX" drops)
-echo "${drops:-(nothing dropped)}"
-step "meshctl -f $PREFIX neighbours"
-mg_ctl "$PREFIX" neighbours
 
-step "L4 proxy: curl in mg-client fetches 10 MB from mg-backend through the web listener"
+build() { # VERSION OUT POLICY SIGNER...
+	local v=$1 out=$2 pol=$3 k
+	shift 3
+	"$MESHCTL" snapshot build "$pol" --version "$v" \
+		--not-before "$(($(date +%s) - 60))" --ttl 30d -o "$out"
+	for k in "$@"; do
+		"$MESHCTL" snapshot sign "$out" --key "$WORK/keys/$k.key"
+	done
+}
+expect_refusal() { # WHAT FILE: push FILE, which meshgw #1 must refuse.
+	if "$MESHCTL" push "$2" --socket "$SOCK"; then
+		echo "demo: $1 was NOT refused"
+		fail=1
+	fi
+}
+
+step "before any policy: default deny (curl through the tcp listener is reset)"
 mkdir -p "$WORK/www"
 head -c 10485760 /dev/urandom >"$WORK/www/10m"
 ip netns exec mg-backend "$MG_PYTHON" -m http.server 80 --bind "$MG_BACKEND_IP" \
@@ -95,56 +132,93 @@ for _ in $(seq 50); do
 	ip netns exec mg-backend curl -s -o /dev/null "http://$MG_BACKEND_IP/10m" && break
 	sleep 0.1
 done
-ip netns exec mg-client curl -sS --max-time 30 -o "$WORK/got-10m" \
-	-w 'curl http://%{remote_ip}:%{remote_port}/10m: %{size_download} bytes in %{time_total} s\n' \
-	"http://$MG_GW_FABRIC_IP:8080/10m" || fail=1
-if [ "$(sha256sum <"$WORK/got-10m")" = "$(sha256sum <"$WORK/www/10m")" ]; then
-	echo "SHA-256 of what arrived matches what the backend served"
-else
-	echo "demo: the download through the proxy differs"
-	fail=1
-fi
-mg_ctl "$PREFIX" tcp | grep -E '^proxy/(accepted|closed_normal|bytes_down)|^counter/(segs_in|segs_out) '
+check "refused while no snapshot allows it" \
+	bash -c "! ip netns exec mg-client curl -sS --max-time 5 -o /dev/null http://$MG_GW_FABRIC_IP:8080/10m"
 
-# expect_refusal WHAT FILE: push FILE, which the gateway must refuse.
-expect_refusal() {
-	if "$MESHCTL" push "$2" --socket "$SOCK"; then
-		echo "demo: $1 was NOT refused"
-		fail=1
-	fi
-}
-build() { # VERSION OUT SIGNER...
-	local v=$1 out=$2
-	shift 2
-	"$MESHCTL" snapshot build "$MG_ROOT/conf/policy.conf" --version "$v" \
-		--not-before "$(($(date +%s) - 60))" --ttl 30d -o "$out"
-	for k in "$@"; do
-		"$MESHCTL" snapshot sign "$out" --key "$WORK/keys/$k.key"
-	done
-}
-
-step "policy v1: build conf/policy.conf, sign by alice and bob, verify 2-of-3, push"
-build 1 "$WORK/v1.msnap" alice bob
+step "policy v1: build conf/demo/policy.conf, sign by alice and bob, verify 2-of-3, push to both"
+build 1 "$WORK/v1.msnap" "$WORK/policy.conf" alice bob
 "$MESHCTL" snapshot verify "$WORK/v1.msnap" --threshold 2 --trust "$WORK/keys/alice.pub" \
 	--trust "$WORK/keys/bob.pub" --trust "$WORK/keys/carol.pub" || fail=1
 "$MESHCTL" push "$WORK/v1.msnap" --socket "$SOCK" || fail=1
+"$MESHCTL" push "$WORK/v1.msnap" --socket "$SOCK2" || fail=1
 
-step "policy v2: signed by bob and carol, pushed"
-build 2 "$WORK/v2.msnap" bob carol
+step "L4: curl in mg-client (known by its address) fetches 10 MB through the tcp listener"
+ip netns exec mg-client curl -sS --max-time 30 -o "$WORK/got-10m" \
+	-w 'curl http://%{remote_ip}:%{remote_port}/10m: %{size_download} bytes in %{time_total} s\n' \
+	"http://$MG_GW_FABRIC_IP:8080/10m" || fail=1
+check "the 10 MB arrived intact" cmp -s "$WORK/got-10m" "$WORK/www/10m"
+
+step "mTLS: curl in mg-client presents its SVID to the inbound listener (10 MB)"
+ip netns exec mg-client curl -sS -k --max-time 30 --cert "$S/client.pem" --key "$S/client.key" \
+	-o "$WORK/got-tls" -w 'curl https://%{remote_ip}:%{remote_port}/10m: %{size_download} bytes in %{time_total} s\n' \
+	"https://$MG_GW_FABRIC_IP:8443/10m" || fail=1
+check "the 10 MB arrived intact over mTLS" cmp -s "$WORK/got-tls" "$WORK/www/10m"
+echo "the gateway presents: $(ip netns exec mg-client openssl s_client -connect "$MG_GW_FABRIC_IP:8443" \
+	-CAfile "$PKI/example.org/ca.pem" -cert "$S/client.pem" -key "$S/client.key" </dev/null 2>/dev/null |
+	openssl x509 -noout -ext subjectAltName | tail -n 1)"
+
+step "a wrong identity: web's valid SVID (no rule), then an expired one, are refused"
+check "web's SVID is refused" bash -c "! ip netns exec mg-client curl -sS -k --max-time 5 \
+	--cert $S/web.pem --key $S/web.key -o /dev/null https://$MG_GW_FABRIC_IP:8443/10m"
+check "an expired SVID is refused" bash -c "! ip netns exec mg-client curl -sS -k --max-time 5 \
+	--cert $PKI/bad/expired.pem --key $PKI/bad/expired.key -o /dev/null https://$MG_GW_FABRIC_IP:8443/10m"
+sleep 1.2 # the control thread writes the audit records
+mg_ctl "$PREFIX" tls | grep -E '^(authz|svid_refused|handshake_error)/' | grep -v ' 0$'
+grep -E ' (conn.denied|tls.handshake_failed) ' "$WORK/state/audit.log" | cut -d' ' -f3-9
+
+step "a live connection, then policy v2 (without client-to-backend, signed by bob and carol)"
+ip netns exec mg-client curl -sS -k --limit-rate 500k --max-time 30 --cert "$S/client.pem" \
+	--key "$S/client.key" -o /dev/null "https://$MG_GW_FABRIC_IP:8443/10m" 2>"$WORK/slow.err" &
+slow=$!
+sleep 2
+mg_ctl "$PREFIX" peers
+sed '/name = "client-to-backend"/,+1d' "$WORK/policy.conf" >"$WORK/policy-v2.conf"
+build 2 "$WORK/v2.msnap" "$WORK/policy-v2.conf" bob carol
 "$MESHCTL" push "$WORK/v2.msnap" --socket "$SOCK" || fail=1
-mg_ctl "$PREFIX" policy | head -12
+"$MESHCTL" push "$WORK/v2.msnap" --socket "$SOCK2" || fail=1
+rc=0
+wait "$slow" || rc=$?
+echo "curl said: $(cat "$WORK/slow.err")"
+check "the live download was closed by the push (curl exit $rc)" [ "$rc" -ne 0 ]
+mg_ctl "$PREFIX" tcp | grep -E '^proxy/reauth_(checked|closed) '
+sleep 1.2
+grep ' conn.reauth_closed ' "$WORK/state/audit.log" | cut -d' ' -f3-9
+
+step "the chain: mg-client2 -> meshgw #2 outbound -> mTLS on the fabric -> meshgw #1 inbound -> backend"
+ip netns exec mg-fabric timeout 15 "$MG_PYTHON" - "$WORK/capture.txt" <<'PY' 9>&- &
+import sys
+from scapy.all import sniff, TCP, IP, Raw
+seen = []
+def keep(p):
+    if IP in p and TCP in p and Raw in p and 8443 in (p[TCP].sport, p[TCP].dport):
+        seen.append(bytes(p[Raw].load))
+sniff(iface="br0", prn=keep, timeout=8, store=False)
+plain = sum(1 for b in seen if b"GET /" in b or b"HTTP/1" in b)
+open(sys.argv[1], "w").write(f"{len(seen)} {plain}\n")
+PY
+cap=$!
+sleep 2
+ip netns exec mg-client2 curl -sS --max-time 30 -o "$WORK/got-chain" \
+	-w 'curl http://%{remote_ip}:%{remote_port}/10m: %{size_download} bytes in %{time_total} s\n' \
+	"http://198.18.3.1/10m" || fail=1
+check "the 10 MB arrived intact through both gateways" cmp -s "$WORK/got-chain" "$WORK/www/10m"
+wait "$cap" || true
+read -r segs plain <"$WORK/capture.txt" || true
+echo "capture on br0, port 8443: $segs TCP segments with payload, $plain with plaintext HTTP in them"
+check "the fabric carried only TLS records" [ "${segs:-0}" -gt 10 ] && [ "${plain:-1}" -eq 0 ]
+mg_ctl "$PREFIX-2" tls | grep -E '^authz/allow ' || true
 
 step "rollback: v1 again is refused"
 expect_refusal "rollback to v1" "$WORK/v1.msnap"
 
 step "tampered: v3 with one payload byte changed after signing is refused"
-build 3 "$WORK/v3.msnap" alice bob >/dev/null
+build 3 "$WORK/v3.msnap" "$WORK/policy-v2.conf" alice bob >/dev/null
 cp "$WORK/v3.msnap" "$WORK/v3-tampered.msnap"
 printf 'X' | dd of="$WORK/v3-tampered.msnap" bs=1 seek=200 conv=notrunc status=none
 expect_refusal "tampered v3" "$WORK/v3-tampered.msnap"
 
 step "one signature is not enough: v3 signed by carol alone is refused"
-build 3 "$WORK/v3-one.msnap" carol >/dev/null
+build 3 "$WORK/v3-one.msnap" "$WORK/policy-v2.conf" carol >/dev/null
 expect_refusal "v3 with one signature" "$WORK/v3-one.msnap"
 
 step "meshctl audit verify (every change and refusal is on the hash chain)"

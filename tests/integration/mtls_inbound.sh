@@ -114,8 +114,9 @@ if command -v gnutls-cli >/dev/null; then
 	out=$( (printf 'GET /1m HTTP/1.0\r\n\r\n'; sleep 2) | client timeout 10 gnutls-cli \
 		--logfile=/dev/null --no-ca-verification \
 		--x509certfile "$PKI/svid/client.pem" --x509keyfile "$PKI/svid/client.key" \
-		-p 8443 "$MG_GW_FABRIC_IP" 2>&1 | grep -a -m1 "HTTP/1" || true)
-	mg_expect "gnutls-cli with the client's SVID: HTTP 200 ($out)" grep -q "200" <<<"$out"
+		-p 8443 "$MG_GW_FABRIC_IP" 2>&1 | tee "$tmp/gnutls.out" | grep -a -m1 "HTTP/1" || true)
+	mg_expect "gnutls-cli with the client's SVID: HTTP 200 ($out)" grep -q "200" <<<"$out" ||
+		head -c 600 "$tmp/gnutls.out" >&2
 else
 	mg_expect "gnutls-cli is installed (make deps: gnutls-bin)" false
 fi
