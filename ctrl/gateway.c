@@ -380,6 +380,7 @@ MG_RESULT mg_gateway_start(struct mg_gateway *gw)
 	MG_GUARD(mg_integrity_init(&gw->integrity));
 	MG_GUARD(open_audit(gw));
 	gw->exit_status = MG_EXIT_UNAVAILABLE;
+	MG_GUARD(mg_gw_tls_load_provider(&gw->cfg));
 	MG_GUARD(open_ports(gw));
 	MG_GUARD(mg_publish_init(&gw->pub, gw->n_workers, NULL, mg_gen_free));
 	MG_GUARD(mg_loader_init(&gw->loader, &gw->cfg, gw->audit, &gw->pub));

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/engine.h>
+#include <openssl/err.h>
+#include <openssl/provider.h>
 #include <rte_rcu_qsbr.h>
 
 #include "dp_policy.h"
@@ -114,9 +117,49 @@ static MG_RESULT start_threads(struct mg_gateway *gw)
 	return 0;
 }
 
+/*
+ * crypto.provider: OpenSSL's default provider unless gateway.conf names a
+ * QAT one, which must then be there: a node configured for offload that
+ * silently ran in software would be slower than planned and say nothing.
+ */
+MG_RESULT mg_gw_tls_load_provider(const struct mg_config *c)
+{
+	char why[256] = "";
+
+	if (c->crypto_provider == MG_CRYPTO_DEFAULT)
+		return 0;
+	if (c->crypto_provider == MG_CRYPTO_QAT_PROVIDER) {
+		if (OSSL_PROVIDER_load(NULL, "qatprovider") != NULL)
+			return 0;
+	} else {
+		/* Engines are deprecated in OpenSSL 3, yet the QAT engine is what
+		 * many nodes have: asked for by name, it is used. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+		ENGINE *e = ENGINE_by_id("qatengine");
+
+		if (e && ENGINE_init(e)) {
+			ENGINE_set_default(e, ENGINE_METHOD_ALL);
+			ENGINE_free(e);
+			return 0;
+		}
+		ENGINE_free(e);
+#pragma GCC diagnostic pop
+	}
+	ERR_error_string_n(ERR_peek_last_error(), why, sizeof(why));
+	ERR_clear_error();
+	return mg_error_set(MG_ERR_CONFIG_VALUE,
+			    "%s: crypto.provider = \"%s\": OpenSSL cannot load it (%s); install "
+			    "the QAT %s and its device, or use \"default\"",
+			    c->path, mg_crypto_provider_name(c->crypto_provider), why,
+			    c->crypto_provider == MG_CRYPTO_QAT_PROVIDER ? "provider (qatprovider)"
+									 : "engine (qatengine)");
+}
+
 MG_RESULT mg_gw_tls_init(struct mg_gateway *gw)
 {
 	struct mg_gw_tls *t = &gw->tls;
+
 
 	gw->loader.attach = attach;
 	gw->loader.attach_ctx = gw;

@@ -46,6 +46,9 @@ struct mg_gateway;
 /** True when gateway.conf has an inbound or outbound listener. */
 bool mg_gw_tls_wanted(const struct mg_config *c);
 
+/** Load crypto.provider's QAT provider or engine; absent is an error (before any port opens). */
+MG_RESULT mg_gw_tls_load_provider(const struct mg_config *c);
+
 /** Hook the loader (before its boot) and, with TLS listeners, start the handshake service. */
 MG_RESULT mg_gw_tls_init(struct mg_gateway *gw);
 

@@ -63,6 +63,25 @@ bad lcores 'lcores = \[1\];' '  lcores = [1, 1];' 'lcores'
 bad device 'iface=loc0' '    device = "";' 'device'
 
 # A file that is not there: refused, named.
+# crypto.provider names QAT, which this machine lacks: a clear refusal before
+# any port opens (exit 78: gateway.conf asks for what this node lacks), never a
+# silent fall-back to software.
+for prov in qat-provider qat-engine; do
+	cat >"$tmp/$prov.conf" <<EOF
+node = "qat"; workers = { lcores = [1]; };
+ports = ( { name = "p0"; device = "net_null0"; address = "198.18.5.1/24"; } );
+state_dir = "$tmp/state-$prov"; control = { socket = "$tmp/$prov.sock"; };
+crypto = { provider = "$prov"; };
+EOF
+	rc=$(run_meshgw "$tmp/$prov.err" --check -c "$tmp/$prov.conf")
+	mg_expect_eq "crypto.provider = $prov: --check accepts the file" 0 "$rc"
+	rc=$(run_meshgw "$tmp/$prov.start" --no-huge -m 64 "--file-prefix=mgt-badconf" --no-pci \
+		"--lcores=0@0,1@1" -- -c "$tmp/$prov.conf")
+	mg_expect_eq "crypto.provider = $prov absent: exit code" 78 "$rc"
+	mg_expect "crypto.provider = $prov absent: stderr says so ($(head -c 200 "$tmp/$prov.start"))" \
+		grep -q "crypto.provider = \"$prov\": OpenSSL cannot load it" "$tmp/$prov.start"
+done
+
 rc=$(run_meshgw "$tmp/missing.err" --check -c "$tmp/nonexistent.conf")
 mg_expect "missing file: non-zero exit (got $rc)" [ "$rc" -ne 0 ]
 mg_expect "missing file: stderr names it" grep -q "nonexistent.conf" "$tmp/missing.err"
