@@ -109,7 +109,7 @@ static MG_RESULT start_threads(struct mg_gateway *gw)
 		MG_ENSURE(pthread_create(&t->threads[i], NULL, handshake_thread, &t->svc) == 0,
 			  INTERNAL, "handshake thread %u: cannot start", i);
 		t->n_threads++;
-		snprintf(name, sizeof(name), "mg-hs-%u", i);
+		snprintf(name, sizeof(name), "mg-hs-%u", i % MG_MAX_HS_THREADS);
 		pthread_setname_np(t->threads[i], name);
 		if (CPU_COUNT(&cpus) > 0)
 			pthread_setaffinity_np(t->threads[i], sizeof(cpus), &cpus);
