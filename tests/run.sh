@@ -55,6 +55,10 @@ EXPECTED=$ROOT/tests/expected.txt
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 UNIT_JOBS=${UNIT_JOBS:-2}
 FUZZ_JOBS=${FUZZ_JOBS:-2}
+for n in "$UNIT_JOBS" "$FUZZ_JOBS"; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] ||
+		{ echo "run.sh: UNIT_JOBS and FUZZ_JOBS must be positive integers" >&2; exit 64; }
+done
 INTEGRATION_TIMEOUT=${INTEGRATION_TIMEOUT:-300}
 LOGS=${MG_RUN_LOGS:-/tmp/meshgw-run}
 MG_BUILD=$(realpath -m "${MG_BUILD:-$ROOT/build}")
@@ -227,7 +231,7 @@ step_asan() {
 }
 
 step_fuzz() {
-	local dir=$MG_BUILD_FUZZ/tests/fuzz bin target name log work seed rc execs
+	local dir=$MG_BUILD_FUZZ/tests/fuzz bin target name log seed rc execs
 	if [ ! -d "$dir" ]; then
 		echo "no $dir: run make build" >"$LOGS/fuzz.log"
 		report FAIL fuzz 0 1 "$LOGS/fuzz.log" "(build-fuzz missing)"
