@@ -16,9 +16,12 @@ DEPS := build-essential pkg-config meson ninja-build clang libfuzzer-14-dev \
 
 all: build
 
+# One dpkg-query for all packages (one per package took 3.5 s of every make test).
 deps:
-	@missing=""; for p in $(DEPS); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	@installed=" $$(dpkg-query -W -f='$${Package}=$${Status}\n' $(DEPS) 2>/dev/null | \
+		sed -n 's/=install ok installed$$//p' | tr '\n' ' ') "; \
+	missing=""; for p in $(DEPS); do \
+		case "$$installed" in *" $$p "*) ;; *) missing="$$missing $$p" ;; esac; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \

@@ -18,6 +18,10 @@
 #
 # Environment:
 #   FUZZ_SECONDS          budget per fuzz target (default 15)
+#   UNIT_JOBS, FUZZ_JOBS  cmocka programs (unit, asan) and fuzz targets run at a
+#                         time (default 2: the machine's two cores; each fuzz
+#                         target is one process on one core); integration
+#                         scripts always run one at a time
 #   INTEGRATION_TIMEOUT   bound per integration script in seconds (default 300)
 #   SANITIZED_SCRIPTS     integration scripts the sanitized step runs (default: those
 #                         that feed the data path bad or lossy input, listed below)
@@ -49,6 +53,12 @@ unset MG_L4 MG_UPDATE_GOLDEN ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS \
 # that stops being built or is deleted is a failure, not a smaller count.
 EXPECTED=$ROOT/tests/expected.txt
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+UNIT_JOBS=${UNIT_JOBS:-2}
+FUZZ_JOBS=${FUZZ_JOBS:-2}
+for n in "$UNIT_JOBS" "$FUZZ_JOBS"; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] ||
+		{ echo "run.sh: UNIT_JOBS and FUZZ_JOBS must be positive integers" >&2; exit 64; }
+done
 INTEGRATION_TIMEOUT=${INTEGRATION_TIMEOUT:-300}
 LOGS=${MG_RUN_LOGS:-/tmp/meshgw-run}
 MG_BUILD=$(realpath -m "${MG_BUILD:-$ROOT/build}")
@@ -136,6 +146,21 @@ cmocka_count() { # LOG WORD
 	grep -E "^\[  $2  \] [0-9]+ test" "$1" | awk '{ n += $4 } END { print n + 0 }'
 }
 
+# throttle N: return once fewer than N of this shell's background jobs run.
+throttle() {
+	while [ "$(jobs -pr | wc -l)" -ge "$1" ]; do
+		wait -n || true
+	done
+}
+
+# cmocka_one BIN LOG: one program, from tests/unit as meson runs them (their
+# data paths are relative); its exit code goes to LOG.rc.
+cmocka_one() {
+	local rc=0
+	(cd "$ROOT/tests/unit" && timeout -k 5 300 "$1") >"$2" 2>&1 || rc=$?
+	echo "$rc" >"$2.rc"
+}
+
 run_cmocka() { # STEP BUILD_DIR
 	local step=$1 dir=$2 bin name log rc p f any=0
 	if [ ! -d "$dir/tests/unit" ]; then
@@ -148,15 +173,22 @@ run_cmocka() { # STEP BUILD_DIR
 		[ -f "$bin" ] && [ -x "$bin" ] && found+=("${bin##*/}")
 	done
 	check_expected "$step" unit "${found[@]}"
+	# UNIT_JOBS programs at a time, then the results in name order.
+	local run=()
 	for bin in "$dir"/tests/unit/test_*; do
 		[ -f "$bin" ] && [ -x "$bin" ] || continue
+		selected "$step/${bin##*/}" || continue
+		run+=("$bin")
+		throttle "$UNIT_JOBS"
+		cmocka_one "$bin" "$LOGS/${step}_${bin##*/}.log" &
+	done
+	wait
+	for bin in "${run[@]}"; do
 		name=$step/${bin##*/}
-		selected "$name" || continue
 		any=1
 		log=$LOGS/${step}_${bin##*/}.log
-		rc=0
-		# meson runs them from tests/unit (their data paths are relative).
-		(cd "$ROOT/tests/unit" && timeout -k 5 300 "$bin") >"$log" 2>&1 || rc=$?
+		rc=$(cat "$log.rc" 2>/dev/null) || rc=125
+		rm -f "$log.rc"
 		p=$(cmocka_count "$log" PASSED)
 		f=$(cmocka_count "$log" FAILED)
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
@@ -199,7 +231,7 @@ step_asan() {
 }
 
 step_fuzz() {
-	local dir=$MG_BUILD_FUZZ/tests/fuzz bin target name log work seed rc execs
+	local dir=$MG_BUILD_FUZZ/tests/fuzz bin target name log seed rc execs
 	if [ ! -d "$dir" ]; then
 		echo "no $dir: run make build" >"$LOGS/fuzz.log"
 		report FAIL fuzz 0 1 "$LOGS/fuzz.log" "(build-fuzz missing)"
@@ -210,23 +242,25 @@ step_fuzz() {
 		[ -f "$bin" ] && [ -x "$bin" ] && found+=("${bin##*/fuzz_}")
 	done
 	check_expected fuzz fuzz "${found[@]}"
+	# FUZZ_JOBS targets at a time (each one process, one core), then the
+	# results in name order.
+	local run=()
 	for bin in "$dir"/fuzz_*; do
 		[ -f "$bin" ] && [ -x "$bin" ] || continue
 		target=${bin##*/fuzz_}
+		selected "fuzz/$target" || continue
+		run+=("$target")
+		throttle "$FUZZ_JOBS"
+		fuzz_one "$bin" "$target" &
+	done
+	wait
+	for target in "${run[@]}"; do
 		name=fuzz/$target
-		selected "$name" || continue
 		log=$LOGS/fuzz_$target.log
-		# New inputs go to a scratch directory; the seed corpus in the tree is
-		# only read.
-		work=$(mktemp -d /tmp/meshgw-fuzz-"$target".XXXXXX)
+		rc=$(cat "$log.rc" 2>/dev/null) || rc=125
+		rm -f "$log.rc"
 		seed=$ROOT/tests/fuzz/corpus/$target
 		[ -d "$seed" ] || seed=
-		rc=0
-		timeout -k 10 $((FUZZ_SECONDS + 120)) "$bin" \
-			-max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-			-print_final_stats=1 -artifact_prefix="$LOGS/fuzz_$target-" \
-			"$work" ${seed:+"$seed"} >"$log" 2>&1 || rc=$?
-		rm -rf "$work"
 		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 		if [ "$rc" -eq 0 ]; then
 			report PASS "$name" 1 0 "$log" "(${execs:-?} execs in ${FUZZ_SECONDS} s${seed:+, seeded})"
@@ -234,6 +268,23 @@ step_fuzz() {
 			report FAIL "$name" 0 1 "$log" "(exit $rc; artifacts $LOGS/fuzz_$target-*)"
 		fi
 	done
+}
+
+# fuzz_one BIN TARGET: FUZZ_SECONDS of libFuzzer on TARGET; log in
+# $LOGS/fuzz_TARGET.log, its exit code in that log's .rc.
+fuzz_one() {
+	local bin=$1 target=$2 log=$LOGS/fuzz_$2.log work seed rc=0
+	# New inputs go to a scratch directory; the seed corpus in the tree is
+	# only read.
+	work=$(mktemp -d /tmp/meshgw-fuzz-"$target".XXXXXX)
+	seed=$ROOT/tests/fuzz/corpus/$target
+	[ -d "$seed" ] || seed=
+	timeout -k 10 $((FUZZ_SECONDS + 120)) "$bin" \
+		-max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$LOGS/fuzz_$target-" \
+		"$work" ${seed:+"$seed"} >"$log" 2>&1 || rc=$?
+	rm -rf "$work"
+	echo "$rc" >"$log.rc"
 }
 
 # Sanitizer reports in the gateways' logs of one script (ASan, LeakSanitizer,

@@ -14,7 +14,9 @@ without answering, and a BPF filter hands this socket only frames for --src):
      first window's worth of the response and then advertise a zero window,
      answering every probe with window zero (zero-window peers that never open).
 Writes --ready-file (JSON) once everything is sent, keeps answering until
---seconds, and prints a JSON summary: what was sent and how many RSTs came back.
+--seconds or until the gateway has reset every connection it completed (then
+there is nothing left to answer), and prints a JSON summary: what was sent and
+how many RSTs came back.
 Frames are built with struct, not scapy, for speed.
 """
 
@@ -183,7 +185,8 @@ def main():
     if a.ready_file:
         with open(a.ready_file, "w") as f:
             json.dump(summary, f)
-    while time.time() < end:
+    live = [c for c in ooo + zw if c.srv is not None]
+    while time.time() < end and not all(c.rst for c in live):
         seg = w.recv(min(0.5, max(0.0, end - time.time())))
         if seg:
             answer(w, by_port, seg, a.zw_window)

@@ -7,11 +7,16 @@
 # big file and then keep their window shut, answering every probe; 20 more
 # SYNs are never completed. Meanwhile curl in mg-client downloads 100 MB
 # through the same worker's listener from mg-backend: the download must finish
-# with its SHA-256 intact, and TCP mem_used, sampled several times a second, must stay
+# with its SHA-256 intact while every hostile peer still holds what it took (no
+# timeout below has fired yet), and TCP mem_used, sampled several times a second, must stay
 # below mem_max (by more than 64 KiB: a stack pressed against its bound sits
 # within one buffer of it). Then the timeouts of gateway.conf's tcp group free what the
 # hostile peers held: half-open handshakes (handshake_timeout_s), zero-window
 # peers (zero_window_timeout_s, RST), pairs moving no byte (idle_timeout_s).
+# The timeouts are short (20, 25, 30 s) so that the test waits for them
+# briefly; the attack is in place and the download done within a few seconds
+# (about 6 on a loaded machine), and the check that no timeout fired before the
+# download ended keeps them from cutting the attack short.
 #
 #  netns mg-client                          netns mg-gw (meshgw, 1 worker)        netns mg-backend
 #  tcp_oom.py (AF_PACKET, src 198.18.1.77)-+
@@ -30,10 +35,14 @@ tmp=$(mktemp -d /tmp/mgt-tcpoom.XXXXXX)
 BIG_MB=${MG_OOM_BIG_MB:-100}
 CURL_S=${MG_OOM_CURL_S:-120}
 OLD=${MG_OOM_OLD:-}
-IDLE_S=60 HANDSHAKE_S=10 ZWND_S=45
+# The zero-window peers shut their window about when the ooo pairs are up: the
+# zero-window timeout must come before the idle one (5 s apart), or idle would
+# close those pairs first and zero_window_timeout would not be shown.
+IDLE_S=30 HANDSHAKE_S=20 ZWND_S=25
 HOSTILE_S=$((IDLE_S + 40))
 . "$MG_ROOT/tests/integration/lib_l4.sh"
 PIDS=()
+held_at= # "SECONDS: the three timeout counters" when the download ended
 
 test_cleanup() {
 	local p
@@ -94,10 +103,15 @@ fetch() {
 	client timeout $((CURL_S + 5)) curl -sS --max-time "$CURL_S" -o "$tmp/got" \
 		"http://$L4_VIP/big" || { mg_log "curl failed or stalled"; return 1; }
 	t2=$(date +%s%N)
+	[ -n "$OLD" ] || held_at="$((SECONDS - t0)) s: $(l4_tcp handshake_timeout) $(l4_tcp zero_window_timeout) $(l4_tcp closed_idle)"
 	mg_log "download: $(stat -c %s "$tmp/got") bytes in $(((t2 - t1) / 1000000)) ms"
 	[ "$(sha256sum <"$tmp/got" | cut -d' ' -f1)" = "$(sha256sum <"$tmp/www/big" | cut -d' ' -f1)" ]
 }
 mg_expect "${BIG_MB} MB through the same worker during the attack, SHA-256 intact" fetch
+if [ -z "$OLD" ]; then
+	mg_expect_eq "timeouts fired (handshake, zero window, idle) when the download ended (the attack held throughout), at" \
+		"${held_at%%:*}: 0 0 0" "${held_at:-none}"
+fi
 max=$(awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { print m }' "$tmp/samples")
 omax=$(awk 'BEGIN { m = 0 } $3 > m { m = $3 } END { print m }' "$tmp/samples")
 mg_log "$(wc -l <"$tmp/samples") samples: mem_used max $max, ooo_mem max $omax, mem_max $bound"
