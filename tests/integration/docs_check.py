@@ -183,7 +183,8 @@ def xmacro(path, name):
     # _(SYM, name, "desc"), _(name, "desc"), _(SYM, name), _(name), or _(SYM, "name")
     ent = re.compile(r'_\(\s*(?:([A-Z][A-Z0-9_]*)\s*,\s*)?(?:([a-z0-9_]+)|"([a-z0-9_]+)")\s*'
                      r'(?:,\s*"((?:[^"\\]|\\.)*)")?\s*\)')
-    return [(e.group(2) or e.group(3), e.group(4)) for e in ent.finditer(m.group(1))]
+    body = m.group(1).replace("\\\n", " ")  # an entry may continue on the next line
+    return [(e.group(2) or e.group(3), e.group(4)) for e in ent.finditer(body)]
 
 
 def check_xmacro(args, rows):
