@@ -37,6 +37,7 @@
 set -euo pipefail
 MG_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$MG_ROOT/tests/lib.sh"
+. "$MG_ROOT/tests/integration/lib_policy.sh"
 
 out=$MG_ROOT/bench/results/l4.json
 skip_meshgw=0
@@ -204,7 +205,9 @@ run_meshgw() {
 		return 0
 	fi
 	# The demo conf with these listeners instead of its own.
-	sed '/^listeners[[:space:]]*=/,/^);/d' "$MG_ROOT/conf/demo/gateway.conf" >"$tmp/gateway.conf"
+	sed '/^listeners[[:space:]]*=/,/^);/d' "$MG_ROOT/conf/demo/gateway.conf" >"$tmp/gateway.base"
+	lp_setup "$tmp/policy" # default deny: a snapshot lets mg-client through
+	lp_conf "$tmp/gateway.base" "$tmp/gateway.conf"
 	cat >>"$tmp/gateway.conf" <<EOF
 listeners = (
   { name = "echo"; type = "tcp"; listen = "$VIP:8080"; upstream = "$MG_BACKEND_IP:80"; },
@@ -216,8 +219,8 @@ EOF
 		echo "meshgw L4 proxy not available: meshgw did not start with tcp listeners ($(tail -n 3 "$tmp/meshgw-start.err" | tr '\n' ' '))" >"$tmp/meshgw.na"
 		return 0
 	fi
-	if ! wait_port "$VIP" 8080 10; then
-		echo "meshgw L4 proxy not available: nothing accepts on $VIP:8080" >"$tmp/meshgw.na"
+	if ! lp_push "$MG_ROOT/tests/data/policy/l4.conf" 1 >/dev/null || ! wait_port "$VIP" 8080 10; then
+		echo "meshgw L4 proxy not available: no policy, or nothing accepts on $VIP:8080" >"$tmp/meshgw.na"
 		return 0
 	fi
 	measure meshgw "$GW_PID"

@@ -22,6 +22,7 @@
 #                                                             -> 198.18.2.2:80
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib_policy.sh"
 mg_test_setup mgt-arppin
 trap mg_cleanup EXIT
 tmp=$(mktemp -d /tmp/mgt-arppin.XXXXXX)
@@ -48,13 +49,16 @@ FAKE=02:00:00:00:66:66
 # The demo conf, its state in $tmp (a fresh audit log), 198.18.2.2 pinned on "local".
 sed -e "s|/run/meshgw-test/gw1|$tmp/state|g" \
 	-e "s|address = \"198.18.2.1/24\";|&\n    pinned_neighbours = ( { ip = \"$MG_BACKEND_IP\"; mac = \"$backend_mac\"; } );|" \
-	"$MG_ROOT/conf/demo/gateway.conf" >"$tmp/gateway.conf"
-mkdir -m 0700 "$tmp/state"
+	"$MG_ROOT/conf/demo/gateway.conf" >"$tmp/gateway.base"
+# Default deny: a snapshot lets mg-client through the listener (lib_policy.sh).
+lp_setup "$tmp/lp"
+lp_conf "$tmp/gateway.base" "$tmp/gateway.conf"
 mg_expect "the conf pins 198.18.2.2" grep -q "pinned_neighbours" "$tmp/gateway.conf"
 ip netns exec mg-backend "$MG_PYTHON" "$TOOL" echo-server --bind "$MG_BACKEND_IP" --port 80 9>&- &
 ECHO_PID=$!
 mg_start_gateway "$tmp/gateway.conf" "$MG_PREFIX"
-AUDIT=$tmp/state/audit.log
+mg_expect "the L4 policy is accepted" lp_push "$MG_ROOT/tests/data/policy/l4.conf" 1
+AUDIT=$tmp/lp/state/audit.log
 
 neigh() { mg_ctl "$MG_PREFIX" neighbours --json | tr 'A-F' 'a-f'; }
 stat() { mg_stat "$MG_PREFIX" "$1"; }
