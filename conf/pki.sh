@@ -173,6 +173,8 @@ bad bad-image example.org p256 sha256 "$BC" "$KU" "subjectAltName=URI:$U" \
 bad no-image example.org p256 sha256 "$BC" "$KU" "subjectAltName=URI:$U"
 dated expired 20200101000000Z 20210101000000Z "$U"
 dated not-yet-valid 20400101000000Z 20410101000000Z "$U"
+# The backend's own ID, expired: a rotation the gateway must refuse.
+dated backend-expired 20200101000000Z 20210101000000Z spiffe://example.org/ns/prod/sa/backend
 
 # Bundles: what a policy's trust_domains list as bundle_file.
 cp "$OUT/example.org/ca.pem" "$OUT/example.org-bundle.pem"

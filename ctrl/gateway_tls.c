@@ -77,6 +77,7 @@ static MG_RESULT attach(void *ctx, struct mg_gen *g)
 		    mg_svid_files_load(&gw->cfg.svids[i], &trust, time(NULL), &t->svid[i].f) == 0) {
 			t->svid[i].loaded = true;
 			t->svid[i].error[0] = '\0';
+			memcpy(t->svid[i].first_id, t->svid[i].f.id.id, t->svid[i].f.id.id_len + 1u);
 		} else if (!t->svid[i].loaded) {
 			svid_refused(gw, i, mg_errmsg());
 			continue;
@@ -310,6 +311,40 @@ void mg_gw_tls_tick(struct mg_gateway *gw, uint64_t now_s)
 	if (changed)
 		rebuild(gw);
 	pthread_mutex_unlock(&gw->lock);
+}
+
+/* SHA-256 of a certificate's DER. */
+static bool cert_sha256(X509 *x, uint8_t out[32])
+{
+	unsigned int n = 0;
+
+	return x && X509_digest(x, EVP_sha256(), out, &n) == 1 && n == 32;
+}
+
+MG_RESULT mg_gw_tls_check_identities(struct mg_gateway *gw)
+{
+	const struct mg_tls_set *set = mg_gen_tls(gw->pub.active);
+
+	for (uint16_t i = 0; i < gw->cfg.n_svids; i++) {
+		const struct mg_gw_svid *s = &gw->tls.svid[i];
+		const struct mg_tls_local *l;
+		uint8_t h[32];
+
+		if (!s->loaded)
+			continue;
+		MG_ENSURE(strcmp(s->f.id.id, s->first_id) == 0, INTERNAL,
+			  "svid %s: serves %s, was loaded as %s", gw->cfg.svids[i].name, s->f.id.id,
+			  s->first_id);
+		MG_ENSURE(cert_sha256(s->f.leaf, h) && memcmp(h, s->f.id.leaf_sha256, 32) == 0,
+			  INTERNAL, "svid %s: the leaf in memory is not the one loaded",
+			  gw->cfg.svids[i].name);
+		l = mg_tls_set_find(set, s->f.id.id);
+		MG_ENSURE(!set || (l && cert_sha256(SSL_CTX_get0_certificate(l->server), h) &&
+				   memcmp(h, s->f.id.leaf_sha256, 32) == 0),
+			  INTERNAL, "svid %s: the contexts in force present another certificate",
+			  gw->cfg.svids[i].name);
+	}
+	return 0;
 }
 
 void mg_gw_tls_stop_threads(struct mg_gateway *gw)

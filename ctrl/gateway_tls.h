@@ -22,6 +22,7 @@
 
 struct mg_gw_svid {
 	bool loaded;            /* f holds the pair in use */
+	char first_id[MG_SPIFFE_MAX_LEN + 1]; /* the ID it was first loaded with: never changes */
 	bool expiring, expiry_audited;
 	uint64_t last_try_s;    /* a pair never loaded is tried again every few seconds */
 	char error[256];        /* why the files on disk are not in use ("" none) */
@@ -57,6 +58,13 @@ void mg_gw_tls_worker_conf(struct mg_gateway *gw, uint16_t w, struct mg_proxy_tl
 
 /** Control loop: audit the workers' events; once a second, look at the SVID files. */
 void mg_gw_tls_tick(struct mg_gateway *gw, uint64_t now_s);
+
+/**
+ * Drift: each SVID in use is still the leaf that was loaded (its DER hash),
+ * names the SPIFFE ID it was first loaded with, and is what the contexts in
+ * force present. MG_ERR_INTEGRITY-style failure with what differs.
+ */
+MG_RESULT mg_gw_tls_check_identities(struct mg_gateway *gw);
 
 /** Stop the handshake threads (before the workers' proxies are freed). */
 void mg_gw_tls_stop_threads(struct mg_gateway *gw);

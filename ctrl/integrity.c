@@ -80,5 +80,7 @@ MG_RESULT mg_integrity_check(struct mg_integrity *in, struct mg_gateway *gw,
 	MG_GUARD(same_file_hash(in->binary_path, gw->binary_sha256, "binary"));
 	*what = MG_DRIFT_CONFIG;
 	MG_GUARD(same_file_hash(gw->cfg.path, gw->config_sha256, "config"));
+	*what = MG_DRIFT_SVID;
+	MG_GUARD(mg_gw_tls_check_identities(gw));
 	return 0;
 }

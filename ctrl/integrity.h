@@ -22,7 +22,8 @@ struct mg_gateway;
 	_(SNAPSHOT_FILE, snapshot_file, "active snapshot file changed or unreadable") \
 	_(POLICY_ARENA, policy_arena, "compiled policy no longer sealed or altered") \
 	_(BINARY, binary, "meshgw binary on disk changed")             \
-	_(CONFIG, config, "gateway.conf on disk changed")
+	_(CONFIG, config, "gateway.conf on disk changed")                \
+	_(SVID, svid, "an SVID in memory is not the one loaded, or serves another ID")
 
 enum mg_drift {
 #define _(sym, name, desc) MG_DRIFT_##sym,

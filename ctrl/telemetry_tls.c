@@ -119,12 +119,14 @@ int mg_tel_peers(struct mg_gateway *gw, const char *params, struct rte_tel_data 
 {
 	unsigned long skip = 0;
 	unsigned shown = 0, seen = 0;
-	char *end = NULL;
 
+	/* How many to skip: 1..9 decimal digits, no sign, no leading zero. */
 	if (params && *params) {
-		skip = strtoul(params, &end, 10);
-		if (*end)
+		size_t n = strspn(params, "0123456789");
+
+		if (n != strlen(params) || n > 9 || (params[0] == '0' && n > 1))
 			return -EINVAL;
+		skip = strtoul(params, NULL, 10);
 	}
 	pthread_mutex_lock(&gw->lock);
 	rte_tel_data_start_dict(d);

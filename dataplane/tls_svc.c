@@ -50,9 +50,23 @@ MG_RESULT mg_tls_svc_init(struct mg_tls_svc *s, uint16_t n_workers, uint32_t job
 	return 0;
 }
 
+/* A job left anywhere at shutdown (a ring, a pair that went with its worker). */
+static void job_clear(struct mg_tls_job *j)
+{
+	if (j->started)
+		mg_tls_hs_free(&j->hs);
+	j->started = false;
+	mg_tls_dir_free(&j->rx);
+	mg_tls_dir_free(&j->tx);
+	mg_tls_set_put(j->set);
+	j->set = NULL;
+}
+
 void mg_tls_svc_free(struct mg_tls_svc *s)
 {
 	for (uint16_t i = 0; s->w != NULL && i < s->n_workers; i++) {
+		for (uint32_t k = 0; s->w[i].jobs != NULL && k < s->w[i].n_jobs; k++)
+			job_clear(&s->w[i].jobs[k]);
 		rte_ring_free(s->w[i].to_hs);
 		rte_ring_free(s->w[i].from_hs);
 		rte_free(s->w[i].jobs);

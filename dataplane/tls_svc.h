@@ -86,7 +86,8 @@ struct mg_tls_svc {
 /** Make @p n_workers pools of @p jobs_per_worker jobs and their rings. */
 MG_RESULT mg_tls_svc_init(struct mg_tls_svc *s, uint16_t n_workers, uint32_t jobs_per_worker,
 			  int socket_id, const char *name);
-/** Free rings and pools; every job must be home (after the lcores stopped). */
+/** Free rings and pools (after the handshake lcores and the workers stopped); whatever a
+ * job still holds (a handshake, keys, a reference to TLS state) is freed with it. */
 void mg_tls_svc_free(struct mg_tls_svc *s);
 
 /** Worker: a fresh job for @p owner, or NULL when @p n_jobs are out (counted). */

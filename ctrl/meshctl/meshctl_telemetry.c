@@ -225,7 +225,7 @@ int mg_meshctl_show(const char *socket_path, int argc, char **argv)
 		{ "peers", "/meshgw/peers" },
 	};
 	char usage[256];
-	int fmt;
+	int fmt, rc;
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[0], cmds[i][0]) != 0)
@@ -235,8 +235,12 @@ int mg_meshctl_show(const char *socket_path, int argc, char **argv)
 		fmt = parse_format(argc, argv, usage, 0);
 		if (fmt < 0)
 			return fmt == -2 ? 0 : MESHCTL_EXIT_USAGE;
-		return show(socket_path, cmds[i][1], fmt == MESHCTL_FMT_JSON,
-			    strcmp(argv[0], "drops") == 0);
+		rc = show(socket_path, cmds[i][1], fmt == MESHCTL_FMT_JSON,
+			  strcmp(argv[0], "drops") == 0);
+		/* conns in text: the states, then who is connected through which rule */
+		if (rc == 0 && fmt != MESHCTL_FMT_JSON && strcmp(argv[0], "conns") == 0)
+			rc = show(socket_path, "/meshgw/peers", 0, 0);
+		return rc;
 	}
 	return MESHCTL_EXIT_USAGE;
 }

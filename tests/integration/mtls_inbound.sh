@@ -249,6 +249,16 @@ done
 mg_expect "rotation to another SPIFFE ID is refused and audited" \
 	[ "$(audit_has svid.rotation_refused)" -ge 1 ]
 mg_expect_eq "the rotated (same-ID) certificate is still served" "$new" "$(serial)"
+# Rotation to the same ID, expired: refused too.
+cp "$PKI/bad/backend-expired.key" "$tmp/svid/backend.key.new" && mv "$tmp/svid/backend.key.new" "$tmp/svid/backend.key"
+cp "$PKI/bad/backend-expired.chain.pem" "$tmp/svid/backend.pem.new" && mv "$tmp/svid/backend.pem.new" "$tmp/svid/backend.pem"
+for _ in $(seq 30); do
+	[ "$(audit_has svid.rotation_refused)" -ge 2 ] && break
+	sleep 0.2
+done
+mg_expect "rotation to an expired SVID of the same ID is refused and audited ($(grep ' svid.rotation_refused ' "$tmp/policy/state/audit.log" | tail -n 1 | grep -o 'reason=[^ ]*' | head -c 80))" \
+	[ "$(audit_has svid.rotation_refused)" -ge 2 ]
+mg_expect_eq "the rotated (same-ID) certificate is still served after that" "$new" "$(serial)"
 mg_ctl "$MG_PREFIX" tls | grep -v ' 0$' | sed 's/^/    /' >&2 || true
 mg_expect "the audit chain verifies" "$MESHCTL" audit verify "$tmp/policy/state/audit.log"
 mg_finish
