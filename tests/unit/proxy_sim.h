@@ -80,6 +80,19 @@ struct net {
 };
 
 static struct net *N;
+
+/*
+ * What a case may change before start() (test_proxy_tls): the listener's kind
+ * and policy destination, the policy's answers, the handshake service, and
+ * something to run in every step before the proxy polls.
+ */
+static struct {
+	enum mg_proxy_kind kind;
+	struct mg_proxy_env env;          /* resolve/owns/ctx ignored */
+	struct mg_proxy_tls_conf *tls;
+	void (*each_step)(void);
+} sim_extra;
+
 #define PX(name) (N->px.st.ctr[MG_PROXY_CTR_##name])
 
 static inline uint32_t rnd(void)
@@ -225,6 +238,8 @@ static inline void step(void)
 	for (int s = 0; s < NSTACKS; s++)
 		if (rx[s])
 			mg_tcp_flush(&N->st[s]);
+	if (sim_extra.each_step)
+		sim_extra.each_step();
 	mg_proxy_poll(&N->px, N->now);
 	for (int s = 0; s < NSTACKS; s++)
 		mg_tcp_timers_run(&N->st[s], N->now);
@@ -349,11 +364,14 @@ static inline void start(uint64_t proxy_mem, uint32_t max_pairs, bool backend)
 	struct mg_tcp_params p;
 	char name[32];
 	const struct mg_proxy_listener_conf l = {
-		.listen_ip = IP_P0, .listen_port = PORT_L,
+		.kind = sim_extra.kind, .listen_ip = IP_P0, .listen_port = PORT_L,
 		.upstream_ip = IP_S, .upstream_port = PORT_S,
-		.backlog = 16, .up_port = 1, .next_hop = IP_S,
+		.backlog = 16, .up_port = 1, .next_hop = IP_S, .dst_ip = IP_S, .dst_port = PORT_S,
 	};
-	struct mg_proxy_env env = {.resolve = resolve, .owns = NULL};
+	struct mg_proxy_env env = sim_extra.env;
+
+	env.resolve = resolve;
+	env.owns = NULL;
 
 	N = calloc(1, sizeof(*N));
 	assert_non_null(N);
@@ -366,7 +384,7 @@ static inline void start(uint64_t proxy_mem, uint32_t max_pairs, bool backend)
 	}
 	stack_seq++;
 	assert_int_equal(mg_proxy_init(&N->px, &N->st[SP], &l, 1, max_pairs, SOCKET_ID_ANY,
-				       &env, NULL), 0);
+				       &env, sim_extra.tls), 0);
 	if (backend)
 		assert_true(mg_tcp_listen(&N->st[SS], IP_S, PORT_S, 16, &app_ops, NULL) >= 0);
 	N->rng = 0x9e3779b97f4a7c15ULL;

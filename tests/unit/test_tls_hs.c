@@ -18,45 +18,13 @@
 
 #include <openssl/pem.h>
 
-#include "pki_fixture.h"
-#include "tls_hs.h"
+#include "tls_fixture.h"
 
-#define SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
-#define GROUPS "X25519:P-256"
-#define SIGALGS "ecdsa_secp256r1_sha256:rsa_pss_rsae_sha256"
 #define WEB_ID "spiffe://example.org/ns/prod/sa/web"
 #define CLIENT_ID "spiffe://example.org/ns/prod/sa/client"
 
 static struct mg_svid_bundle bundles[2];
 static struct mg_svid_trust trust = { .n = 2, .b = bundles };
-
-static void *read_pem(const char *dir, const char *name, const char *ext, bool key)
-{
-	char rel[96];
-	void *obj;
-
-	snprintf(rel, sizeof(rel), "%s/%s.%s", dir, name, ext);
-	obj = pki_read(rel, key);
-	assert_non_null(obj);
-	return obj;
-}
-
-/* A context presenting DIR/NAME's SVID (leaf only: the CA is in the peer's bundle). */
-static SSL_CTX *ctx_for(const char *dir, const char *name, bool server, uint32_t tickets)
-{
-	struct mg_tls_ctx_params p = {
-		.server = server, .ciphersuites = SUITES, .groups = GROUPS, .sigalgs = SIGALGS,
-		.cert = read_pem(dir, name, "pem", false), .key = read_pem(dir, name, "key", true),
-		.tickets = tickets,
-	};
-	SSL_CTX *c = mg_tls_ctx_new(&p);
-
-	if (c == NULL)
-		fail_msg("%s", mg_errmsg());
-	X509_free(p.cert);
-	EVP_PKEY_free(p.key);
-	return c;
-}
 
 static int setup(void **state)
 {

@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * An inbound mTLS listener on the simulated wire (proxy_sim.h): an OpenSSL
+ * client on the client stack, meshgw's proxy in the middle with the handshake
+ * service served in every step, the plaintext byte-stream server behind it.
+ * The policy's answers are the test's (allow the client's SPIFFE ID).
+ *
+ * Checked: streams both ways byte for byte through handshake and records; a
+ * KeyUpdate from the client; close_notify then FIN ends the pair normally; a
+ * corrupted record closes it (bad_record_mac); a ClientHello that never
+ * completes is reset at the deadline; a denied ID gets access_denied and no
+ * upstream; more clients than jobs wait their turn and all complete; a swap
+ * that takes the permission away closes the live pair.
+ */
+#include "proxy_sim.h"
+#include "tls_fixture.h"
+
+#include <openssl/err.h>
+
+#include "tls_svc.h"
+
+#define WEB_ID "spiffe://example.org/ns/prod/sa/web"
+#define CLIENT_ID "spiffe://example.org/ns/prod/sa/client"
+#define HS_TIMEOUT_US 200000
+
+static struct mg_svid_bundle bundles[2];
+static struct mg_svid_trust trust = { .n = 2, .b = bundles };
+static struct mg_tls_local local;
+static struct mg_tls_set set;
+static struct mg_tls_svc svc;
+static struct mg_svid_cache *cache;
+static struct mg_proxy_tls_conf tls_conf;
+static SSL_CTX *client_ctx;
+static const char *allowed_id = CLIENT_ID;
+static uint64_t generation = 1;
+static int policy_token;
+
+/* ---- the policy's answers ---------------------------------------------- */
+
+static bool authorize(const void *pol, const struct mg_proxy_authz_req *r, uint16_t *v,
+		      uint32_t *rule)
+{
+	(void)pol;
+	*rule = 7;
+	*v = r->peer_id && strcmp(r->peer_id, allowed_id) == 0 ? 0 : 10;
+	return *v == 0;
+}
+
+static const char *workload_id(const void *pol, uint32_t ip, uint16_t port)
+{
+	(void)pol;
+	(void)port;
+	return ip == IP_S ? WEB_ID : NULL;
+}
+
+static struct mg_tls_set *tls_set(const void *pol)
+{
+	(void)pol;
+	return &set;
+}
+
+static uint64_t gen_of(const void *pol)
+{
+	(void)pol;
+	return generation;
+}
+
+static void serve(void)
+{
+	mg_tls_svc_serve(&svc, cache, 8);
+	mg_proxy_set_policy(&N->px, &policy_token);
+}
+
+static void no_destroy(struct mg_tls_set *s)
+{
+	(void)s;
+}
+
+/* ---- an OpenSSL client on the client stack ----------------------------- */
+
+struct tcli {
+	struct mg_tcp_conn *c;
+	SSL *ssl;
+	BIO *rb, *wb;
+	bool connected, closed, peer_fin, hs_done, failed;
+	uint64_t tx, tx_total, rx, rx_bad;
+};
+
+static struct tcli cl[8];
+
+static void tcli_event(void *user, struct mg_tcp_conn *c, unsigned ev)
+{
+	struct tcli *t = user;
+	struct rte_mbuf *m;
+
+	t->c = c;
+	if (ev & MG_TCP_EV_CONNECTED)
+		t->connected = true;
+	if (ev & MG_TCP_EV_PEER_FIN)
+		t->peer_fin = true;
+	if (ev & MG_TCP_EV_CLOSED) {
+		t->closed = true;
+		return;
+	}
+	while (mg_tcp_recv(&N->st[SC], c, UINT32_MAX, &m) > 0) {
+		for (struct rte_mbuf *x = m; x; x = x->next)
+			BIO_write(t->rb, rte_pktmbuf_mtod(x, void *), x->data_len);
+		rte_pktmbuf_free(m);
+	}
+}
+
+static const struct mg_tcp_ops tcli_ops = { .event = tcli_event };
+
+static struct tcli *tcli_connect(unsigned k, const char *svid)
+{
+	struct tcli *t = &cl[k];
+	struct mg_tcp_connect_args ca = {
+		.port = 0, .src_ip = IP_C, .dst_ip = IP_P0,
+		.src_port = rte_cpu_to_be_16((uint16_t)(41000 + k)), .dst_port = PORT_L,
+		.ops = &tcli_ops, .user = t,
+	};
+	X509 *cert = read_pem("svid", svid, "pem", false);
+	EVP_PKEY *key = read_pem("svid", svid, "key", true);
+
+	memset(t, 0, sizeof(*t));
+	t->ssl = SSL_new(client_ctx);
+	assert_int_equal(SSL_use_certificate(t->ssl, cert), 1);
+	assert_int_equal(SSL_use_PrivateKey(t->ssl, key), 1);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	t->rb = BIO_new(BIO_s_mem());
+	t->wb = BIO_new(BIO_s_mem());
+	SSL_set_bio(t->ssl, t->rb, t->wb);
+	SSL_set_connect_state(t->ssl);
+	memcpy(ca.next_hop_mac, MAC_P0, 6);
+	assert_int_equal(mg_tcp_connect(&N->st[SC], &ca, &t->c), 0);
+	return t;
+}
+
+/* Once per step: handshake, write stream 1, read stream 2, flush to TCP. */
+static void tcli_pump(struct tcli *t)
+{
+	uint8_t buf[4096];
+	char *out;
+	long n;
+	int r;
+
+	if (!t->ssl || t->closed || !t->connected || t->failed)
+		return;
+	if (!t->hs_done) {
+		r = SSL_do_handshake(t->ssl);
+		t->hs_done = r == 1;
+		if (r <= 0 && SSL_get_error(t->ssl, r) == SSL_ERROR_SSL)
+			t->failed = true;
+	}
+	while (t->hs_done && t->tx < t->tx_total) {
+		int len = (int)RTE_MIN(t->tx_total - t->tx, (uint64_t)sizeof(buf));
+
+		for (int i = 0; i < len; i++)
+			buf[i] = stream_byte(1, t->tx + (uint64_t)i);
+		if (BIO_ctrl_pending(t->wb) > 256 * 1024 || SSL_write(t->ssl, buf, len) <= 0)
+			break;
+		t->tx += (uint64_t)len;
+	}
+	while ((r = SSL_read(t->ssl, buf, sizeof(buf))) > 0) {
+		for (int i = 0; i < r; i++)
+			if (buf[i] != stream_byte(2, t->rx + (uint64_t)i))
+				t->rx_bad++;
+		t->rx += (uint64_t)r;
+	}
+	if (r <= 0 && SSL_get_error(t->ssl, r) == SSL_ERROR_SSL)
+		t->failed = true;
+	ERR_clear_error();
+	n = BIO_get_mem_data(t->wb, &out);
+	if (n > 0) {
+		int64_t sent = mg_tcp_send_copy(&N->st[SC], t->c, out, (uint32_t)n);
+
+		if (sent > 0)
+			BIO_read(t->wb, buf, (int)RTE_MIN((long)sent, (long)sizeof(buf))) ;
+		for (int64_t left = sent - (int64_t)sizeof(buf); left > 0;
+		     left -= (int64_t)sizeof(buf))
+			BIO_read(t->wb, buf, (int)RTE_MIN(left, (int64_t)sizeof(buf)));
+	}
+}
+
+static unsigned n_cli;
+
+static void pump_clients(void)
+{
+	serve();
+	for (unsigned i = 0; i < n_cli; i++)
+		tcli_pump(&cl[i]);
+}
+
+static void tcli_free(void)
+{
+	for (unsigned i = 0; i < RTE_DIM(cl); i++)
+		SSL_free(cl[i].ssl);
+	memset(cl, 0, sizeof(cl));
+	n_cli = 0;
+}
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (pki_make("pxtls") < 0 || mg_tls_hs_global_init() < 0 ||
+	    mg_tls_record_global_init() < 0 || pki_bundle(&bundles[0], "example.org") < 0 ||
+	    pki_bundle(&bundles[1], "partner.org") < 0)
+		return -1;
+	local = (struct mg_tls_local){ .spiffe_id = WEB_ID, .server = ctx_for("svid", "web", true, 0),
+				       .client = ctx_for("svid", "web", false, 0) };
+	set = (struct mg_tls_set){ .refs = 1, .generation = 1, .trust = &trust, .n_local = 1,
+				   .local = &local, .destroy = no_destroy };
+	client_ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_min_proto_version(client_ctx, TLS1_3_VERSION);
+	cache = calloc(1, sizeof(*cache));
+	return cache ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	SSL_CTX_free(local.server);
+	SSL_CTX_free(local.client);
+	SSL_CTX_free(client_ctx);
+	free(cache);
+	mg_svid_bundle_free(&bundles[0]);
+	mg_svid_bundle_free(&bundles[1]);
+	return pki_remove();
+}
+
+static int tls_setup(void **state)
+{
+	assert_int_equal(mg_tls_svc_init(&svc, 1, 4, SOCKET_ID_ANY, "pxtls"), 0);
+	tls_conf = (struct mg_proxy_tls_conf){ .svc = &svc.w[0],
+					       .handshake_timeout_us = HS_TIMEOUT_US,
+					       .peer_handshakes = 2 };
+	sim_extra.kind = MG_PROXY_INBOUND;
+	sim_extra.env = (struct mg_proxy_env){ .authorize = authorize, .workload_id = workload_id,
+					       .tls_set = tls_set, .generation = gen_of };
+	sim_extra.tls = &tls_conf;
+	sim_extra.each_step = pump_clients;
+	allowed_id = CLIENT_ID;
+	generation = 1;
+	setup(state);
+	mg_proxy_set_policy(&N->px, &policy_token);
+	return 0;
+}
+
+static int tls_teardown(void **state)
+{
+	tcli_free();
+	teardown(state);
+	mg_tls_svc_free(&svc);
+	return 0;
+}
+
+/* ---- cases ----------------------------------------------------------------- */
+
+static struct app *srv;
+
+static bool streams_done(void)
+{
+	srv = server_app(0);
+	return srv && cl[0].rx == 300000 && srv->rx == 100000;
+}
+
+static void streams_both_ways(void **state)
+{
+	struct tcli *t = tcli_connect(n_cli++, "client");
+
+	(void)state;
+	t->tx_total = 100000;
+	run_for(50000);
+	srv = server_app(0);
+	assert_non_null(srv);
+	srv->tx_total = 300000;
+	assert_true(run_until(streams_done, 5000000));
+	assert_int_equal(cl[0].rx_bad, 0);
+	assert_int_equal(srv->rx_bad, 0);
+	assert_int_equal(PX(tls_established), 1);
+	assert_int_equal(PX(authz_allowed), 1);
+	assert_true(PX(tls_records_in) > 0 && PX(tls_records_out) > 0);
+	/* A KeyUpdate from the client (update requested): both directions go on. */
+	assert_int_equal(SSL_key_update(t->ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+	t->tx_total += 50000;
+	srv->tx_total += 50000;
+	run_for(300000);
+	assert_int_equal(PX(tls_key_updates), 1);
+	assert_int_equal(t->rx, 350000);
+	assert_int_equal(srv->rx, 150000);
+	assert_int_equal(t->rx_bad + srv->rx_bad, 0);
+	/* close_notify, then FIN: the server sees FIN, the pair ends normally. */
+	SSL_shutdown(t->ssl);
+	tcli_pump(t);
+	mg_tcp_shutdown(&N->st[SC], t->c);
+	run_for(300000);
+	assert_int_equal(PX(tls_close_notify), 1);
+	assert_true(srv->peer_fin);
+}
+
+static void corrupted_record_closes(void **state)
+{
+	struct tcli *t = tcli_connect(n_cli++, "client");
+	uint8_t junk[64];
+
+	(void)state;
+	run_for(100000);
+	assert_true(t->hs_done);
+	/* A record whose tag cannot verify. */
+	memset(junk, 0x41, sizeof(junk));
+	junk[0] = MG_TLS_APPLICATION_DATA;
+	junk[1] = 3;
+	junk[2] = 3;
+	junk[3] = 0;
+	junk[4] = sizeof(junk) - 5;
+	assert_int_equal(mg_tcp_send_copy(&N->st[SC], t->c, junk, sizeof(junk)), sizeof(junk));
+	run_for(100000);
+	assert_int_equal(PX(tls_bad_record), 1);
+	assert_int_equal(N->px.st.records[MG_TLS_REC_BAD_MAC], 1);
+	assert_true(t->closed || t->peer_fin);
+}
+
+static void dribbled_hello_times_out(void **state)
+{
+	struct tcli *t = tcli_connect(n_cli++, "client");
+	static const uint8_t part[6] = { 0x16, 3, 1, 2, 0, 1 };
+
+	(void)state;
+	t->failed = true; /* the test writes by hand: the client stays mute */
+	run_for(20000);
+	assert_true(t->connected);
+	assert_int_equal(mg_tcp_send_copy(&N->st[SC], t->c, part, sizeof(part)), sizeof(part));
+	run_for(HS_TIMEOUT_US / 2);
+	assert_int_equal(PX(tls_hs_timeout), 0);
+	run_for(HS_TIMEOUT_US + 100000);
+	assert_int_equal(PX(tls_hs_timeout), 1);
+	assert_true(t->closed);
+	assert_int_equal(PX(upstream_connects), 0);
+}
+
+static void denied_id_gets_no_upstream(void **state)
+{
+	struct tcli *t = tcli_connect(n_cli++, "web"); /* valid, but not the allowed ID */
+
+	(void)state;
+	run_for(200000);
+	assert_int_equal(PX(authz_denied), 1);
+	assert_int_equal(N->px.st.authz[10], 1);
+	assert_int_equal(PX(upstream_connects), 0);
+	assert_true(t->failed || t->closed || t->peer_fin);
+}
+
+static bool all_clients_up(void)
+{
+	for (unsigned i = 0; i < n_cli; i++)
+		if (!cl[i].hs_done)
+			return false;
+	return PX(tls_established) == n_cli; /* the client is done before the server */
+}
+
+/* Six clients, four jobs, two per source: the rest wait, none is reset. */
+static void more_clients_than_jobs_wait(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < 6; i++)
+		tcli_connect(n_cli++, "client");
+	assert_true(run_until(all_clients_up, 3000000));
+	assert_int_equal(PX(tls_established), 6);
+	assert_true(PX(tls_peer_capped) >= 1);
+	assert_int_equal(PX(tls_hs_timeout), 0);
+	assert_int_equal(svc.w[0].in_use, 0);
+}
+
+static void swap_closes_what_it_denies(void **state)
+{
+	struct tcli *t = tcli_connect(n_cli++, "client");
+
+	(void)state;
+	t->tx_total = 10000;
+	run_for(200000);
+	assert_int_equal(PX(tls_established), 1);
+	allowed_id = "spiffe://example.org/ns/prod/sa/nobody";
+	generation = 2;
+	run_for(100000);
+	assert_int_equal(PX(reauth_checked), 1);
+	assert_int_equal(PX(reauth_closed), 1);
+	assert_int_equal(N->px.st.pairs_active, 0);
+	assert_true(t->peer_fin || t->closed);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(streams_both_ways, tls_setup, tls_teardown),
+		cmocka_unit_test_setup_teardown(corrupted_record_closes, tls_setup, tls_teardown),
+		cmocka_unit_test_setup_teardown(dribbled_hello_times_out, tls_setup, tls_teardown),
+		cmocka_unit_test_setup_teardown(denied_id_gets_no_upstream, tls_setup, tls_teardown),
+		cmocka_unit_test_setup_teardown(more_clients_than_jobs_wait, tls_setup,
+						tls_teardown),
+		cmocka_unit_test_setup_teardown(swap_closes_what_it_denies, tls_setup, tls_teardown),
+	};
+
+	int rc;
+
+	(void)argc;
+	if (group_setup(NULL) != 0)
+		return 1;
+	rc = WIRE_MAIN(tests, argv[0], "mgtest-pxtls", "pxtls_test", 16383, pool, pool_full);
+	return group_teardown(NULL) == 0 ? rc : 1;
+}
