@@ -426,6 +426,19 @@ static bool stash_bytes(struct mg_proxy_pair *p, int to, const uint8_t *b, uint3
 	return true;
 }
 
+/* @p n plaintext bytes came from conn[@p from]: the pair is active. */
+static void moved(struct mg_proxy_pair *p, int from, uint64_t n)
+{
+	struct mg_proxy *px = p->px;
+
+	p->last_active = px->tcp->now;
+	PSTAT(p->bytes[from], n);
+	if (from == CLIENT)
+		PCTR(px, bytes_up, n);
+	else
+		PCTR(px, bytes_down, n);
+}
+
 /* A KeyUpdate, a ticket, or something we do not take after the handshake. */
 static bool on_handshake_message(struct mg_proxy_pair *p, const uint8_t *m, size_t len)
 {
@@ -491,12 +504,7 @@ static bool open_one(struct mg_proxy_pair *p, int to, size_t len, bool stash)
 	}
 	if (type != MG_TLS_APPLICATION_DATA)
 		return false;
-	p->last_active = px->tcp->now;
-	PSTAT(p->bytes[p->tls_side], plain);
-	if (p->tls_side == CLIENT)
-		PCTR(px, bytes_up, plain);
-	else
-		PCTR(px, bytes_down, plain);
+	moved(p, p->tls_side, plain);
 	if (stash)
 		return stash_bytes(p, to, rec, (uint32_t)plain);
 	return mg_tcp_send_copy(px->tcp, p->conn[to], rec, (uint32_t)plain) == (int64_t)plain;
@@ -569,12 +577,7 @@ static int seal_records(struct mg_proxy_pair *p)
 			return -1;
 		}
 		PCTR(px, tls_records_out, 1);
-		p->last_active = px->tcp->now;
-		PSTAT(p->bytes[from], n);
-		if (from == CLIENT)
-			PCTR(px, bytes_up, n);
-		else
-			PCTR(px, bytes_down, n);
+		moved(p, from, n);
 	}
 	return 1;
 }

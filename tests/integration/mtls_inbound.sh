@@ -227,8 +227,12 @@ run("openssl", "x509", "-req", "-in", f"{tmp}/rot.csr", "-CA", f"{pki}/example.o
     "-CAkey", f"{pki}/example.org/ca.key", "-CAcreateserial", "-sha256", "-days", "30",
     "-extfile", ext, "-extensions", "v3", "-out", f"{tmp}/rot.pem")
 PY
-cp "$tmp/rot.key" "$tmp/svid/backend.key.new" && mv "$tmp/svid/backend.key.new" "$tmp/svid/backend.key"
-cp "$tmp/rot.pem" "$tmp/svid/backend.pem.new" && mv "$tmp/svid/backend.pem.new" "$tmp/svid/backend.pem"
+# install_svid KEY CERT: the backend's SVID files replaced by rename, as an SVID issuer does.
+install_svid() {
+	cp "$1" "$tmp/svid/backend.key.new" && mv "$tmp/svid/backend.key.new" "$tmp/svid/backend.key"
+	cp "$2" "$tmp/svid/backend.pem.new" && mv "$tmp/svid/backend.pem.new" "$tmp/svid/backend.pem"
+}
+install_svid "$tmp/rot.key" "$tmp/rot.pem"
 for _ in $(seq 30); do
 	[ "$(tls svid_rotations)" -ge 1 ] && break
 	sleep 0.2
@@ -240,8 +244,7 @@ mg_expect_eq "the rotation is audited" 1 "$(audit_has svid.rotated)"
 mg_expect_eq "curl after the rotation: 1 MB intact" "$want" \
 	"$(get 1m "$PKI/svid/client.pem" "$PKI/svid/client.key")"
 # Rotation to another ID (web's SVID in the backend's files): refused, the old pair stays.
-cp "$PKI/svid/web.key" "$tmp/svid/backend.key.new" && mv "$tmp/svid/backend.key.new" "$tmp/svid/backend.key"
-cp "$PKI/svid/web.chain.pem" "$tmp/svid/backend.pem.new" && mv "$tmp/svid/backend.pem.new" "$tmp/svid/backend.pem"
+install_svid "$PKI/svid/web.key" "$PKI/svid/web.chain.pem"
 for _ in $(seq 30); do
 	[ "$(audit_has svid.rotation_refused)" -ge 1 ] && break
 	sleep 0.2
@@ -250,8 +253,7 @@ mg_expect "rotation to another SPIFFE ID is refused and audited" \
 	[ "$(audit_has svid.rotation_refused)" -ge 1 ]
 mg_expect_eq "the rotated (same-ID) certificate is still served" "$new" "$(serial)"
 # Rotation to the same ID, expired: refused too.
-cp "$PKI/bad/backend-expired.key" "$tmp/svid/backend.key.new" && mv "$tmp/svid/backend.key.new" "$tmp/svid/backend.key"
-cp "$PKI/bad/backend-expired.chain.pem" "$tmp/svid/backend.pem.new" && mv "$tmp/svid/backend.pem.new" "$tmp/svid/backend.pem"
+install_svid "$PKI/bad/backend-expired.key" "$PKI/bad/backend-expired.chain.pem"
 for _ in $(seq 30); do
 	[ "$(audit_has svid.rotation_refused)" -ge 2 ] && break
 	sleep 0.2

@@ -138,18 +138,8 @@ lp_conf "$tmp/base2.conf" "$tmp/gw2.conf" "listeners = (
 mg_start_gateway "$tmp/gw2.conf" "$MG_PREFIX-2"
 mg_expect "gw2: the same policy is accepted" lp_push "$tmp/policy.conf" 1
 # Capture the fabric bridge while mg-client2 fetches through both gateways.
-fabric timeout 20 "$MG_PYTHON" - "$tmp/capture.txt" <<'PY' 9>&- &
-import sys
-from scapy.all import sniff, TCP, IP, Raw
-seen = []
-def keep(p):
-    if IP in p and TCP in p and Raw in p and 8443 in (p[TCP].sport, p[TCP].dport):
-        seen.append(bytes(p[Raw].load))
-sniff(iface="br0", prn=keep, timeout=12, store=False)
-plain = sum(1 for b in seen if b"GET /" in b or b"HTTP/1" in b)
-tls = sum(1 for b in seen if b[:1] in (b"\x14", b"\x15", b"\x16", b"\x17") and b[1:3] == b"\x03\x03")
-open(sys.argv[1], "w").write(f"{len(seen)} {tls} {plain}\n")
-PY
+fabric timeout 20 "$MG_PYTHON" "$MG_ROOT/tests/integration/capture_tls.py" "$tmp/capture.txt" \
+	--seconds 12 9>&- &
 cap=$!
 sleep 3
 want=$(sha256sum <"$tmp/1m" | cut -d' ' -f1)

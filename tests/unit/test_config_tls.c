@@ -18,37 +18,10 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "config_fixture.h"
 
-#define DATA "../data/conf/"
-#define IP(a, b, c, d) ((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
 #define BASE "workers = { lcores = [ 1 ]; };\n" \
 	     "ports = ( { name = \"p\"; device = \"net_null0\"; address = \"10.0.0.1/24\"; } );\n"
-
-/* Debian's libconfig 1.5 leaks a token on a syntax error: see test_config.c. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:strbuf_append\nleak:libconfig_yylex\n";
-}
-
-static struct mg_config *cfg_new(void)
-{
-	struct mg_config *c = malloc(sizeof(*c));
-
-	assert_non_null(c);
-	return c;
-}
-
-static struct mg_config *load_ok(const char *path)
-{
-	struct mg_config *c = cfg_new();
-
-	mg_error_clear();
-	if (mg_config_load(c, path) < 0)
-		fail_msg("%s: %s", path, mg_errmsg());
-	return c;
-}
 
 /* The whole message, word for word. */
 static void expect_exact(const char *text, enum mg_err code, const char *msg)
