@@ -546,10 +546,19 @@ static void reauth_close(struct mg_proxy_pair *p)
 	pair_free(p);
 }
 
-/* After a swap: every authorized pair is judged again, a slice per loop. */
+/*
+ * After a swap: every authorized pair is judged again, a slice per loop. The
+ * closes of one loop are bounded too: each queues a close_notify and two FINs,
+ * and thousands at once would overflow the TX ring (then the peers learn of
+ * the close only by retransmission, seconds later).
+ */
 static void reauth_walk(struct mg_proxy *px)
 {
-	for (unsigned n = 0; n < MG_PROXY_REAUTH_PAIRS && px->reauth_left > 0; n++) {
+	unsigned closed = 0;
+
+	for (unsigned n = 0; n < MG_PROXY_REAUTH_PAIRS && px->reauth_left > 0 &&
+			     closed < MG_PROXY_REAUTH_CLOSES;
+	     n++) {
 		struct mg_proxy_pair *p = &px->pairs[px->reauth_next];
 
 		px->reauth_next = px->reauth_next + 1 == px->max_pairs ? 0 : px->reauth_next + 1;
@@ -558,8 +567,10 @@ static void reauth_walk(struct mg_proxy *px)
 		    p->tls == TLS_HANDSHAKE)
 			continue;
 		PCTR(px, reauth_checked, 1);
-		if (!still_allowed(p))
+		if (!still_allowed(p)) {
 			reauth_close(p);
+			closed++;
+		}
 	}
 }
 

@@ -32,6 +32,7 @@
 #define MG_PROXY_MEM_RETRY_US 1000     /* a splice refused by the memory bound */
 #define MG_PROXY_SWEEP_PAIRS 64        /* pairs checked for idleness per poll */
 #define MG_PROXY_REAUTH_PAIRS 512      /* pairs re-authorized per poll after a swap */
+#define MG_PROXY_REAUTH_CLOSES 32      /* ...of which closed at most (3 segments each: the TX ring) */
 #define MG_PROXY_ID_LEN 256            /* longest peer SPIFFE ID a pair keeps, with the NUL */
 #define MG_PROXY_PEER_BUCKETS 4096     /* per-source handshake counters (keyed hash) */
 #define MG_PROXY_HS_KICK 16            /* waiting handshakes tried per poll */

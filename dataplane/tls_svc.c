@@ -183,26 +183,32 @@ unsigned mg_tls_svc_serve(struct mg_tls_svc *s, struct mg_svid_cache *cache, uns
 }
 
 /*
- * Idle, a handshake lcore naps MG_TLS_SVC_NAP_US after IDLE_POLLS empty
- * rounds: it shares its core with the control thread here, and a nap costs a
- * waiting handshake at most that long, next to hundreds of µs of crypto.
+ * Idle, a handshake lcore naps after IDLE_POLLS empty rounds, first
+ * NAP_MIN_US, twice as long each further empty round up to NAP_MAX_US: it
+ * shares its core with the control thread here, and a steady 20 µs nap cost
+ * a fifth of that core with nothing to do (bench/README.md, mtls). A nap
+ * delays a waiting handshake step at most NAP_MAX_US, next to hundreds of µs
+ * of crypto; under load the lcore never naps.
  */
 #define IDLE_POLLS 64
-#define MG_TLS_SVC_NAP_US 20
+#define NAP_MIN_US 20
+#define NAP_MAX_US 200
 
 int mg_tls_svc_main(void *arg)
 {
 	struct mg_tls_svc *s = arg;
 	struct mg_svid_cache *cache = rte_zmalloc("svid_cache", sizeof(*cache), 0);
-	unsigned idle = 0;
+	unsigned idle = 0, nap_us = NAP_MIN_US;
 
 	while (!__atomic_load_n(&s->quit, __ATOMIC_ACQUIRE)) {
 		if (mg_tls_svc_serve(s, cache, 8) > 0) {
 			idle = 0;
+			nap_us = NAP_MIN_US;
 		} else if (++idle < IDLE_POLLS) {
 			rte_pause();
 		} else {
-			rte_delay_us_sleep(MG_TLS_SVC_NAP_US);
+			rte_delay_us_sleep(nap_us);
+			nap_us = RTE_MIN(2 * nap_us, (unsigned)NAP_MAX_US);
 		}
 	}
 	rte_free(cache);
