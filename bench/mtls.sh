@@ -119,6 +119,9 @@ kaddr_del() {
 	KADDR=0
 }
 
+# blog MSG: mg_log with the seconds since the start (the bench's own clock).
+blog() { mg_log "[${SECONDS}s] $*"; }
+
 # bg NS CMD...: a background process in NS (its pid in BG and in $last).
 bg() {
 	local ns=$1
@@ -212,7 +215,7 @@ measure() {
 	sleep "$QUIET_SECS"
 	# shellcheck disable=SC2086
 	snap "$name-quiet1" $pids
-	mg_log "$name: handshakes ($HS_SECS s, $HS_THREADS threads)"
+	blog "$name: handshakes ($HS_SECS s, $HS_THREADS threads)"
 	# shellcheck disable=SC2086
 	snap "$name-hs0" $pids
 	# shellcheck disable=SC2086
@@ -222,9 +225,9 @@ measure() {
 	perf_stop
 	# shellcheck disable=SC2086
 	snap "$name-hs1" $pids
-	mg_log "$name: $(cat "$tmp/$name-hs.json")"
+	blog "$name: $(cat "$tmp/$name-hs.json")"
 
-	mg_log "$name: download of $BULK_BYTES bytes"
+	blog "$name: download of $BULK_BYTES bytes"
 	# shellcheck disable=SC2086
 	snap "$name-bulk0" $pids
 	# shellcheck disable=SC2086
@@ -234,7 +237,7 @@ measure() {
 	perf_stop
 	# shellcheck disable=SC2086
 	snap "$name-bulk1" $pids
-	mg_log "$name: $(cat "$tmp/$name-bulk.json")"
+	blog "$name: $(cat "$tmp/$name-bulk.json")"
 
 	# shellcheck disable=SC2086
 	snap "$name-ping0" $pids
@@ -242,11 +245,11 @@ measure() {
 		mg_die "$name: ping failed: $(cat "$tmp/$name-ping.json")"
 	# shellcheck disable=SC2086
 	snap "$name-ping1" $pids
-	mg_log "$name: $(cat "$tmp/$name-ping.json")"
+	blog "$name: $(cat "$tmp/$name-ping.json")"
 
 	n=$PEER_IDLE_CONNS
 	[ "$name" != meshgw ] || n=$IDLE_CONNS
-	mg_log "$name: $n idle connections"
+	blog "$name: $n idle connections"
 	sleep 1
 	# shellcheck disable=SC2086
 	snap "$name-idle0" $pids
@@ -261,19 +264,19 @@ measure() {
 		sleep 0.5
 	done
 	[ -e "$st" ] || mg_die "$name: the idle client did not report: $(cat "$tmp/$name-idle.json")"
-	mg_log "$name: $(cat "$st")"
+	blog "$name: $(cat "$st")"
 	sleep 2 # let the last handshakes' buffers go back
 	# shellcheck disable=SC2086
 	snap "$name-idle1" $pids
 	if [ "$name" = meshgw ]; then
-		mg_log "meshgw: pushing a policy that denies the $n connections"
+		blog "meshgw: pushing a policy that denies the $n connections"
 		"$MESHCTL" snapshot build "$(policy deny)" --version 2 \
 			--expires 2099-01-01T00:00:00Z -o "$tmp/policy/deny.msnap" >/dev/null
 		"$MESHCTL" snapshot sign "$tmp/policy/deny.msnap" --key "$tmp/policy/signer.key" >/dev/null
 		"$MG_PYTHON" "$CLIENT" reauth --prefix "$PREFIX" --target "$n" --timeout 30 -- \
 			"$MESHCTL" push "$tmp/policy/deny.msnap" --socket "$LP_SOCK" \
-			>"$tmp/meshgw-reauth.json" || mg_log "meshgw: reauth did not complete: $(cat "$tmp/meshgw-reauth.json")"
-		mg_log "meshgw: $(cat "$tmp/meshgw-reauth.json")"
+			>"$tmp/meshgw-reauth.json" || blog "meshgw: reauth did not complete: $(cat "$tmp/meshgw-reauth.json")"
+		blog "meshgw: $(cat "$tmp/meshgw-reauth.json")"
 		# shellcheck disable=SC2086
 		snap meshgw-reauth1 $pids
 	fi
@@ -356,7 +359,7 @@ PKI=$tmp/pki
 chmod -R a+rX "$tmp" # nginx's and HAProxy's workers may drop privileges
 
 # Crypto bounds on core 1 before any server runs.
-mg_log "openssl speed on core 1"
+blog "openssl speed on core 1"
 taskset -c 1 openssl speed -seconds 2 -elapsed ecdsap256 ecdhx25519 >"$tmp/speed-pk.txt" 2>/dev/null
 taskset -c 1 openssl speed -seconds 2 -elapsed -bytes 16384 -evp aes-128-gcm >"$tmp/speed-gcm.txt" 2>/dev/null
 
