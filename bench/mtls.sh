@@ -36,7 +36,8 @@
 #            which no RSS delta shows
 #   quiet    QUIET_SECS (3) with no traffic first: CPU the server burns idle
 #   reauth   meshgw only, on those connections: push a policy that denies them,
-#            time until proxy/reauth_closed has grown by IDLE_CONNS
+#            time until proxy/reauth_closed has grown by IDLE_CONNS (the
+#            worker's decisions), and until the client saw the last close
 # and the crypto bounds from `openssl speed` on core 1 in the same run (one
 # ECDSA P-256 sign + two verifies + two X25519 operations per handshake;
 # AES-128-GCM 16 KB per GiB). No figure is asserted: the script exits 0 when
@@ -277,6 +278,7 @@ measure() {
 			"$MESHCTL" push "$tmp/policy/deny.msnap" --socket "$LP_SOCK" \
 			>"$tmp/meshgw-reauth.json" || blog "meshgw: reauth did not complete: $(cat "$tmp/meshgw-reauth.json")"
 		blog "meshgw: $(cat "$tmp/meshgw-reauth.json")"
+		sleep 3 # the client sees the closes (close_notify, FIN; retransmitted if lost)
 		# shellcheck disable=SC2086
 		snap meshgw-reauth1 $pids
 	fi

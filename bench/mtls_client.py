@@ -16,7 +16,8 @@ count and time, and prints one line of JSON.
   idle   --conns N --conc C          N connections, each handshakes and echoes 16 B
          --status FILE --hold S      once, then stays open: FILE gets {"open": n,...}
                                      when all are up; held until SIGTERM or S seconds;
-                                     on exit prints how many the server closed
+                                     on exit prints how many the server closed and
+                                     when the last close arrived
   reauth --prefix P --target N       run CMD (a policy push), poll meshgw's telemetry
          --timeout S -- CMD...       socket every ms until proxy/reauth_closed has
                                      grown by N; prints the push's and the closes' times
@@ -156,7 +157,7 @@ def idle(args):
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     ctx = context(args)
     h, p = hostport(args.to)
-    conns, fails, closed = [], [0], [0]
+    conns, fails, closed, last = [], [0], [0], [None]
     errors = {}
     stop = asyncio.Event()
 
@@ -166,6 +167,7 @@ def idle(args):
         except (OSError, ssl.SSLError):
             pass
         closed[0] += 1
+        last[0] = time.time()
 
     async def opener(q):
         while q:
@@ -200,6 +202,7 @@ def idle(args):
         except asyncio.TimeoutError:
             pass
         st["closed_by_server"] = closed[0]
+        st["last_close_unix"] = last[0]
         for w in watchers:
             w.cancel()
         for _, w in conns:
@@ -227,7 +230,7 @@ def reauth(args):
     s = tel_connect(args.prefix)
     key = "proxy/reauth_closed"
     base = tel_get(s, "/meshgw/tcp")[key]
-    t0 = time.monotonic()
+    t0, t0_unix = time.monotonic(), time.time()
     push = subprocess.Popen(args.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     t_push = t_first = t_all = None
     n = 0
@@ -246,7 +249,7 @@ def reauth(args):
     if t_push is None:
         t_push = time.monotonic()
     ms = lambda t: round((t - t0) * 1e3, 1) if t is not None else None
-    out({"mode": "reauth", "target": args.target, "closed": n, "push_rc": push.returncode,
+    out({"mode": "reauth", "t0_unix": t0_unix, "target": args.target, "closed": n, "push_rc": push.returncode,
          "push_out": push_out[-300:], "push_ms": ms(t_push),
          "first_close_ms": ms(t_first), "all_closed_ms": ms(t_all),
          "all_closed_after_push_ms": round((t_all - t_push) * 1e3, 1)

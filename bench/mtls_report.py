@@ -194,8 +194,19 @@ for name in ("nginx", "haproxy", "meshgw"):
             r["eal_heap"] = "not read: %s" % e
         try:
             r["reauth"] = json.load(open(tmp + "/meshgw-reauth.json"))
+            fin = json.load(open(tmp + "/meshgw-idle.json"))
+            r["reauth"]["client_saw_closes"] = fin.get("closed_by_server")
+            if fin.get("last_close_unix") and r["reauth"].get("t0_unix"):
+                r["reauth"]["client_last_close_ms"] = round(
+                    (fin["last_close_unix"] - r["reauth"]["t0_unix"]) * 1e3, 1)
+            a, b = (jload(tmp + "/meshgw-%s.tcp.json" % x, "/meshgw/tcp")
+                    for x in ("idle1", "reauth1"))
+            r["reauth"]["tcp_during"] = {k: b[k] - a.get(k, 0) for k in
+                                         ("counter/tx_ring_full", "counter/alloc_failures",
+                                          "counter/retransmits", "counter/rto_fires")
+                                         if k in b}
         except (OSError, ValueError):
-            r["reauth"] = None
+            r["reauth"] = r.get("reauth")
     res[name] = r
 
 m = res.get("meshgw") or {}
