@@ -56,6 +56,7 @@ bench: deps
 	bench/swap.sh
 	bench/l4.sh
 	bench/tls_hs.sh
+	bench/mtls.sh
 
 clean:
 	rm -rf build build-asan build-fuzz
