@@ -548,14 +548,16 @@ static void reauth_close(struct mg_proxy_pair *p)
 
 /*
  * After a swap: every authorized pair is judged again, a slice per loop. The
- * closes of one loop are bounded too: each queues a close_notify and two FINs,
- * and thousands at once would overflow the TX ring (then the peers learn of
- * the close only by retransmission, seconds later).
+ * closes are paced too: each queues a close_notify and two FINs, and
+ * thousands at once overflow the port's TX queue (then the peers learn of the
+ * close only by retransmission, seconds later; bench/mtls.sh saw it).
  */
-static void reauth_walk(struct mg_proxy *px)
+static void reauth_walk(struct mg_proxy *px, uint64_t now)
 {
 	unsigned closed = 0;
 
+	if (now < px->reauth_resume_at)
+		return;
 	for (unsigned n = 0; n < MG_PROXY_REAUTH_PAIRS && px->reauth_left > 0 &&
 			     closed < MG_PROXY_REAUTH_CLOSES;
 	     n++) {
@@ -572,6 +574,8 @@ static void reauth_walk(struct mg_proxy *px)
 			closed++;
 		}
 	}
+	if (closed == MG_PROXY_REAUTH_CLOSES)
+		px->reauth_resume_at = now + MG_PROXY_REAUTH_GAP_US;
 }
 
 void mg_proxy_set_policy(struct mg_proxy *px, const void *policy)
@@ -620,7 +624,7 @@ void mg_proxy_poll(struct mg_proxy *px, uint64_t now)
 		ptls_kick(px);
 	}
 	if (px->reauth_left)
-		reauth_walk(px);
+		reauth_walk(px, now);
 
 	for (; p; p = next) {
 		next = p->next;

@@ -32,7 +32,8 @@
 #define MG_PROXY_MEM_RETRY_US 1000     /* a splice refused by the memory bound */
 #define MG_PROXY_SWEEP_PAIRS 64        /* pairs checked for idleness per poll */
 #define MG_PROXY_REAUTH_PAIRS 512      /* pairs re-authorized per poll after a swap */
-#define MG_PROXY_REAUTH_CLOSES 32      /* ...of which closed at most (3 segments each: the TX ring) */
+#define MG_PROXY_REAUTH_CLOSES 32      /* ...of which closed at most, then a pause: */
+#define MG_PROXY_REAUTH_GAP_US 500     /* 64 000 closes/s, 3 segments each, within the port's TX */
 #define MG_PROXY_ID_LEN 256            /* longest peer SPIFFE ID a pair keeps, with the NUL */
 #define MG_PROXY_PEER_BUCKETS 4096     /* per-source handshake counters (keyed hash) */
 #define MG_PROXY_HS_KICK 16            /* waiting handshakes tried per poll */
@@ -197,6 +198,7 @@ struct mg_proxy {
 	const void *policy;
 	uint64_t generation;           /* of px->policy */
 	uint32_t reauth_next, reauth_left; /* re-authorization walk after a swap */
+	uint64_t reauth_resume_at;     /* paced: closes wait until then */
 	/* TLS: NULL without inbound/outbound listeners */
 	struct mg_tls_svc_worker *svc;
 	uint64_t hs_timeout_us;
