@@ -774,6 +774,7 @@ enum mg_http_event mg_http_eof(struct mg_http_parser *p)
 	case ST_TUNNEL:
 		return MG_HTTP_EV_NONE;
 	case ST_UNTIL_CLOSE:
+	case ST_END_PENDING: /* a HEAD without body whose END was not asked for yet */
 		finish(p);
 		return MG_HTTP_EV_END;
 	case ST_START:

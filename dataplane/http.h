@@ -136,7 +136,14 @@ struct mg_http_limits {
 	{ .max_request_line = 4096, .max_headers = 100,                         \
 	  .max_header_bytes = 8192, .max_chunk_ext = 128 }
 
-/** What the last HEAD event reported. Strings are not NUL-terminated. */
+/**
+ * What the last HEAD event reported. Strings are not NUL-terminated and point
+ * into the lent buffer. path: origin-form's whole target; absolute-form's
+ * part after the authority (may be empty or start with '?': the path is then
+ * "/"); "*" for asterisk-form; NULL for CONNECT. authority: absolute-form's
+ * or CONNECT's, else NULL. host: what rules match, the authority when there is
+ * one (RFC 9112 3.2.2), else the Host value; NULL in responses.
+ */
 struct mg_http_msg {
 	const char *method, *target, *path, *authority, *host;
 	uint16_t method_len, target_len, path_len, authority_len, host_len;

@@ -365,6 +365,38 @@ static void truncated_at_eof(void **st)
 	assert_string_equal(t, "H GET|/|/||a|f0|cl0|ka1|s0|i0@27;E@27;eof0;");
 }
 
+/* A HEAD whose END was not asked for, then the stream ends: a whole message. */
+static void eof_right_after_a_bodiless_head(void **st)
+{
+	struct mg_http_parser p;
+	enum mg_http_event ev;
+	static const char s[] = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+
+	(void)st;
+	mg_http_init(&p, MG_HTTP_REQUEST, &lim, hbuf);
+	assert_int_equal(mg_http_feed(&p, (const uint8_t *)s, sizeof(s) - 1, &ev), 27);
+	assert_int_equal(ev, MG_HTTP_EV_HEAD);
+	assert_int_equal(mg_http_eof(&p), MG_HTTP_EV_END);
+	assert_int_equal(mg_http_eof(&p), MG_HTTP_EV_NONE);
+}
+
+/* After a 101 the proxy switches the request side too: its bytes are opaque. */
+static void set_tunnel_makes_bytes_opaque(void **st)
+{
+	struct mg_http_parser p;
+	enum mg_http_event ev;
+	static const char s[] = "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n";
+
+	(void)st;
+	mg_http_init(&p, MG_HTTP_REQUEST, &lim, hbuf);
+	assert_int_equal(mg_http_feed(&p, (const uint8_t *)s, sizeof(s) - 1, &ev), sizeof(s) - 1);
+	assert_int_equal(ev, MG_HTTP_EV_HEAD);
+	mg_http_set_tunnel(&p);
+	assert_int_equal(mg_http_feed(&p, (const uint8_t *)"\x81\x00\n\n", 4, &ev), 4);
+	assert_int_equal(ev, MG_HTTP_EV_NONE);
+	assert_int_equal(mg_http_eof(&p), MG_HTTP_EV_NONE);
+}
+
 /* ---- every split gives the same events ---- */
 
 static const char *const split_cases[] = {
@@ -621,6 +653,8 @@ int main(void)
 		cmocka_unit_test(nul_bytes_refused),
 		cmocka_unit_test(limits_and_their_statuses),
 		cmocka_unit_test(truncated_at_eof),
+		cmocka_unit_test(eof_right_after_a_bodiless_head),
+		cmocka_unit_test(set_tunnel_makes_bytes_opaque),
 		cmocka_unit_test(every_split_parses_the_same),
 		cmocka_unit_test(response_content_length_and_chunked),
 		cmocka_unit_test(response_without_body),
