@@ -23,11 +23,13 @@ enum state {
 	ST_TRAILER,     /* trailer fields up to the empty line */
 	ST_UNTIL_CLOSE, /* responses without framing: mg_http_eof() ends it */
 	ST_TUNNEL,      /* after CONNECT or 101: opaque */
+	ST_WAIT,        /* after a CONNECT or Upgrade request: the response decides */
 	ST_ERROR,
 };
 
 enum {
 	SEEN_HOST = 1, SEEN_CL = 2, SEEN_TE = 4, SEEN_CLOSE = 8, SEEN_KEEPALIVE = 16,
+	SEEN_UPGRADE = 32,
 };
 
 /* The size, hex digits and room for BWS before the extension. */
@@ -475,6 +477,8 @@ static int field_meaning(struct mg_http_parser *p, const char *name, size_t nl,
 		return host_field(p, v, n);
 	if (ieq(name, nl, "connection"))
 		connection_field(p, v, n);
+	if (ieq(name, nl, "upgrade"))
+		p->seen |= SEEN_UPGRADE;
 	return 0;
 }
 
@@ -543,9 +547,13 @@ static int request_head(struct mg_http_parser *p)
 	}
 	if ((p->seen & SEEN_TE) && m->version_minor == 0)
 		return fail(p, MG_HTTP_ERR_BAD_TE); /* RFC 9112 6.1: faulty framing */
-	if (m->meth == MG_HTTP_M_CONNECT)
-		m->framing = MG_HTTP_BODY_TUNNEL;
-	else if (p->seen & SEEN_TE)
+	/*
+	 * A CONNECT or an Upgrade becomes a tunnel only if the response says so:
+	 * a backend that refuses it reads what follows as requests, so we must
+	 * too (or hold it): nothing passes as opaque before that answer.
+	 */
+	m->upgrade = m->meth == MG_HTTP_M_CONNECT || (p->seen & SEEN_UPGRADE);
+	if (p->seen & SEEN_TE)
 		m->framing = MG_HTTP_BODY_CHUNKED;
 	else if (p->seen & SEEN_CL)
 		m->framing = MG_HTTP_BODY_LENGTH;
@@ -656,7 +664,8 @@ void mg_http_init(struct mg_http_parser *p, enum mg_http_kind kind,
 
 static void finish(struct mg_http_parser *p)
 {
-	p->state = p->msg.framing == MG_HTTP_BODY_TUNNEL ? ST_TUNNEL : ST_START;
+	p->state = p->msg.framing == MG_HTTP_BODY_TUNNEL ? ST_TUNNEL
+		   : p->msg.upgrade ? ST_WAIT : ST_START;
 	p->keep = 0;
 	p->line_len = 0;
 	p->hdr_bytes = 0;
@@ -737,6 +746,9 @@ size_t mg_http_feed(struct mg_http_parser *p, const uint8_t *in, size_t len,
 		case ST_TUNNEL:
 		case ST_UNTIL_CLOSE:
 			return len;
+		case ST_WAIT:
+			*ev = MG_HTTP_EV_WAIT;
+			return used;
 		case ST_BODY:
 			if (skip(p, &used, len)) {
 				finish(p);
@@ -772,6 +784,7 @@ enum mg_http_event mg_http_eof(struct mg_http_parser *p)
 	case ST_ERROR:
 		return MG_HTTP_EV_ERROR;
 	case ST_TUNNEL:
+	case ST_WAIT:
 		return MG_HTTP_EV_NONE;
 	case ST_UNTIL_CLOSE:
 	case ST_END_PENDING: /* a HEAD without body whose END was not asked for yet */
@@ -806,6 +819,12 @@ void mg_http_set_tunnel(struct mg_http_parser *p)
 {
 	if (p->state != ST_ERROR)
 		p->state = ST_TUNNEL;
+}
+
+void mg_http_resume(struct mg_http_parser *p)
+{
+	if (p->state == ST_WAIT)
+		p->state = ST_START;
 }
 
 /* ---- path normalization (RFC 3986 6.2.2) ---- */

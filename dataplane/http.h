@@ -12,6 +12,12 @@
  * response closes). Bodies are never copied: the parser counts Content-Length
  * bytes and walks chunk framing, so the caller relays them as they are.
  *
+ * Tunnels: after a CONNECT or Upgrade request the request parser WAITs (it
+ * consumes nothing) until the response parser reports its answer: a 2xx to
+ * CONNECT or a 101 (msg.framing TUNNEL) -> mg_http_set_tunnel() on the
+ * request side; anything else -> mg_http_resume(). So no byte passes as
+ * opaque that a backend refusing the tunnel would read as a request.
+ *
  * Memory: the fixed state (struct mg_http_parser) is small (see
  * MG_HTTP_STATE_MAX; sizeof is checked by the tests). While a header block is
  * in progress the parser keeps the start line, the Host value and the current
@@ -100,6 +106,8 @@ enum mg_http_event {
 	MG_HTTP_EV_HEAD,  /* a header block ended: p->msg */
 	MG_HTTP_EV_END,   /* the message ended (after its HEAD and body) */
 	MG_HTTP_EV_ERROR, /* p->err: close (a request first answers the status) */
+	MG_HTTP_EV_WAIT,  /* after a CONNECT or Upgrade request: nothing consumed
+			   * until mg_http_set_tunnel() or mg_http_resume() */
 };
 
 enum mg_http_method {
@@ -121,7 +129,7 @@ enum mg_http_framing {
 	MG_HTTP_BODY_LENGTH,      /* msg.content_length bytes */
 	MG_HTTP_BODY_CHUNKED,     /* chunks, then trailer fields */
 	MG_HTTP_BODY_UNTIL_CLOSE, /* responses only: mg_http_eof() ends it */
-	MG_HTTP_BODY_TUNNEL,      /* CONNECT or 101: opaque bytes after END */
+	MG_HTTP_BODY_TUNNEL,      /* responses: 101, or 2xx to CONNECT: opaque after END */
 };
 
 /** The limits, read-only, shared by the parsers of a worker. */
@@ -156,6 +164,7 @@ struct mg_http_msg {
 	uint8_t version_minor;   /* 0 or 1 */
 	bool keep_alive;         /* the connection may carry another message */
 	bool interim;            /* 1xx other than 101: a final response follows */
+	bool upgrade;            /* requests: CONNECT or Upgrade, WAIT follows END */
 };
 
 /** The per-connection, per-direction state. */
@@ -206,8 +215,14 @@ enum mg_http_event mg_http_eof(struct mg_http_parser *p);
  */
 bool mg_http_expect(struct mg_http_parser *resp, enum mg_http_method m);
 
-/** The other direction switched protocols (a 101): opaque bytes from now on. */
+/**
+ * The response accepted the tunnel (its msg.framing is MG_HTTP_BODY_TUNNEL):
+ * the request side's bytes are opaque from now on.
+ */
 void mg_http_set_tunnel(struct mg_http_parser *p);
+
+/** The response refused the CONNECT or Upgrade: parse requests again. */
+void mg_http_resume(struct mg_http_parser *p);
 
 /** Telemetry name of a refusal ("cl_and_te"). */
 const char *mg_http_error_name(enum mg_http_error e);

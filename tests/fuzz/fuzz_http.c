@@ -2,8 +2,9 @@
 /*
  * libFuzzer: the HTTP/1.1 parser (dataplane/http.c) on whatever a peer sends.
  * Byte 0 picks how the stream is cut (pieces of 1 to 32 bytes), byte 1 the
- * limits (default or tiny) and the methods of the requests the responses
- * answer (HEAD, CONNECT or GET). The rest is fed as requests and as
+ * limits (default or tiny), the methods of the requests the responses
+ * answer (HEAD, CONNECT or GET) and whether a CONNECT or Upgrade request's
+ * WAIT opens the tunnel or resumes parsing. The rest is fed as requests and as
  * responses, whole and in pieces: both must give the same events at the same
  * offsets with the same fields. The lent buffer is malloc'd at its exact size
  * and the input ends where libFuzzer's buffer does, so ASan sees any read or
@@ -106,9 +107,12 @@ static void note_head(struct trace *t, const struct mg_http_parser *p, size_t ca
 	(void)t;
 }
 
-/* Feed @p len bytes in pieces of @p piece (0: whole), then end the stream. */
+/*
+ * Feed @p len bytes in pieces of @p piece (0: whole), then end the stream. A
+ * WAIT (after CONNECT or Upgrade) opens the tunnel when @p tunnel, else resumes.
+ */
 static void run(struct mg_http_parser *p, const uint8_t *in, size_t len, size_t piece,
-		size_t cap, struct trace *t)
+		size_t cap, bool tunnel, struct trace *t)
 {
 	size_t off = 0, end;
 	enum mg_http_event ev = MG_HTTP_EV_NONE;
@@ -130,6 +134,10 @@ static void run(struct mg_http_parser *p, const uint8_t *in, size_t len, size_t 
 			if (ev == MG_HTTP_EV_HEAD)
 				note_head(t, p, cap, &t->e[t->n]);
 			t->n++;
+			if (ev == MG_HTTP_EV_WAIT && tunnel)
+				mg_http_set_tunnel(p);
+			else if (ev == MG_HTTP_EV_WAIT)
+				mg_http_resume(p);
 		} while (ev != MG_HTTP_EV_ERROR);
 	} while (ev != MG_HTTP_EV_ERROR && off < len && t->n < MAX_EVENTS);
 	if (ev != MG_HTTP_EV_ERROR && t->n < MAX_EVENTS) {
@@ -155,7 +163,8 @@ static void both_ways(enum mg_http_kind kind, uint8_t sel, const uint8_t *in, si
 		for (int i = 1; kind == MG_HTTP_RESPONSE && i < 8; i++)
 			mg_http_expect(&p, (sel >> i) & 1 ? (i == 7 ? MG_HTTP_M_CONNECT : MG_HTTP_M_HEAD)
 							  : MG_HTTP_M_GET);
-		run(&p, in, len, pass ? piece : 0, l->max_header_bytes, pass ? &split : &whole);
+		run(&p, in, len, pass ? piece : 0, l->max_header_bytes, sel & 0x80,
+		    pass ? &split : &whole);
 	}
 	if (whole.n != split.n || whole.err != split.err ||
 	    memcmp(whole.e, split.e, whole.n * sizeof(whole.e[0])) != 0)

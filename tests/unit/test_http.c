@@ -22,7 +22,7 @@
 #define TRACE_MAX 4096
 
 static const struct mg_http_limits lim = MG_HTTP_LIMITS_DEFAULT;
-static char hbuf[8192];
+static char hbuf[8192], hbuf2[8192];
 
 static void cat(char *t, const char *fmt, ...)
 {
@@ -36,14 +36,20 @@ static void cat(char *t, const char *fmt, ...)
 
 static void note_head(char *t, const struct mg_http_msg *m, size_t off)
 {
-	cat(t, "H %.*s|%.*s|%.*s|%.*s|%.*s|f%d|cl%llu|ka%d|s%u|i%d@%zu;",
+	cat(t, "H %.*s|%.*s|%.*s|%.*s|%.*s|f%d|cl%llu|ka%d|s%u|i%d%s@%zu;",
 	    (int)m->method_len, m->method ? m->method : "",
 	    (int)m->target_len, m->target ? m->target : "",
 	    (int)m->path_len, m->path ? m->path : "",
 	    (int)m->authority_len, m->authority ? m->authority : "",
 	    (int)m->host_len, m->host ? m->host : "", (int)m->framing,
 	    (unsigned long long)m->content_length, m->keep_alive, m->status,
-	    m->interim, off);
+	    m->interim, m->upgrade ? "u" : "", off);
+}
+
+static void waited(struct mg_http_parser *p, char *t, size_t off)
+{
+	cat(t, "W@%zu;", off);
+	mg_http_resume(p);
 }
 
 /*
@@ -67,7 +73,9 @@ static void run(struct mg_http_parser *p, const char *s, size_t len, size_t cut,
 				note_head(t, &p->msg, off);
 			else if (ev == MG_HTTP_EV_END)
 				cat(t, "E@%zu;", off);
-		} while (ev == MG_HTTP_EV_HEAD || ev == MG_HTTP_EV_END);
+			else if (ev == MG_HTTP_EV_WAIT)
+				waited(p, t, off); /* the response refused the tunnel */
+		} while (ev == MG_HTTP_EV_HEAD || ev == MG_HTTP_EV_END || ev == MG_HTTP_EV_WAIT);
 	} while (ev != MG_HTTP_EV_ERROR && off < len);
 	if (ev == MG_HTTP_EV_ERROR) {
 		cat(t, "X %s@%zu;", mg_http_error_name(p->err), off);
@@ -93,9 +101,11 @@ static const char *req_error(const char *s, size_t len, const struct mg_http_lim
 	size_t off = 0;
 
 	mg_http_init(&p, MG_HTTP_REQUEST, l, hbuf);
-	do
+	do {
 		off += mg_http_feed(&p, (const uint8_t *)s + off, len - off, &ev);
-	while (ev == MG_HTTP_EV_HEAD || ev == MG_HTTP_EV_END);
+		if (ev == MG_HTTP_EV_WAIT)
+			mg_http_resume(&p);
+	} while (ev == MG_HTTP_EV_HEAD || ev == MG_HTTP_EV_END || ev == MG_HTTP_EV_WAIT);
 	return ev == MG_HTTP_EV_ERROR ? mg_http_error_name(p.err) : "none";
 }
 
@@ -139,8 +149,10 @@ static void connect_and_options(void **st)
 	char t[TRACE_MAX];
 
 	(void)st;
-	req("CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\n\x16\x03\x01garbage\r\n", t);
-	assert_string_equal(t, "H CONNECT|db:5432||db:5432|db:5432|f4|cl0|ka1|s0|i0@43;E@43;");
+	/* Refused CONNECT: what follows is parsed as the backend will read it. */
+	req("CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\nGET / HTTP/1.1\r\nHost: db:5432\r\n\r\n", t);
+	assert_string_equal(t, "H CONNECT|db:5432||db:5432|db:5432|f0|cl0|ka1|s0|i0u@43;E@43;W@43;"
+			       "H GET|/|/||db:5432|f0|cl0|ka1|s0|i0@76;E@76;");
 	req("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", t);
 	assert_string_equal(t, "H OPTIONS|*|*||a|f0|cl0|ka1|s0|i0@31;E@31;");
 }
@@ -380,21 +392,44 @@ static void eof_right_after_a_bodiless_head(void **st)
 	assert_int_equal(mg_http_eof(&p), MG_HTTP_EV_NONE);
 }
 
-/* After a 101 the proxy switches the request side too: its bytes are opaque. */
-static void set_tunnel_makes_bytes_opaque(void **st)
+/* After a CONNECT the request side waits; the 2xx opens the tunnel. */
+static void connect_waits_for_the_response(void **st)
 {
-	struct mg_http_parser p;
+	struct mg_http_parser rq, rs;
 	enum mg_http_event ev;
-	static const char s[] = "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n";
+	static const char c[] = "CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\n\x16\x03\x01";
+	static const char ok[] = "HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03";
+	size_t head = sizeof(c) - 1 - 3;
 
 	(void)st;
-	mg_http_init(&p, MG_HTTP_REQUEST, &lim, hbuf);
-	assert_int_equal(mg_http_feed(&p, (const uint8_t *)s, sizeof(s) - 1, &ev), sizeof(s) - 1);
+	mg_http_init(&rq, MG_HTTP_REQUEST, &lim, hbuf);
+	mg_http_init(&rs, MG_HTTP_RESPONSE, &lim, hbuf2);
+	assert_int_equal(mg_http_feed(&rq, (const uint8_t *)c, sizeof(c) - 1, &ev), head);
 	assert_int_equal(ev, MG_HTTP_EV_HEAD);
-	mg_http_set_tunnel(&p);
-	assert_int_equal(mg_http_feed(&p, (const uint8_t *)"\x81\x00\n\n", 4, &ev), 4);
+	assert_true(rq.msg.upgrade);
+	assert_true(mg_http_expect(&rs, rq.msg.meth));
+	assert_int_equal(mg_http_feed(&rq, (const uint8_t *)c + head, 3, &ev), 0);
+	assert_int_equal(ev, MG_HTTP_EV_END);
+	assert_int_equal(mg_http_feed(&rq, (const uint8_t *)c + head, 3, &ev), 0);
+	assert_int_equal(ev, MG_HTTP_EV_WAIT); /* the TLS bytes are held */
+	assert_int_equal(mg_http_feed(&rs, (const uint8_t *)ok, sizeof(ok) - 1, &ev), 19);
+	assert_int_equal(ev, MG_HTTP_EV_HEAD);
+	assert_int_equal(rs.msg.framing, MG_HTTP_BODY_TUNNEL);
+	mg_http_set_tunnel(&rq);
+	assert_int_equal(mg_http_feed(&rq, (const uint8_t *)c + head, 3, &ev), 3);
 	assert_int_equal(ev, MG_HTTP_EV_NONE);
-	assert_int_equal(mg_http_eof(&p), MG_HTTP_EV_NONE);
+	assert_int_equal(mg_http_eof(&rq), MG_HTTP_EV_NONE);
+}
+
+/* An Upgrade the backend ignores: the next request is parsed as usual. */
+static void upgrade_refused_resumes(void **st)
+{
+	char t[TRACE_MAX];
+
+	(void)st;
+	req("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n", t);
+	assert_string_equal(t, "H GET|/ws|/ws||a|f0|cl0|ka1|s0|i0u@49;E@49;W@49;"
+			       "H GET|/x|/x||a|f0|cl0|ka1|s0|i0@77;E@77;");
 }
 
 /* ---- every split gives the same events ---- */
@@ -407,6 +442,8 @@ static const char *const split_cases[] = {
 	"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n z\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",
+	"CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n"
+	"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
 };
 
 static void assert_splits_agree(enum mg_http_kind kind, const char *s, bool head_first)
@@ -654,7 +691,8 @@ int main(void)
 		cmocka_unit_test(limits_and_their_statuses),
 		cmocka_unit_test(truncated_at_eof),
 		cmocka_unit_test(eof_right_after_a_bodiless_head),
-		cmocka_unit_test(set_tunnel_makes_bytes_opaque),
+		cmocka_unit_test(connect_waits_for_the_response),
+		cmocka_unit_test(upgrade_refused_resumes),
 		cmocka_unit_test(every_split_parses_the_same),
 		cmocka_unit_test(response_content_length_and_chunked),
 		cmocka_unit_test(response_without_body),
