@@ -3,11 +3,13 @@
  * meshgw: the daemon. Reads gateway.conf once, brings up EAL, ports and
  * workers, then runs the control thread on the main lcore until SIGTERM/SIGINT.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 
 #include <rte_eal.h>
@@ -161,6 +163,21 @@ static int exit_status_for(enum mg_err err, int gateway_status)
 	return MG_EXIT_UNAVAILABLE;
 }
 
+/*
+ * Fault every page in now, and every page mapped later as it is mapped: a
+ * worker that touches a page of a connection table for the first time (EAL
+ * memory without hugepages is plain 4 KiB pages, never pre-faulted) stalls
+ * tens of µs in the kernel, more than a loop may take (mtls_flood.sh found
+ * 340 such faults in a handshake flood). Without the right to lock (no
+ * CAP_IPC_LOCK, RLIMIT_MEMLOCK) meshgw runs on and says so.
+ */
+static void lock_memory(void)
+{
+	if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+		fprintf(stderr, "meshgw: warning: mlockall: %s; workers may stall on page faults\n",
+			strerror(errno));
+}
+
 static int run(int eal_argc, char **argv)
 {
 	int rc = MG_EXIT_OK;
@@ -169,6 +186,7 @@ static int run(int eal_argc, char **argv)
 		fprintf(stderr, "meshgw: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return MG_EXIT_UNAVAILABLE;
 	}
+	lock_memory();
 	if (mg_gateway_start(&gateway) < 0 || mg_telemetry_register(&gateway) < 0) {
 		fprintf(stderr, "meshgw: %s\n", mg_errmsg());
 		rc = exit_status_for(mg_errno(), gateway.exit_status);
