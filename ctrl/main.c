@@ -4,6 +4,7 @@
  * workers, then runs the control thread on the main lcore until SIGTERM/SIGINT.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -173,6 +174,10 @@ static int exit_status_for(enum mg_err err, int gateway_status)
  */
 static void lock_memory(void)
 {
+	/* Locked heap must not be given back and taken again: each time would
+	 * populate its pages anew (OpenSSL allocates and frees per handshake). */
+	mallopt(M_TRIM_THRESHOLD, -1);
+	mallopt(M_MMAP_MAX, 0);
 	if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
 		fprintf(stderr, "meshgw: warning: mlockall: %s; workers may stall on page faults\n",
 			strerror(errno));
