@@ -86,6 +86,48 @@ static void to_sample(const char *key, const char *value, struct sample *s)
 	}
 }
 
+/*
+ * /meshgw/tls: "GROUP/NAME" counts become meshgw_tls_GROUP_total{LABEL="NAME"};
+ * "svid/NAME/FIELD" become per-SVID gauges; the rest meshgw_tls_KEY.
+ */
+static void to_tls_sample(const char *key, const char *value, struct sample *s)
+{
+	static const char *const labelled[][2] = {
+		{ "authz/", "verdict" }, { "svid_refused/", "reason" },
+		{ "handshake_error/", "error" }, { "record_error/", "error" },
+	};
+	const char *slash = strchr(key, '/');
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->value, sizeof(s->value), "%s", value);
+	for (size_t i = 0; i < sizeof(labelled) / sizeof(labelled[0]); i++) {
+		size_t n = strlen(labelled[i][0]);
+
+		if (strncmp(key, labelled[i][0], n) == 0) {
+			snprintf(s->metric, sizeof(s->metric), "meshgw_tls_%.*s_total", (int)n - 1, key);
+			snprintf(s->labels, sizeof(s->labels), "{%s=\"%s\"}", labelled[i][1], key + n);
+			return;
+		}
+	}
+	if (strncmp(key, "svid/", 5) == 0 && slash && strrchr(key, '/') != slash) {
+		const char *last = strrchr(key, '/');
+
+		s->gauge = 1;
+		snprintf(s->metric, sizeof(s->metric), "meshgw_svid_%s%s", last + 1,
+			 strcmp(last + 1, "not_after") == 0 ? "_seconds" : "");
+		snprintf(s->labels, sizeof(s->labels), "{svid=\"%.*s\"}", (int)(last - slash - 1),
+			 slash + 1);
+		return;
+	}
+	s->gauge = strcmp(key, "handshakes_active") == 0;
+	snprintf(s->metric, sizeof(s->metric), "meshgw_tls_%s%s", key, s->gauge ? "" : "_total");
+	for (char *c = s->metric; *c; c++)
+		if (*c == '/')
+			*c = '_';
+}
+
+enum { PROM_STATS, PROM_DROPS, PROM_TLS };
+
 static int collect(const char *socket_path, const char *cmd, int drops,
 		   struct sample *out, int n)
 {
@@ -111,7 +153,9 @@ static int collect(const char *socket_path, const char *cmd, int drops,
 				k = toks[k + 1].next;
 				continue;
 			}
-			if (drops) {
+			if (drops == PROM_TLS) {
+				to_tls_sample(key, val, &out[n]);
+			} else if (drops) {
 				memset(&out[n], 0, sizeof(out[n]));
 				snprintf(out[n].metric, sizeof(out[n].metric), "meshgw_drops_total");
 				snprintf(out[n].labels, sizeof(out[n].labels), "{reason=\"%s\"}", key);
@@ -134,9 +178,11 @@ int mg_meshctl_prometheus(const char *socket_path)
 
 	if (!s)
 		return MESHCTL_EXIT_IO;
-	n = collect(socket_path, "/meshgw/stats", 0, s, 0);
+	n = collect(socket_path, "/meshgw/stats", PROM_STATS, s, 0);
 	if (n >= 0)
-		n = collect(socket_path, "/meshgw/drops", 1, s, n);
+		n = collect(socket_path, "/meshgw/drops", PROM_DROPS, s, n);
+	if (n >= 0)
+		n = collect(socket_path, "/meshgw/tls", PROM_TLS, s, n);
 	if (n < 0) {
 		free(s);
 		return -n;

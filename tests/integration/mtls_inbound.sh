@@ -262,5 +262,12 @@ mg_expect "rotation to an expired SVID of the same ID is refused and audited ($(
 	[ "$(audit_has svid.rotation_refused)" -ge 2 ]
 mg_expect_eq "the rotated (same-ID) certificate is still served after that" "$new" "$(serial)"
 mg_ctl "$MG_PREFIX" tls | grep -v ' 0$' | sed 's/^/    /' >&2 || true
+prom=$(mg_ctl "$MG_PREFIX" stats --prometheus)
+mg_expect "Prometheus: the SVID in use, its expiry, and the refusals by reason" \
+	bash -c 'grep -q "^meshgw_svid_loaded{svid=\"backend\"} 1$" <<<"$1" &&
+		grep -q "^meshgw_svid_not_after_seconds{svid=\"backend\"} [1-9]" <<<"$1" &&
+		grep -q "^meshgw_svid_expiring{svid=\"backend\"} 0$" <<<"$1" &&
+		grep -q "^meshgw_tls_svid_refused_total{reason=\"expired\"} 1$" <<<"$1" &&
+		grep -q "^meshgw_tls_svid_refusals_total [1-9]" <<<"$1"' _ "$prom"
 mg_expect "the audit chain verifies" "$MESHCTL" audit verify "$tmp/policy/state/audit.log"
 mg_finish

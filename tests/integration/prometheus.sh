@@ -7,8 +7,8 @@
 # `# TYPE` or a sample; metric and label names well formed, label values
 # quoted; per family one HELP and one TYPE before its samples, its samples
 # together; no series twice; counters named *_total and never negative.
-# Values: every numeric key of /meshgw/stats and every reason of /meshgw/drops
-# appears under its documented metric and labels, and each counter lies between
+# Values: every numeric key of /meshgw/stats and /meshgw/tls and every reason of
+# /meshgw/drops appears under its documented metric and labels, and each counter lies between
 # the value read just before and just after (net_null0 feeds the worker an
 # endless stream of zeroed frames, so the packet and drop counters move).
 #
@@ -30,19 +30,21 @@ sleep 1 # let the counters move
 
 "$MESHCTL" -f "$LS_PREFIX" stats --json >stats0.json
 "$MESHCTL" -f "$LS_PREFIX" drops --json >drops0.json
+"$MESHCTL" -f "$LS_PREFIX" tls --json >tls0.json
 rc=0
 "$MESHCTL" -f "$LS_PREFIX" stats --prometheus >prom.txt || rc=$?
 "$MESHCTL" -f "$LS_PREFIX" stats --json >stats1.json
 "$MESHCTL" -f "$LS_PREFIX" drops --json >drops1.json
+"$MESHCTL" -f "$LS_PREFIX" tls --json >tls1.json
 mg_expect_eq "meshctl stats --prometheus: exit status" 0 "$rc"
 mg_log "$(wc -l <prom.txt) lines; e.g. $(grep -m 1 '^meshgw_port_rx_packets_total' prom.txt || true)"
 
 mg_expect "the exposition parses strictly and every value is the gateway's" \
-	"$MG_PYTHON" - prom.txt stats0.json stats1.json drops0.json drops1.json <<'PY'
+	"$MG_PYTHON" - prom.txt stats0.json stats1.json drops0.json drops1.json tls0.json tls1.json <<'PY'
 import json, math, re, sys
 
 text = open(sys.argv[1]).read()
-s0, s1, d0, d1 = (json.load(open(p)) for p in sys.argv[2:6])
+s0, s1, d0, d1, t0, t1 = (json.load(open(p)) for p in sys.argv[2:8])
 bad = []
 NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
@@ -120,6 +122,27 @@ for k, v in s1.items():
 for r, v in d1.items():
     if isinstance(v, (int, float)) and r != "total":
         flat[("meshgw_drops_total", '{reason="%s"}' % r)] = (d0.get(r), v, False)
+# /meshgw/tls (meshctl_prometheus.c to_tls_sample): labelled families, per-SVID
+# gauges, the rest meshgw_tls_<key>; handshakes_active is a gauge.
+LABELLED = {"authz": "verdict", "svid_refused": "reason", "handshake_error": "error",
+            "record_error": "error"}
+
+def tls_metric(key):
+    g = key.split("/")
+    if g[0] in LABELLED and len(g) == 2:
+        return ("meshgw_tls_%s_total" % g[0], '{%s="%s"}' % (LABELLED[g[0]], g[1])), False
+    if g[0] == "svid" and len(g) == 3:
+        return ("meshgw_svid_%s%s" % (g[2], "_seconds" if g[2] == "not_after" else ""),
+                '{svid="%s"}' % g[1]), True
+    gauge = key == "handshakes_active"
+    return ("meshgw_tls_%s%s" % (key.replace("/", "_"), "" if gauge else "_total"), ""), gauge
+
+for k, v in t1.items():
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        m, gauge = tls_metric(k)
+        flat[m] = (t0.get(k), v, gauge)
+        if type_of.get(m[0], "gauge" if gauge else "counter") != ("gauge" if gauge else "counter"):
+            bad.append("%s (from tls %s) is typed %s" % (m[0], k, type_of[m[0]]))
 got = {key: v for ss in series.values() for key, v in ss.items()}
 for key, (before, after, gauge) in sorted(flat.items()):
     if key not in got:
