@@ -38,6 +38,7 @@ set -euo pipefail
 MG_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$MG_ROOT/tests/lib.sh"
 . "$MG_ROOT/tests/integration/lib_policy.sh"
+. "$MG_ROOT/bench/lib_bench.sh"
 
 out=$MG_ROOT/bench/results/l4.json
 skip_meshgw=0
@@ -86,45 +87,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-kaddr_add() {
-	ip -n mg-gw addr add "$MG_GW_FABRIC_IP/24" dev fab0
-	ip -n mg-gw addr add "$MG_GW_LOCAL_IP/24" dev loc0
-	KADDR=1
-	# The kernel proxies share mg-gw's TIME-WAIT table: without reuse and a
-	# wide port range the second one pays for the first one's closed
-	# connections in every connect().
-	gw sysctl -qw net.core.somaxconn=4096 net.ipv4.tcp_tw_reuse=1 \
-		net.ipv4.ip_local_port_range="1024 65535"
-}
-kaddr_del() {
-	[ "$KADDR" = 1 ] || return 0
-	ip -n mg-gw addr flush dev fab0 || true
-	ip -n mg-gw addr flush dev loc0 || true
-	KADDR=0
-}
-
-# bg NS CMD...: a background process in NS (its pid in BG and in $last).
-bg() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@" 9>&- &
-	last=$!
-	BG+=("$last")
-}
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
-# wait_port IP PORT SECONDS: until a connect from mg-client succeeds.
-wait_port() {
-	local deadline=$((SECONDS + $3))
-	while [ $SECONDS -lt "$deadline" ]; do
-		client timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	return 1
-}
 
 # cpu_ticks PID...: utime+stime of the processes (and their children's threads
 # are in the same /proc/PID/stat line for a process), in clock ticks.

@@ -54,6 +54,7 @@ set -euo pipefail
 MG_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$MG_ROOT/tests/lib.sh"
 . "$MG_ROOT/tests/integration/lib_policy.sh"
+. "$MG_ROOT/bench/lib_bench.sh"
 
 out=$MG_ROOT/bench/results/mtls.json
 while [ $# -gt 0 ]; do
@@ -106,43 +107,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-kaddr_add() {
-	ip -n mg-gw addr add "$MG_GW_FABRIC_IP/24" dev fab0
-	ip -n mg-gw addr add "$MG_GW_LOCAL_IP/24" dev loc0
-	KADDR=1
-	gw sysctl -qw net.core.somaxconn=4096 net.ipv4.tcp_tw_reuse=1 \
-		net.ipv4.ip_local_port_range="1024 65535"
-}
-kaddr_del() {
-	[ "$KADDR" = 1 ] || return 0
-	ip -n mg-gw addr flush dev fab0 || true
-	ip -n mg-gw addr flush dev loc0 || true
-	KADDR=0
-}
-
 # blog MSG: mg_log with the seconds since the start (the bench's own clock).
 blog() { mg_log "[${SECONDS}s] $*"; }
 
-# bg NS CMD...: a background process in NS (its pid in BG and in $last).
-bg() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@" 9>&- &
-	last=$!
-	BG+=("$last")
-}
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-wait_port() {
-	local deadline=$((SECONDS + $3))
-	while [ $SECONDS -lt "$deadline" ]; do
-		client timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	return 1
-}
 
 # snap NAME PIDS...: CPU ticks of the processes and of each thread (by name),
 # and their VmRSS, into $tmp/NAME.snap as "key value" lines.
