@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=bash
 #
 # What the benchmarks that put meshgw beside kernel proxies share (sourced by
 # bench/l4.sh and bench/mtls.sh after tests/lib.sh): the kernel addresses the
@@ -30,6 +31,12 @@ bg() {
 	ip netns exec "$ns" "$@" 9>&- &
 	last=$!
 	BG+=("$last")
+}
+# bg_end: end every background process bg started (SIGTERM, then reap).
+bg_end() {
+	local p
+	for p in "${BG[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${BG[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 stop_pid() {
 	kill -TERM "$1" 2>/dev/null || true

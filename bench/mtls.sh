@@ -96,9 +96,8 @@ GW_PID=
 KADDR=0
 
 cleanup() {
-	local rc=$? p
-	for p in "${BG[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${BG[@]}"; do wait "$p" 2>/dev/null || true; done
+	local rc=$?
+	bg_end
 	[ -z "$GW_PID" ] || mg_stop_gateway "$GW_PID" "$PREFIX"
 	kaddr_del
 	[ "$own_topo" = 0 ] || mg_topo_down || true
