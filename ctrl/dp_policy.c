@@ -11,8 +11,8 @@
 
 #include "gen.h"
 
-static bool dp_authorize(const void *gen, const struct mg_proxy_authz_req *r, uint16_t *verdict,
-			 uint32_t *rule)
+static enum mg_proxy_admit dp_authorize(const void *gen, const struct mg_proxy_authz_req *r,
+				       uint16_t *verdict, uint32_t *rule)
 {
 	const struct mg_policy *p = mg_gen_policy(gen);
 	enum mg_authz a;
@@ -20,18 +20,18 @@ static bool dp_authorize(const void *gen, const struct mg_proxy_authz_req *r, ui
 	*rule = MG_POLICY_NO_RULE;
 	if (!p) {
 		*verdict = MG_AUTHZ_DENY_ALL_POLICY;
-		return false;
+		return MG_PROXY_DENY;
 	}
 	if (!r->peer_id) {
 		*verdict = MG_DP_VERDICT_NO_WORKLOAD;
-		return false;
+		return MG_PROXY_DENY;
 	}
 	a = mg_policy_authorize(p, r->peer_id, rte_be_to_cpu_32(r->dst_ip),
 				rte_be_to_cpu_16(r->dst_port), r->image, rule);
 	/* Until the HTTP layer runs, a connection that needs per-request checks
 	 * cannot have them: it is refused rather than let through unchecked. */
 	*verdict = a == MG_AUTHZ_ALLOW_L7 ? MG_DP_VERDICT_NEEDS_L7 : (uint16_t)a;
-	return a == MG_AUTHZ_ALLOW;
+	return a == MG_AUTHZ_ALLOW ? MG_PROXY_ALLOW : MG_PROXY_DENY;
 }
 
 static const char *dp_workload_id(const void *gen, uint32_t ip, uint16_t port)

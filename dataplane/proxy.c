@@ -395,7 +395,8 @@ bool proxy_authorize(struct mg_proxy_pair *p, const char *peer_id, const char *i
 	};
 	uint16_t verdict = 0;
 	uint32_t rule = UINT32_MAX;
-	bool again = p->authz_gen != 0, ok;
+	bool again = p->authz_gen != 0;
+	enum mg_proxy_admit ok;
 
 	if (!px->env.authorize)
 		return true;

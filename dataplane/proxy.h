@@ -116,6 +116,29 @@ struct mg_proxy_authz_req {
 	uint16_t dst_port;
 };
 
+/* What authorize() admits: nothing, the connection, or the connection with
+ * each HTTP request checked on its own (the policy's rules with http terms). */
+enum mg_proxy_admit {
+	MG_PROXY_DENY = 0,
+	MG_PROXY_ALLOW = 1,
+	MG_PROXY_ALLOW_L7 = 2,
+};
+
+/* One HTTP request on an L7 connection (strings not NUL-terminated). */
+struct mg_proxy_http_req {
+	const struct mg_proxy_authz_req *conn; /* the connection's question */
+	const char *method, *host, *path;      /* host without ":port"; path normalized, no query */
+	uint16_t method_len, host_len, path_len;
+	uint16_t worker;                       /* the asking worker (its scratch, its counters) */
+};
+
+/* The snapshot's L7 settings (policy group `l7`), fixed per generation. */
+struct mg_proxy_l7_conf {
+	bool close_on_deny;   /* on_deny = "close": a denied request ends the connection */
+	bool merge_slashes;   /* "//" reads as "/" before matching and forwarding */
+	bool h2_downgrade;    /* h2 = "downgrade": ALPN picks http/1.1; else h2-only is refused */
+};
+
 /* Why a connection was refused or closed, for the control thread's audit. */
 enum mg_proxy_event_kind {
 	MG_PROXY_EV_DENIED,        /* authorization denied (verdict) */
@@ -149,8 +172,14 @@ struct mg_proxy_env {
 	bool (*owns)(void *ctx, uint32_t lip, uint32_t rip, uint16_t lport, uint16_t rport);
 	/* Allowed? *verdict is the policy's reason (< MG_PROXY_AUTHZ_MAX), *rule the deciding rule.
 	 * NULL (unit tests of the splicing alone): everything is allowed. */
-	bool (*authorize)(const void *policy, const struct mg_proxy_authz_req *r,
-			  uint16_t *verdict, uint32_t *rule);
+	enum mg_proxy_admit (*authorize)(const void *policy, const struct mg_proxy_authz_req *r,
+					 uint16_t *verdict, uint32_t *rule);
+	/* One request of an ALLOW_L7 connection: true = forward it. Counts the
+	 * verdict per rule in the worker's counters. NULL: L7 is refused. */
+	bool (*authorize_http)(const void *policy, const struct mg_proxy_http_req *r,
+			       uint16_t *verdict, uint32_t *rule);
+	/* The generation's L7 settings (never NULL when authorize_http is set). */
+	const struct mg_proxy_l7_conf *(*l7_conf)(const void *policy);
 	/* The SPIFFE ID of the workload behind @p ip:@p port (network order; a
 	 * service address maps to its workload; port 0: the address alone), or NULL. */
 	const char *(*workload_id)(const void *policy, uint32_t ip, uint16_t port);

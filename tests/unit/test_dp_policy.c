@@ -54,7 +54,7 @@ static const char *ask(const void *gen, const char *id, const char *dst, uint16_
 	uint16_t v = 0xeeee;
 	uint32_t rule = 0;
 
-	*ok = mg_dp_policy_env.authorize(gen, &r, &v, &rule);
+	*ok = mg_dp_policy_env.authorize(gen, &r, &v, &rule) != MG_PROXY_DENY;
 	assert_true(v < MG_PROXY_AUTHZ_MAX);
 	return mg_dp_verdict_name(v);
 }

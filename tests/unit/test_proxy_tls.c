@@ -37,13 +37,13 @@ static int policy_token;
 
 /* ---- the policy's answers ---------------------------------------------- */
 
-static bool authorize(const void *pol, const struct mg_proxy_authz_req *r, uint16_t *v,
-		      uint32_t *rule)
+static enum mg_proxy_admit authorize(const void *pol, const struct mg_proxy_authz_req *r,
+				     uint16_t *v, uint32_t *rule)
 {
 	(void)pol;
 	*rule = 7;
 	*v = r->peer_id && strcmp(r->peer_id, allowed_id) == 0 ? 0 : 10;
-	return *v == 0;
+	return *v == 0 ? MG_PROXY_ALLOW : MG_PROXY_DENY;
 }
 
 static const char *workload_id(const void *pol, uint32_t ip, uint16_t port)
