@@ -10,7 +10,7 @@ DEPS := build-essential pkg-config meson ninja-build clang libfuzzer-14-dev \
 	libclang-rt-14-dev dpdk dpdk-dev libdpdk-dev libconfig-dev libssl-dev openssl \
 	libhyperscan-dev libcmocka-dev iproute2 iputils-ping ethtool iptables procps \
 	psmisc python3 python3-scapy curl socat iperf3 nginx libnginx-mod-stream haproxy \
-	gnutls-bin sslscan linux-perf
+	gnutls-bin sslscan linux-perf wrk
 
 .PHONY: all deps build test demo bench clean
 
