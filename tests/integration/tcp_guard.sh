@@ -18,8 +18,10 @@
 #    (It was a million: the checks are counters per ACK, ignored against
 #    arrived, so a stack that tried a cookie would show it on the first few
 #    thousand (syncookies_failed, not ignored); a guess that validated would
-#    take millions of tries either way (a 21-bit MAC, tcp_isn.c). The sender
-#    is one Python process, so the count is its time.)
+#    take millions of tries either way (a 21-bit MAC, tcp_isn.c); the million
+#    against the stack itself is test_tcp_guard's a_million_random_acks_open_nothing.
+#    The sender is one Python process capped at 100 000 a second, so the count
+#    is its time: 10 s -> 3 s.)
 #
 #  netns mg-client                               netns mg-gw (meshgw)         netns mg-backend
 #  tcp_guard.py (AF_PACKET on eth0)
