@@ -226,6 +226,19 @@ mg_topo_down() { "$MG_ROOT/tests/topo.sh" down >/dev/null; }
 # mg_topo_is_up: true if every namespace of the topology exists.
 mg_topo_is_up() { "$MG_ROOT/tests/topo.sh" status >/dev/null 2>&1; }
 
+# mg_wait_for SECS CMD...: run CMD every 0.1 s until it succeeds, at most SECS
+# seconds; returns 1 if it never did. Instead of a fixed sleep before a check
+# of something that becomes true (an audit record written, a counter moved):
+# the check that follows still decides.
+mg_wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
 # mg_expect_eq WHAT WANT GOT: compare, log, and count a failure in MG_FAILS.
 MG_FAILS=0
 mg_expect_eq() {

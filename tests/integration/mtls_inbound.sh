@@ -164,7 +164,12 @@ refused "the client's ID with another image" authz.image_not_allowed \
 	"$PKI/bad/wrong-image.pem" "$PKI/bad/wrong-image.key"
 refused "the client's ID without an image" authz.image_not_allowed \
 	"$PKI/bad/no-image.pem" "$PKI/bad/no-image.key"
-sleep 1.5 # the control thread audits what the workers handed over
+# The control thread audits what the workers handed over: wait (bounded) until
+# both kinds are there.
+audited_refusals() {
+	[ "$(audit_has tls.handshake_failed)" -ge 20 ] && [ "$(audit_has conn.denied)" -ge 3 ]
+}
+mg_wait_for 5 audited_refusals || true
 mg_expect "handshake failures are audited ($(audit_has tls.handshake_failed))" \
 	[ "$(audit_has tls.handshake_failed)" -ge 20 ]
 mg_expect "authorization refusals are audited ($(audit_has conn.denied))" \
@@ -176,12 +181,15 @@ client timeout 5 "$MG_PYTHON" -c '
 import socket, sys, time
 s = socket.create_connection((sys.argv[1], 8443))
 s.send(b"\x16\x03\x01\x02\x00\x01")   # a record header and one byte of a ClientHello
-time.sleep(3)
+# Until the gateway closes it (deadline 1.5 s), at most 3 s as a fixed sleep did.
+s.settimeout(3)
 try:
     print("got", len(s.recv(100)), "bytes")
 except OSError as e:
     print("closed:", e)
 ' "$MG_GW_FABRIC_IP" >"$tmp/dribble.out" 2>&1 || true
+hs_timed_out() { [ "$(tcpk proxy.tls_hs_timeout)" -eq $((before + 1)) ]; }
+mg_wait_for 1 hs_timed_out || true
 mg_expect "a dribbled ClientHello is dropped at the deadline ($(cat "$tmp/dribble.out"))" \
 	[ "$(tcpk proxy.tls_hs_timeout)" -eq $((before + 1)) ]
 
@@ -189,7 +197,8 @@ mg_expect "a dribbled ClientHello is dropped at the deadline ($(cat "$tmp/dribbl
 client timeout 30 curl -sS -k --limit-rate 200k --cert "$PKI/svid/client.pem" \
 	--key "$PKI/svid/client.key" -o "$tmp/slow" "https://$VIP/20m" 2>"$tmp/slow.err" &
 slow=$!
-sleep 2
+slow_live() { [ "$(stat -c %s "$tmp/slow" 2>/dev/null || echo 0)" -gt 0 ]; }
+mg_wait_for 5 slow_live || true
 mg_expect "the slow download is live ($(stat -c %s "$tmp/slow" 2>/dev/null) bytes)" \
 	[ "$(stat -c %s "$tmp/slow" 2>/dev/null || echo 0)" -gt 0 ]
 mg_ctl "$MG_PREFIX" peers | sed 's/^/    /' >&2 || true
@@ -203,7 +212,8 @@ wait "$slow" || rc=$?
 mg_expect "the live connection was closed by the swap (curl rc $rc, $(stat -c %s "$tmp/slow") of 20971520 bytes)" \
 	[ "$rc" -ne 0 ] && [ "$(stat -c %s "$tmp/slow")" -lt 20971520 ]
 mg_expect_eq "reauth_closed counted" $((before + 1)) "$(tcpk proxy.reauth_closed)"
-sleep 1.5
+reauth_audited() { [ "$(audit_has conn.reauth_closed)" -ge 1 ]; }
+mg_wait_for 5 reauth_audited || true
 mg_expect "the close is audited" [ "$(audit_has conn.reauth_closed)" -ge 1 ]
 mg_expect "policy v3 (the client again) is accepted" lp_push "$(policy 3 "$ALLOW")" 3
 

@@ -137,11 +137,14 @@ lp_conf "$tmp/base2.conf" "$tmp/gw2.conf" "listeners = (
 	"svids = ( { name = \"client2\"; cert = \"$S/client2.chain.pem\"; key = \"$S/client2.key\"; } );"
 mg_start_gateway "$tmp/gw2.conf" "$MG_PREFIX-2"
 mg_expect "gw2: the same policy is accepted" lp_push "$tmp/policy.conf" 1
-# Capture the fabric bridge while mg-client2 fetches through both gateways.
+# Capture the fabric bridge while mg-client2 fetches through both gateways:
+# from the moment the capture runs (ready file, at most 10 s) until 0.5 s
+# after the fetch (the last segments), at most 12 s as before.
 fabric timeout 20 "$MG_PYTHON" "$MG_ROOT/tests/integration/capture_tls.py" "$tmp/capture.txt" \
-	--seconds 12 9>&- &
+	--seconds 12 --ready "$tmp/cap.ready" --until "$tmp/cap.stop" 9>&- &
 cap=$!
-sleep 3
+cap_ready() { [ -e "$tmp/cap.ready" ]; }
+mg_wait_for 10 cap_ready || mg_log "capture_tls.py did not say it was ready"
 want=$(sha256sum <"$tmp/1m" | cut -d' ' -f1)
 got=
 for _ in $(seq 30); do
@@ -151,6 +154,8 @@ for _ in $(seq 30); do
 	sleep 0.3
 done
 mg_expect_eq "mg-client2 -> gw2 outbound -> mTLS -> gw1 inbound -> backend: 1 MB intact" "$want" "$got"
+sleep 0.5
+touch "$tmp/cap.stop"
 wait "$cap" || true
 read -r segs tlsrec plain <"$tmp/capture.txt" || true
 mg_expect "the fabric carried TLS records only ($segs segments with payload, $tlsrec starting a record, $plain with plaintext HTTP)" \
