@@ -1,0 +1,181 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""bench/l7.sh's report: reads the run's files in TMP, writes OUT (JSON) and
+prints the README's table rows.
+Usage: l7_report.py TMP OUT CLK_TCK ROUNDS SECS CONNS "CASES"
+
+Per round, server and case TMP holds NAME.load.json (bench/l7_client), the
+server's snapshots at the window's ends NAME.{0,1}.snap (cpu_ticks) and, for
+meshgw, NAME.{0,1}.stats.json; NAME = r<round>-<server>-<rules>."""
+
+import json
+import os
+import statistics
+import sys
+import time
+
+tmp, out = sys.argv[1], sys.argv[2]
+hz, rounds, secs, conns = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+cases = [int(c) for c in sys.argv[7].split()]
+SERVERS = ("nginx", "meshgw")
+GOAL_L7_RATIO, GOAL_VS_NGINX = 0.9, 1.0
+
+
+def r1(x, nd=1):
+    return None if x is None else round(x, nd)
+
+
+def ticks(name):
+    for line in open("%s/%s.snap" % (tmp, name)):
+        k, v = line.split()
+        if k == "cpu_ticks":
+            return int(v)
+    raise KeyError(name)
+
+
+def stats(name):
+    d = json.load(open("%s/%s.stats.json" % (tmp, name)))
+    return d.get("stats", d)
+
+
+def stat_delta(name, key):
+    a, b = stats(name + ".0"), stats(name + ".1")
+    for k in (key, key.replace("/", "."), key.replace("/", "_")):
+        if k in b:
+            return b[k] - a.get(k, 0)
+    raise KeyError("%s: no %s in meshgw's stats" % (name, key))
+
+
+def l7_counters(name):
+    """Every meshgw counter about HTTP / L7 that moved in the window (the L7
+    gate's own, whatever it names them)."""
+    a, b = stats(name + ".0"), stats(name + ".1")
+    return {k: b[k] - a.get(k, 0) for k in sorted(b)
+            if ("http" in k or "l7" in k) and isinstance(b[k], (int, float))
+            and b[k] != a.get(k, 0)}
+
+
+def one(server, n, r, tsc):
+    """One round's figures of SERVER with N rules, or None if not measured."""
+    name = "r%d-%s-%d" % (r, server, n)
+    path = "%s/%s.load.json" % (tmp, name)
+    if not os.path.exists(path):
+        return None
+    ld = json.load(open(path))
+    f = {"rps": ld["rps"], "p50_us": ld["p50_us"], "p99_us": ld["p99_us"],
+         "p999_us": ld["p999_us"], "requests": ld["requests"],
+         "client_cpu_s": ld["client_cpu_s"], "errors": ld["errors"]}
+    lat = "%s/%s.lat.json" % (tmp, name)
+    if os.path.exists(lat):
+        lt = json.load(open(lat))
+        f.update({"lat_p50_us": lt["p50_us"], "lat_p99_us": lt["p99_us"], "lat_rps": lt["rps"]})
+    if server == "nginx":
+        busy_s = (ticks(name + ".1") - ticks(name + ".0")) / hz
+        f["worker_cpu_s"] = r1(busy_s, 3)
+        if tsc and ld["requests"]:  # the same unit as meshgw's busy cycles
+            f["busy_cycles_per_request"] = r1(busy_s * tsc / ld["requests"])
+    else:
+        cyc = stat_delta(name, "worker/0/busy_cycles")
+        busy_s = cyc / tsc
+        f["worker_busy_s"] = r1(busy_s, 3)
+        f["busy_cycles_per_request"] = r1(cyc / ld["requests"]) if ld["requests"] else None
+        f["l7_counters"] = l7_counters(name)
+        scan = [v for k, v in f["l7_counters"].items() if "match_cycles" in k or "scan_cycles" in k]
+        if scan and ld["requests"]:
+            f["match_ns_per_request"] = r1(sum(scan) / tsc * 1e9 / ld["requests"])
+    f["core1_busy"] = r1(busy_s / secs, 3)
+    f["rps_per_busy_core"] = r1(ld["rps"] / (busy_s / secs)) if busy_s > 0 else None
+    return f
+
+
+def median_of(rs, key):
+    v = [x[key] for x in rs if x.get(key) is not None]
+    return r1(statistics.median(v), 3 if key == "core1_busy" else 1) if v else None
+
+
+def main():
+    try:
+        tsc = json.load(open(tmp + "/meshgw-status.json"))["tsc_hz"]
+    except (OSError, KeyError):
+        tsc = None
+    res = {}
+    for s in SERVERS:
+        for n in cases:
+            rs = [x for x in (one(s, n, r, tsc) for r in range(1, rounds + 1)) if x]
+            if not rs:
+                continue
+            m = {k: median_of(rs, k) for k in ("rps", "rps_per_busy_core", "p50_us", "p99_us",
+                                                "p999_us", "lat_p50_us", "lat_p99_us", "lat_rps", "core1_busy", "busy_cycles_per_request",
+                                                "match_ns_per_request")}
+            m = {k: v for k, v in m.items() if v is not None}
+            m["rounds"] = rs
+            res.setdefault(s, {})[str(n)] = m
+
+    def ratio(a, b, key):
+        if a is None or b is None or not a.get(key) or not b.get(key):
+            return None
+        return r1(a[key] / b[key], 3)
+
+    mg, ng = res.get("meshgw", {}), res.get("nginx", {})
+    ratios = {}
+    top = str(max(cases))
+    if "0" in mg and top != "0":
+        ratios["meshgw_%s_over_0" % top] = {
+            k: ratio(mg.get(top), mg["0"], k) for k in ("rps", "rps_per_busy_core")}
+        cyc = (mg.get(top) or {}).get("busy_cycles_per_request")
+        if cyc is not None:
+            ratios["meshgw_l7_cycles_per_request_%s_minus_0" % top] = r1(
+                cyc - mg["0"]["busy_cycles_per_request"])
+    for n in cases:
+        k = str(n)
+        if k in mg and k in ng:
+            ratios["meshgw_over_nginx_%s" % k] = {
+                x: ratio(mg[k], ng[k], x) for x in ("rps", "rps_per_busy_core")}
+            for x in ("p99_us", "lat_p99_us"):
+                ratios["meshgw_over_nginx_%s" % k][x] = ratio(mg[k], ng[k], x)
+    status = None
+    if os.path.exists(tmp + "/meshgw-l7.status"):
+        status = open(tmp + "/meshgw-l7.status").read().strip()
+    doc = {
+        "results": res,
+        "ratios": ratios,
+        "goals": {"meshgw_10000_over_0 rps_per_busy_core": ">= %.1f" % GOAL_L7_RATIO,
+                  "meshgw_over_nginx rps_per_busy_core (same rules)": "> %.1f" % GOAL_VS_NGINX},
+        "meshgw_l7_status": status or "measured",
+        "cases_rules": cases, "rounds": rounds, "window_s": secs, "conns": conns,
+        "tsc_hz": tsc,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                     if l.startswith("model name")), "?"),
+        "cores": os.cpu_count(),
+        "loadavg_at_end": os.getloadavg()[0],
+        "kernel": os.uname().release,
+    }
+    with open(out, "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=True)
+        f.write("\n")
+    table(doc, res)
+
+
+def table(doc, res):
+    print("| measured (median of %d rounds) | server | rules | req/s (%d conns) | core 1 busy "
+          "| req/s per busy core | p50 / p99 µs, 1 conn | p50 / p99 µs, %d conns "
+          "| core-1 cycles/req |" % (doc["rounds"], doc["conns"], doc["conns"]))
+    print("|---|---|---|---|---|---|---|---|---|")
+    for s in SERVERS:
+        for n in doc["cases_rules"]:
+            m = res.get(s, {}).get(str(n))
+            if not m:
+                print("| %s | %s | %d | to be measured | | | | | |" % (doc["date"], s, n))
+                continue
+            print("| %s | %s | %d | %s | %s | %s | %s / %s | %s / %s | %s |" % (
+                doc["date"], s, n, m.get("rps"), m.get("core1_busy"), m.get("rps_per_busy_core"),
+                m.get("lat_p50_us"), m.get("lat_p99_us"), m.get("p50_us"), m.get("p99_us"),
+                m.get("busy_cycles_per_request", "")))
+    print()
+    print(json.dumps(doc["ratios"], sort_keys=True))
+    print("meshgw L7:", doc["meshgw_l7_status"])
+
+
+if __name__ == "__main__":
+    main()
