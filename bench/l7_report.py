@@ -62,7 +62,7 @@ def one(server, n, r, tsc):
     if not os.path.exists(path):
         return None
     ld = json.load(open(path))
-    f = {"rps": ld["rps"], "p50_us": ld["p50_us"], "p99_us": ld["p99_us"],
+    f = {"round": r, "rps": ld["rps"], "p50_us": ld["p50_us"], "p99_us": ld["p99_us"],
          "p999_us": ld["p999_us"], "requests": ld["requests"],
          "client_cpu_s": ld["client_cpu_s"], "errors": ld["errors"]}
     lat = "%s/%s.lat.json" % (tmp, name)
@@ -88,6 +88,23 @@ def one(server, n, r, tsc):
     return f
 
 
+KEYS = ("rps", "rps_per_busy_core")
+
+
+def paired(a, b, keys):
+    """Ratios a/b per key: the median of the ratios of the rounds that
+    measured both (the two sides minutes apart, not a whole run apart: this
+    machine's speed drifts), and the ratio of the medians."""
+    out = {}
+    for k in keys:
+        by_round = {x["round"]: x.get(k) for x in b["rounds"] if x.get(k)}
+        per = [x[k] / by_round[x["round"]] for x in a["rounds"]
+               if x.get(k) is not None and x["round"] in by_round]
+        out[k] = r1(statistics.median(per), 3) if per else None
+        out[k + " (of medians)"] = r1(a[k] / b[k], 3) if a.get(k) and b.get(k) else None
+    return out
+
+
 def median_of(rs, key):
     v = [x[key] for x in rs if x.get(key) is not None]
     return r1(statistics.median(v), 3 if key == "core1_busy" else 1) if v else None
@@ -111,28 +128,18 @@ def main():
             m["rounds"] = rs
             res.setdefault(s, {})[str(n)] = m
 
-    def ratio(a, b, key):
-        if a is None or b is None or not a.get(key) or not b.get(key):
-            return None
-        return r1(a[key] / b[key], 3)
-
     mg, ng = res.get("meshgw", {}), res.get("nginx", {})
     ratios = {}
     top = str(max(cases))
-    if "0" in mg and top != "0":
-        ratios["meshgw_%s_over_0" % top] = {
-            k: ratio(mg.get(top), mg["0"], k) for k in ("rps", "rps_per_busy_core")}
-        cyc = (mg.get(top) or {}).get("busy_cycles_per_request")
-        if cyc is not None:
-            ratios["meshgw_l7_cycles_per_request_%s_minus_0" % top] = r1(
-                cyc - mg["0"]["busy_cycles_per_request"])
+    if "0" in mg and top in mg and top != "0":
+        ratios["meshgw_%s_over_0" % top] = paired(mg[top], mg["0"], KEYS)
+        ratios["meshgw_l7_cycles_per_request_%s_minus_0" % top] = r1(
+            mg[top]["busy_cycles_per_request"] - mg["0"]["busy_cycles_per_request"])
     for n in cases:
         k = str(n)
         if k in mg and k in ng:
-            ratios["meshgw_over_nginx_%s" % k] = {
-                x: ratio(mg[k], ng[k], x) for x in ("rps", "rps_per_busy_core")}
-            for x in ("p99_us", "lat_p99_us"):
-                ratios["meshgw_over_nginx_%s" % k][x] = ratio(mg[k], ng[k], x)
+            ratios["meshgw_over_nginx_%s" % k] = paired(
+                mg[k], ng[k], KEYS + ("p99_us", "lat_p99_us", "busy_cycles_per_request"))
     status = None
     if os.path.exists(tmp + "/meshgw-l7.status"):
         status = open(tmp + "/meshgw-l7.status").read().strip()
