@@ -23,6 +23,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -320,8 +321,10 @@ static bool conn_read(struct conn *c)
 		c->rlen -= (size_t)len;
 		if (closes || (opt.max_requests && counted >= opt.max_requests))
 			return !closes;
-		if (now_ns() >= win_end || !conn_send(c))
+		if (now_ns() >= win_end)
 			return true;
+		if (!conn_send(c))
+			return false; /* closed under us: reconnect */
 	}
 }
 
@@ -407,6 +410,7 @@ static void report(void)
 
 int main(int argc, char **argv)
 {
+	signal(SIGPIPE, SIG_IGN); /* a server's close is an error to count, not our end */
 	parse_args(argc, argv);
 	setup();
 	for (int i = 0; i < opt.conns; i++)
