@@ -130,8 +130,8 @@ probe() {
 		mg_die "$name: a path no rule allows was not refused with 403: $(cat "$tmp/$name.probe-deny.json")"
 }
 
-# snap NAME PIDS: the server's core-1 work now ("cpu_ticks" of the processes;
-# meshgw also its stats).
+# snap NAME PIDS: the server's core-1 work now ("cpu_ticks" of the processes,
+# core 1's irq+softirq and busy ticks from /proc/stat; meshgw also its stats).
 snap() {
 	local name=$1 p f ticks=0
 	shift
@@ -139,7 +139,12 @@ snap() {
 		f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
 		ticks=$((ticks + ${f% *} + ${f#* }))
 	done
-	echo "cpu_ticks $ticks" >"$tmp/$name.snap"
+	{
+		echo "cpu_ticks $ticks"
+		# Core 1 as a whole (user nice system idle iowait irq softirq steal):
+		# the softirq work no process is charged for, and other tenants.
+		awk '$1 == "cpu1" { print "core1_softirq " $7 + $8; print "core1_busy " $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+	} >"$tmp/$name.snap"
 	[ -z "$GW_PID" ] || mg_ctl "$PREFIX" stats --json >"$tmp/$name.stats.json"
 }
 
