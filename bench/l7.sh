@@ -19,14 +19,17 @@
 # connection with a plain rule (no per-request check) and nginx proxies every
 # path.
 #
-# Figures per server and case: requests/s, p50/p99 latency (the client's, per
-# request), the server's core-1 time in the window (nginx: its worker's
-# utime+stime; meshgw: worker/0/busy_cycles, its loops that did work) and
-# from it requests/s per busy core, and for meshgw busy cycles per request.
-# The ratios: meshgw 10 000 rules / 0 rules (goal >= 0.9) and meshgw / nginx
-# per case (goal > 1), on requests/s per busy core and on requests/s. Each of
-# ROUNDS rounds runs both servers (in alternating order) through every case;
-# every figure is the median over rounds.
+# Figures per server and case: requests/s on CONNS connections and their
+# p50/p99 latency (the client's, per request), p50/p99 on one connection
+# (LAT_SECS), the server's core-1 time in the window (nginx: its worker's
+# utime+stime, and core 1's softirq from /proc/stat; meshgw:
+# worker/0/busy_cycles, its loops that did work) and from it requests/s per
+# busy core, core-1 cycles per request, and meshgw's http/l7 counters. The
+# ratios: meshgw 10 000 rules / 0 rules (goal >= 0.9) and meshgw / nginx per
+# case (goal > 1), on requests/s per busy core (and requests/s, p99, cycles).
+# Each of ROUNDS rounds runs both servers (in alternating order) through every
+# case; every figure is the median over rounds, every ratio the median of the
+# rounds' ratios. bench/README.md ("l7") has the details.
 #
 # Until meshgw enforces http rules (issue 14; today it refuses such connections
 # as deny_needs_l7), its L7 cases are skipped: results/l7.json says why under
@@ -36,7 +39,7 @@
 #
 # Usage: bench/l7.sh [--out FILE]
 # Environment: CASES ("0 100 10000"), ROUNDS (3), SECS (8: the measured window),
-# WARMUP (2), CONNS (16), SERVERS ("nginx meshgw"), L7_REGEX_EVERY (0: every
+# WARMUP (2), LAT_SECS (4), CONNS (16), SERVERS ("nginx meshgw"), L7_REGEX_EVERY (0: every
 # K-th rule a regex path), MG_BENCH_REQUIRE_L7, MG_BENCH_KEEP=1 (keep
 # /tmp/mgb-l7.*), MG_BUILD.
 set -euo pipefail
@@ -210,17 +213,15 @@ meshgw_start() {
 	mg_ctl "$PREFIX" status --json >"$tmp/meshgw-status.json"
 }
 
-# l7_unavailable NAME N: meshgw refused the target with rules: say why, from
-# its counters (deny_needs_l7: the L7 gate is not there).
+# l7_unavailable NAME N: meshgw refused the target with rules. If its counters
+# say deny_needs_l7, the L7 gate is not in this build: note it, skip the L7
+# cases. Anything else is a failure of the gate (or of the bench).
 l7_unavailable() {
-	local name=$1 n=$2 why
-	why=$(cat "$tmp/$name.why")
+	local name=$1 n=$2
 	mg_ctl "$PREFIX" tls --json >"$tmp/$name.tls.json" 2>/dev/null || true
-	if grep -q '"[^"]*needs_l7": *[1-9]' "$tmp/$name.tls.json" 2>/dev/null; then
-		L7_STATUS="meshgw L7 gate not available: with $n path rules the connection was refused as deny_needs_l7 (the policy's http rules are not enforced by this build)"
-	else
-		L7_STATUS="meshgw with $n path rules did not serve the allowed path: $why"
-	fi
+	grep -q '"[^"]*needs_l7": *[1-9]' "$tmp/$name.tls.json" 2>/dev/null ||
+		mg_die "meshgw with $n path rules did not serve the allowed path: $(cat "$tmp/$name.why")"
+	L7_STATUS="meshgw L7 gate not available: with $n path rules the connection was refused as deny_needs_l7 (the policy's http rules are not enforced by this build)"
 	echo "$L7_STATUS" >"$tmp/meshgw-l7.status"
 	blog "$L7_STATUS"
 }
