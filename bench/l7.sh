@@ -134,7 +134,8 @@ probe() {
 }
 
 # snap NAME PIDS: the server's core-1 work now ("cpu_ticks" of the processes,
-# core 1's irq+softirq and busy ticks from /proc/stat; meshgw also its stats).
+# core 1's irq+softirq and busy ticks from /proc/stat; meshgw also its stats
+# and, when meshctl has it, its l7 telemetry).
 snap() {
 	local name=$1 p f ticks=0
 	shift
@@ -148,7 +149,10 @@ snap() {
 		# the softirq work no process is charged for, and other tenants.
 		awk '$1 == "cpu1" { print "core1_softirq " $7 + $8; print "core1_busy " $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
 	} >"$tmp/$name.snap"
-	[ -z "$GW_PID" ] || mg_ctl "$PREFIX" stats --json >"$tmp/$name.stats.json"
+	[ -n "$GW_PID" ] || return 0
+	mg_ctl "$PREFIX" stats --json >"$tmp/$name.stats.json"
+	# The L7 gate's own counters (meshctl l7: /meshgw/l7), once it is in the build.
+	mg_ctl "$PREFIX" l7 --json >"$tmp/$name.l7.json" 2>/dev/null || rm -f "$tmp/$name.l7.json"
 }
 
 # ok200 FILE: every request of the client's run FILE was answered 200.

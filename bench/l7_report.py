@@ -54,13 +54,34 @@ def stat_delta(name, key):
     raise KeyError("%s: no %s in meshgw's stats" % (name, key))
 
 
+def flat(d, pre=""):
+    """A telemetry object's numbers as "a/b/c" -> value."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flat(v, pre + k + "/"))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[pre + k] = v
+    return out
+
+
+def l7_json(name):
+    try:
+        return flat(json.load(open("%s/%s.l7.json" % (tmp, name))), "l7:")
+    except (OSError, ValueError):
+        return {}
+
+
 def l7_counters(name):
-    """Every meshgw counter about HTTP / L7 that moved in the window (the L7
-    gate's own, whatever it names them)."""
+    """Every meshgw counter about HTTP / L7 that moved in the window: the
+    stats keys naming http or l7, and everything in meshctl l7 (/meshgw/l7),
+    whatever the gate names them."""
     a, b = stats(name + ".0"), stats(name + ".1")
-    return {k: b[k] - a.get(k, 0) for k in sorted(b)
-            if ("http" in k or "l7" in k) and isinstance(b[k], (int, float))
-            and b[k] != a.get(k, 0)}
+    a = {k: v for k, v in flat(a).items() if "http" in k or "l7" in k}
+    b = {k: v for k, v in flat(b).items() if "http" in k or "l7" in k}
+    a.update(l7_json(name + ".0"))
+    b.update(l7_json(name + ".1"))
+    return {k: b[k] - a.get(k, 0) for k in sorted(b) if b[k] != a.get(k, 0)}
 
 
 def one(server, n, r, tsc):
@@ -90,9 +111,13 @@ def one(server, n, r, tsc):
         f["worker_busy_s"] = r1(busy_s, 3)
         f["busy_cycles_per_request"] = r1(cyc / ld["requests"]) if ld["requests"] else None
         f["l7_counters"] = l7_counters(name)
-        scan = [v for k, v in f["l7_counters"].items() if "match_cycles" in k or "scan_cycles" in k]
-        if scan and ld["requests"]:
-            f["match_ns_per_request"] = r1(sum(scan) / tsc * 1e9 / ld["requests"])
+        # The hyperscan time per request, if the gate counts it (cycles or ns).
+        ctr = {k: v for k, v in f["l7_counters"].items()
+               if any(w in k for w in ("match", "scan", "hyperscan"))}
+        ns = sum(v / tsc * 1e9 for k, v in ctr.items() if "cycles" in k) + \
+            sum(v for k, v in ctr.items() if k.endswith("_ns"))
+        if ns and ld["requests"]:
+            f["match_ns_per_request"] = r1(ns / ld["requests"])
     f["core1_busy"] = r1(busy_s / secs, 3)
     f["rps_per_busy_core"] = r1(ld["rps"] / (busy_s / secs)) if busy_s > 0 else None
     # nginx's receive path runs partly in softirq on core 1, charged to no
