@@ -155,10 +155,11 @@ snap() {
 	mg_ctl "$PREFIX" l7 --json >"$tmp/$name.l7.json" 2>/dev/null || rm -f "$tmp/$name.l7.json"
 }
 
-# ok200 FILE: every request of the client's run FILE was answered 200.
+# ok200 FILE: every request of the client's run FILE was answered 200, and no
+# connection was lost on the way (a reconnect would put a handshake in the figures).
 ok200() {
-	"$MG_PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(d["requests"] == 0 or set(d["status"]) != {"200"})' \
-		"$1" || mg_die "${1##*/}: not every request was answered 200: $(cat "$1")"
+	"$MG_PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(d["requests"] == 0 or set(d["status"]) != {"200"} or d["errors"] > 0)' \
+		"$1" || mg_die "${1##*/}: not every request was answered 200 on its connection: $(cat "$1")"
 }
 
 # load NAME N PIDS: the measured run: CONNS connections for WARMUP + SECS,
