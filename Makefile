@@ -57,6 +57,7 @@ bench: deps
 	bench/l4.sh
 	bench/tls_hs.sh
 	bench/mtls.sh
+	bench/l7.sh
 
 clean:
 	rm -rf build build-asan build-fuzz
