@@ -501,6 +501,13 @@ int pl7_drain(struct mg_proxy_pair *p)
 {
 	struct mg_proxy_l7 *l = p->l7;
 
+	if (l->state == RQ_ANSWER && !l->rest) { /* owed, with nothing behind it */
+		uint32_t ol = 0;
+
+		(void)gate(p, NULL, 0, &ol);
+		if (l->state == RQ_ANSWER)
+			return 0;
+	}
 	while (l->rest && !l->close_now) {
 		struct rte_mbuf *m = l->rest;
 		uint32_t ol = 0;
@@ -580,9 +587,11 @@ bool pl7_responses(struct mg_proxy_pair *p, const uint8_t *in, size_t len)
 
 	while (off < len) {
 		enum mg_http_event ev;
+		uint8_t owed = l->resp.pend_n;
 
 		off += mg_http_feed(&l->resp, in + off, len - off, &ev);
-		if (ev == MG_HTTP_EV_ERROR) {
+		/* a response to no request we forwarded: a desync, never relayed as one */
+		if (ev == MG_HTTP_EV_ERROR || (ev == MG_HTTP_EV_HEAD && owed == 0)) {
 			PCTR(p->px, l7_bad_responses, 1);
 			return false;
 		}
