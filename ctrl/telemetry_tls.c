@@ -111,9 +111,15 @@ static void add_pair(struct rte_tel_data *d, uint16_t w, uint32_t i,
 	rte_tel_data_add_dict_u64(d, key, c->generation);
 	snprintf(key, sizeof(key), "%u_%u/state", w, i);
 	rte_tel_data_add_dict_string(d, key, phases[c->phase % 3]);
+	if (!c->l7)
+		return;
+	snprintf(key, sizeof(key), "%u_%u/requests", w, i);
+	rte_tel_data_add_dict_u64(d, key, c->requests);
+	snprintf(key, sizeof(key), "%u_%u/denied", w, i);
+	rte_tel_data_add_dict_u64(d, key, c->denied);
 }
 
-#define PEERS_PER_REPLY 32 /* 6 entries each within the 256 a dictionary holds */
+#define PEERS_PER_REPLY 31 /* 8 entries each (L7 pairs) within the 256 a dictionary holds */
 
 int mg_tel_peers(struct mg_gateway *gw, const char *params, struct rte_tel_data *d)
 {
