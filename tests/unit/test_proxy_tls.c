@@ -37,13 +37,33 @@ static int policy_token;
 
 /* ---- the policy's answers ---------------------------------------------- */
 
+static bool l7; /* the policy asks for per-request checks */
+static const struct mg_proxy_l7_conf l7_settings;
+
 static enum mg_proxy_admit authorize(const void *pol, const struct mg_proxy_authz_req *r,
 				     uint16_t *v, uint32_t *rule)
 {
 	(void)pol;
 	*rule = 7;
 	*v = r->peer_id && strcmp(r->peer_id, allowed_id) == 0 ? 0 : 10;
-	return *v == 0 ? MG_PROXY_ALLOW : MG_PROXY_DENY;
+	return *v != 0 ? MG_PROXY_DENY : l7 ? MG_PROXY_ALLOW_L7 : MG_PROXY_ALLOW;
+}
+
+/* L7: everything under /admin is denied. */
+static bool authorize_http(const void *pol, const struct mg_proxy_http_req *r, uint16_t *v,
+			   uint32_t *rule)
+{
+	(void)pol;
+	*v = 0;
+	*rule = 8;
+	assert_string_equal(r->conn->peer_id, allowed_id);
+	return !(r->path_len >= 6 && memcmp(r->path, "/admin", 6) == 0);
+}
+
+static const struct mg_proxy_l7_conf *l7_conf(const void *pol)
+{
+	(void)pol;
+	return &l7_settings;
 }
 
 static const char *workload_id(const void *pol, uint32_t ip, uint16_t port)
@@ -84,6 +104,8 @@ struct tcli {
 	BIO *rb, *wb;
 	bool connected, closed, peer_fin, hs_done, failed;
 	uint64_t tx, tx_total, rx, rx_bad;
+	char *capture;        /* non-NULL: what it reads is kept here, not checked */
+	size_t capture_len;
 };
 
 static struct tcli cl[8];
@@ -163,6 +185,12 @@ static void tcli_pump(struct tcli *t)
 		t->tx += (uint64_t)len;
 	}
 	while ((r = SSL_read(t->ssl, buf, sizeof(buf))) > 0) {
+		if (t->capture) {
+			memcpy(t->capture + t->capture_len, buf, (size_t)r);
+			t->capture_len += (size_t)r;
+			t->capture[t->capture_len] = '\0';
+			continue;
+		}
 		for (int i = 0; i < r; i++)
 			if (buf[i] != stream_byte(2, t->rx + (uint64_t)i))
 				t->rx_bad++;
@@ -249,8 +277,21 @@ static int tls_setup(void **state)
 	return 0;
 }
 
+static int l7_setup(void **state)
+{
+	l7 = true;
+	tls_setup(state);
+	teardown(NULL);
+	sim_extra.env.authorize_http = authorize_http;
+	sim_extra.env.l7_conf = l7_conf;
+	start(0, 16, true);
+	mg_proxy_set_policy(&N->px, &policy_token);
+	return 0;
+}
+
 static int tls_teardown(void **state)
 {
+	l7 = false;
 	tcli_free();
 	teardown(state);
 	mg_tls_svc_free(&svc);
@@ -391,6 +432,50 @@ static void swap_closes_what_it_denies(void **state)
 	assert_true(t->peer_fin || t->closed);
 }
 
+static char l7_rx[4096];
+
+static bool l7_answered(void)
+{
+	return strstr(l7_rx, "403 Forbidden") != NULL;
+}
+
+/* ALLOW_L7 on the inbound listener: requests opened from records pass the
+ * gate, responses are framed on their way into records, the 403 is sealed. */
+static void l7_inbound_gate(void **state)
+{
+	static const char reqs[] = "GET /ok/../x HTTP/1.1\r\nHost: web\r\n\r\n"
+				   "GET /admin HTTP/1.1\r\nHost: web\r\n\r\n";
+	static const char fwd[] = "GET /x HTTP/1.1\r\nHost: web\r\n\r\n";
+	static const char ok[] = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+	struct tcli *t = tcli_connect(n_cli++, "client");
+	char got[256] = "";
+	struct rte_mbuf *m;
+
+	(void)state;
+	t->capture = l7_rx;
+	l7_rx[0] = '\0';
+	run_for(200000);
+	assert_true(t->hs_done);
+	srv = server_app(0); /* connected after the verdict, before any request */
+	assert_non_null(srv);
+	srv->auto_read = false;
+	assert_int_equal(SSL_write(t->ssl, reqs, (int)strlen(reqs)), (int)strlen(reqs));
+	run_for(100000);
+	if (mg_tcp_recv(&N->st[SS], srv->c, sizeof(got) - 1, &m) > 0) {
+		memcpy(got, rte_pktmbuf_mtod(m, void *), m->data_len);
+		rte_pktmbuf_free(m);
+	}
+	assert_string_equal(got, fwd); /* the denied one waits: a response is owed */
+	assert_null(strstr(l7_rx, "403"));
+	assert_int_equal(mg_tcp_send_copy(&N->st[SS], srv->c, ok, strlen(ok)), strlen(ok));
+	assert_true(run_until(l7_answered, 1000000));
+	assert_true(strncmp(l7_rx, ok, strlen(ok)) == 0);
+	assert_non_null(strstr(l7_rx + strlen(ok), "request 0-2 denied by policy"));
+	assert_int_equal(PX(l7_allowed), 1);
+	assert_int_equal(PX(l7_denied), 1);
+	assert_int_equal(PX(tls_bad_record), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +486,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(more_clients_than_jobs_wait, tls_setup,
 						tls_teardown),
 		cmocka_unit_test_setup_teardown(swap_closes_what_it_denies, tls_setup, tls_teardown),
+		cmocka_unit_test_setup_teardown(l7_inbound_gate, l7_setup, tls_teardown),
 	};
 
 	int rc;
