@@ -146,9 +146,11 @@ uint32_t pl7_held(const struct mg_proxy_pair *p)
 	return p->l7 ? p->l7->head_len : 0;
 }
 
+/* Nothing held for the upstream or owed to the client (an upstream that left
+ * owes no response more: what waited for it is dropped with the pair). */
 bool pl7_idle(const struct mg_proxy_pair *p)
 {
-	return !p->l7 || (!p->l7->rest && p->l7->state != RQ_ANSWER);
+	return !p->l7 || p->fin_from[UPSTREAM] || (!p->l7->rest && p->l7->state != RQ_ANSWER);
 }
 
 bool pl7_closing(const struct mg_proxy_pair *p)
@@ -310,7 +312,7 @@ static bool target(struct mg_proxy_pair *p, const struct mg_http_msg *m, unsigne
 {
 	struct mg_proxy *px = p->px;
 	char *in = px->l7_norm + L7_HDR;
-	const char *src = m->path;
+	const char *src = m->path, *q;
 	size_t sl = m->path_len, n;
 	enum mg_http_path_error why = MG_HTTP_PATH_OK;
 
@@ -334,11 +336,11 @@ static bool target(struct mg_proxy_pair *p, const struct mg_http_msg *m, unsigne
 		owe(p->l7, 400, MG_HTTP_ERR_BAD_TARGET, true);
 		return false;
 	}
+	q = memchr(px->l7_norm, '?', n);
 	*t = px->l7_norm;
 	*tl = (uint16_t)n;
 	r->path = px->l7_norm;
-	r->path_len = (uint16_t)((const char *)memchr(px->l7_norm, '?', n) ?
-				 (uint16_t)((const char *)memchr(px->l7_norm, '?', n) - px->l7_norm) : n);
+	r->path_len = (uint16_t)(q ? (size_t)(q - px->l7_norm) : n);
 	return true;
 }
 
@@ -403,6 +405,16 @@ static void on_head(struct mg_proxy_pair *p, uint8_t *out, uint32_t *ol)
 	l->state = RQ_FWD;
 }
 
+/* A request's END: the next head is held; a denied Upgrade gets no response
+ * that would decide its WAIT, so requests are parsed again at once. */
+static void request_ended(struct mg_proxy_l7 *l)
+{
+	if (l->state == RQ_SKIP)
+		mg_http_resume(&l->req);
+	if (l->state == RQ_FWD || l->state == RQ_SKIP)
+		l->state = RQ_HEAD;
+}
+
 /*
  * Request bytes through the parser, output appended to px->l7_out at *ol.
  * @return bytes consumed: fewer than @p len when it must wait.
@@ -411,17 +423,18 @@ static size_t gate(struct mg_proxy_pair *p, const uint8_t *in, size_t len, uint3
 {
 	struct mg_proxy_l7 *l = p->l7;
 	uint8_t *out = p->px->l7_out;
+	enum mg_http_event ev = MG_HTTP_EV_NONE;
 	size_t off = 0;
 
 	for (;;) {
-		enum mg_http_event ev;
 		size_t n;
 
 		if (l->state == RQ_ANSWER && !answer(p))
 			return off;
 		if (l->state == RQ_CLOSED)
 			return len;
-		if (off == len)
+		/* after HEAD or END the parser may have the next event without a byte */
+		if (off == len && (ev == MG_HTTP_EV_NONE || ev == MG_HTTP_EV_WAIT))
 			return off;
 		if (l->state == RQ_HEAD && l->head_len == 0 &&
 		    l->resp.pend_n >= MG_HTTP_MAX_PENDING)
@@ -441,8 +454,8 @@ static size_t gate(struct mg_proxy_pair *p, const uint8_t *in, size_t len, uint3
 		off += n;
 		if (ev == MG_HTTP_EV_HEAD)
 			on_head(p, out, ol);
-		else if (ev == MG_HTTP_EV_END && (l->state == RQ_FWD || l->state == RQ_SKIP))
-			l->state = RQ_HEAD;
+		else if (ev == MG_HTTP_EV_END)
+			request_ended(l);
 		else if (ev == MG_HTTP_EV_ERROR)
 			parse_error(p, (enum mg_http_error)l->req.err);
 		else if (ev == MG_HTTP_EV_WAIT)
@@ -583,10 +596,11 @@ int pl7_move(struct mg_proxy_pair *p, int from)
 bool pl7_responses(struct mg_proxy_pair *p, const uint8_t *in, size_t len)
 {
 	struct mg_proxy_l7 *l = p->l7;
+	enum mg_http_event ev = MG_HTTP_EV_HEAD;
 	size_t off = 0;
 
-	while (off < len) {
-		enum mg_http_event ev;
+	/* until all is consumed and no event is left (a HEAD's END needs no byte) */
+	while (off < len || ev != MG_HTTP_EV_NONE) {
 		uint8_t owed = l->resp.pend_n;
 
 		off += mg_http_feed(&l->resp, in + off, len - off, &ev);
@@ -595,6 +609,8 @@ bool pl7_responses(struct mg_proxy_pair *p, const uint8_t *in, size_t len)
 			PCTR(p->px, l7_bad_responses, 1);
 			return false;
 		}
+		if (ev == MG_HTTP_EV_WAIT)
+			break; /* requests only: never for a response parser */
 		if (ev == MG_HTTP_EV_END) {
 			l->resp_open = false;
 		} else if (ev == MG_HTTP_EV_HEAD) {

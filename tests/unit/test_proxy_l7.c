@@ -14,7 +14,9 @@
  * reaches /admin is denied; a request split at every byte boundary; a chunked
  * body streams unchanged; a 403 waits for the end of a chunked response
  * still streaming; the pool of L7 states runs out: refused and counted; a
- * policy swap changes the verdict of the next request on a live connection.
+ * policy swap changes the verdict of the next request on a live connection;
+ * an Upgrade waits for its answer (refused: requests again; 101: opaque
+ * both ways); a denied Upgrade does not stall the connection.
  */
 #include "proxy_sim.h"
 
@@ -485,6 +487,51 @@ static void swap_changes_next_verdict(void **state)
 	assert_int_equal(srv[0].heads, 1);
 }
 
+static void upgrade_waits_for_its_answer(void **state)
+{
+	static const char up[] = "GET /ws HTTP/1.1\r\nHost: web\r\nUpgrade: websocket\r\n"
+				 "Connection: upgrade\r\n\r\n";
+	static const char frame[] = "\x81\x05GET /admin HTTP/1.1\r\n\r\n";
+	struct peer *c = connect_client(0);
+
+	(void)state;
+	run_for(1000);
+	srv[0].manual = true;
+	/* refused by the backend: what follows is parsed as requests again */
+	send_str(c, up);
+	send_str(c, "GET /admin HTTP/1.1\r\nHost: web\r\n\r\n");
+	run_for(20000);
+	assert_string_equal(srv[0].rx, up); /* nothing behind it before the answer */
+	send_str(&srv[0], "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+	run_for(20000);
+	assert_non_null(strstr(c->rx, "403 Forbidden"));
+	assert_string_equal(srv[0].rx, up);
+	/* accepted: opaque both ways, even bytes that read as a denied request */
+	send_str(c, up);
+	send_str(c, frame);
+	run_for(20000);
+	send_str(&srv[0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+			  "Connection: upgrade\r\n\r\n\x82\x01z");
+	run_for(20000);
+	assert_int_equal(PX(l7_tunnels), 1);
+	assert_non_null(strstr(srv[0].rx + 2 * strlen(up), frame));
+	assert_int_equal(strcmp(c->rx + c->rx_len - 3, "\x82\x01z"), 0);
+	assert_int_equal(PX(l7_denied), 1);
+}
+
+static void denied_upgrade_goes_on(void **state)
+{
+	struct peer *c = connect_client(0);
+
+	(void)state;
+	send_str(c, "GET /admin/ws HTTP/1.1\r\nHost: web\r\nUpgrade: websocket\r\n"
+		    "Connection: upgrade\r\n\r\nGET /after HTTP/1.1\r\nHost: web\r\n\r\n");
+	run_for(30000);
+	assert_non_null(strstr(c->rx, "403 Forbidden"));
+	assert_string_equal(srv[0].rx, "GET /after HTTP/1.1\r\nHost: web\r\n\r\n");
+	assert_int_equal(strcmp(c->rx + c->rx_len - strlen(OK_RESPONSE), OK_RESPONSE), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +547,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(chunked_body_streams, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(pool_exhausted_is_refused, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(swap_changes_next_verdict, l7_setup, l7_teardown),
+		cmocka_unit_test_setup_teardown(upgrade_waits_for_its_answer, l7_setup, l7_teardown),
+		cmocka_unit_test_setup_teardown(denied_upgrade_goes_on, l7_setup, l7_teardown),
 	};
 
 	(void)argc;
