@@ -19,6 +19,8 @@
  * Output of one pass never exceeds the head held before it plus the input
  * (a normalized target is never longer than the original), and the input is
  * only taken when the upstream has room for that much: a pass never blocks.
+ * Heads are written into the worker's output buffer; bodies toward a
+ * plaintext upstream go straight from the input (emit_body).
  */
 #include "proxy_priv.h"
 
@@ -52,6 +54,7 @@ struct mg_proxy_l7 {
 	bool resp_open;            /* a response between its HEAD and END */
 	bool answer_close;         /* the owed answer ends the connection */
 	bool close_now;            /* it went: the pair must end */
+	bool broken;               /* output refused despite the room: the pair must end */
 	uint16_t status;           /* of the owed answer */
 	uint8_t err;               /* its parser reason (0: a denial) */
 	uint64_t req_id;
@@ -122,7 +125,7 @@ bool pl7_admit(struct mg_proxy_pair *p, bool again)
 	l->rest = l->rest_tail = NULL;
 	l->head_len = 0;
 	l->state = RQ_HEAD;
-	l->resp_open = l->answer_close = l->close_now = false;
+	l->resp_open = l->answer_close = l->close_now = l->broken = false;
 	p->l7 = l;
 	PCTR(px, l7_admitted, 1);
 	return true;
@@ -416,6 +419,28 @@ static void request_ended(struct mg_proxy_l7 *l)
 }
 
 /*
+ * Body bytes upstream. Plaintext upstream (tcp, inbound): what the pass
+ * wrote so far goes first, then the bytes straight from the input, so a body
+ * is copied no more than the record path already does. Outbound: appended to
+ * the pass's output, sealed as at most two records by flush().
+ */
+static void emit_body(struct mg_proxy_pair *p, const uint8_t *b, size_t n, uint32_t *ol)
+{
+	struct mg_proxy *px = p->px;
+	struct mg_tcp_conn *up = p->conn[UPSTREAM];
+
+	if (p->tls_side == UPSTREAM) {
+		memcpy(px->l7_out + *ol, b, n);
+		*ol += (uint32_t)n;
+		return;
+	}
+	if ((*ol && mg_tcp_send_copy(px->tcp, up, px->l7_out, *ol) != (int64_t)*ol) ||
+	    mg_tcp_send_copy(px->tcp, up, b, (uint32_t)n) != (int64_t)n)
+		p->l7->broken = true; /* cannot happen: the room was checked */
+	*ol = 0;
+}
+
+/*
  * Request bytes through the parser, output appended to px->l7_out at *ol.
  * @return bytes consumed: fewer than @p len when it must wait.
  */
@@ -447,9 +472,8 @@ static size_t gate(struct mg_proxy_pair *p, const uint8_t *in, size_t len, uint3
 			}
 			memcpy(l->head + l->head_len, in + off, n);
 			l->head_len += (uint32_t)n;
-		} else if (l->state == RQ_FWD || l->state == RQ_TUNNEL) {
-			memcpy(out + *ol, in + off, n);
-			*ol += (uint32_t)n;
+		} else if ((l->state == RQ_FWD || l->state == RQ_TUNNEL) && n) {
+			emit_body(p, in + off, n, ol);
 		}
 		off += n;
 		if (ev == MG_HTTP_EV_HEAD)
@@ -504,7 +528,8 @@ int pl7_requests(struct mg_proxy_pair *p, const uint8_t *in, size_t len)
 	uint32_t ol = 0;
 	size_t used = gate(p, in, len, &ol);
 
-	if (!flush(p, ol) || (used < len && !pl7_keep(p, in + used, (uint32_t)(len - used))))
+	if (!flush(p, ol) || p->l7->broken ||
+	    (used < len && !pl7_keep(p, in + used, (uint32_t)(len - used))))
 		return -1;
 	return used < len ? 0 : 1;
 }
@@ -532,7 +557,7 @@ int pl7_drain(struct mg_proxy_pair *p)
 			return 0;
 		}
 		used = gate(p, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &ol);
-		if (!flush(p, ol))
+		if (!flush(p, ol) || l->broken)
 			return -1;
 		if (used < m->data_len) {
 			rte_pktmbuf_adj(m, (uint16_t)used);

@@ -13,7 +13,8 @@
  * come back 200, 403, 200 in order; CL+TE is a 400 and a close; %2e%2e that
  * reaches /admin is denied; a request split at every byte boundary; a chunked
  * body streams unchanged; a 403 waits for the end of a chunked response
- * still streaming; the pool of L7 states runs out: refused and counted; a
+ * still streaming; the pool of L7 states runs out: refused and counted;
+ * without authorize_http ALLOW_L7 is refused; a
  * policy swap changes the verdict of the next request on a live connection;
  * an Upgrade waits for its answer (refused: requests again; 101: opaque
  * both ways); a denied Upgrade does not stall the connection.
@@ -467,6 +468,26 @@ static void pool_exhausted_is_refused(void **state)
 	assert_string_equal(a->rx, OK_RESPONSE);
 }
 
+static void no_authorize_http_refuses_l7(void **state)
+{
+	struct peer *c;
+
+	(void)state;
+	teardown(NULL);
+	reset_peers();
+	sim_extra.env.authorize_http = NULL;
+	sim_extra.env.l7_conf = NULL;
+	start(0, 16, false);
+	mg_proxy_set_policy(&N->px, cur);
+	assert_null(N->px.l7_states); /* no pool without the question */
+	c = connect_client(0);
+	assert_true(c->closed || c->peer_fin);
+	assert_int_equal(PX(l7_unavailable), 1);
+	assert_int_equal(PX(authz_allowed), 0);
+	assert_int_equal(n_events, 1);
+	assert_int_equal(events[0].kind, MG_PROXY_EV_DENIED);
+}
+
 static void swap_changes_next_verdict(void **state)
 {
 	struct peer *c = connect_client(0);
@@ -546,6 +567,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(split_at_every_byte, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(chunked_body_streams, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(pool_exhausted_is_refused, l7_setup, l7_teardown),
+		cmocka_unit_test_setup_teardown(no_authorize_http_refuses_l7, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(swap_changes_next_verdict, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(upgrade_waits_for_its_answer, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(denied_upgrade_goes_on, l7_setup, l7_teardown),
