@@ -262,6 +262,7 @@ struct mg_proxy {
 	char *l7_norm;
 	struct mg_http_limits l7_lim;
 	uint16_t worker;               /* this worker's index (request IDs, authorize_http) */
+	uint64_t l7_seq;               /* request IDs: heads and refused requests, in order */
 	struct mg_proxy_stats st;
 };
 

@@ -261,6 +261,8 @@ static void parse_error(struct mg_proxy_pair *p, enum mg_http_error e)
 {
 	PCTR(p->px, l7_bad_requests, 1);
 	PSTAT(p->px->st.http_errors[e % MG_HTTP_ERR__COUNT], 1);
+	if (p->l7->state == RQ_HEAD) /* refused before its head completed: an ID of its own */
+		p->l7->req_id = ++p->px->l7_seq;
 	owe(p->l7, mg_http_error_status(e), (uint8_t)e, true);
 }
 
@@ -385,7 +387,7 @@ static void on_head(struct mg_proxy_pair *p, uint8_t *out, uint32_t *ol)
 
 	PCTR(px, l7_requests, 1);
 	PSTAT(p->l7_requests, 1);
-	l->req_id = px->st.ctr[MG_PROXY_CTR_l7_requests];
+	l->req_id = ++px->l7_seq;
 	if (!target(p, m, conf->merge_slashes ? MG_HTTP_NORM_MERGE_SLASHES : 0, &t, &tl, &r))
 		return;
 	conn_req(p, &cr);

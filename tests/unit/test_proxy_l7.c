@@ -10,7 +10,8 @@
  * Checked: an allowed request reaches the backend with its normalized
  * target; a denied one gets a 403 naming a request id and the connection
  * goes on (or closes with on_deny close); pipelined allowed, denied, allowed
- * come back 200, 403, 200 in order; CL+TE is a 400 and a close; %2e%2e that
+ * come back 200, 403, 200 in order; CL+TE is a 400 and a close, a request
+ * line over the limit a 414 and a close; %2e%2e that
  * reaches /admin is denied; a request split at every byte boundary; a chunked
  * body streams unchanged; a 403 waits for the end of a chunked response
  * still streaming; the pool of L7 states runs out: refused and counted;
@@ -381,6 +382,23 @@ static void smuggling_is_400_and_close(void **state)
 	assert_int_equal(N->px.st.pairs_active, 0);
 }
 
+static void long_line_is_414(void **state)
+{
+	static char req[6000];
+	struct peer *c = connect_client(0);
+
+	(void)state;
+	memset(req, 'a', sizeof(req) - 1);
+	memcpy(req, "GET /", 5);
+	send_str(c, req);
+	run_for(50000);
+	assert_non_null(strstr(c->rx, "HTTP/1.1 414 URI Too Long\r\n"));
+	assert_non_null(strstr(c->rx, "request 1-1 refused: request_line_too_long\n"));
+	assert_true(c->peer_fin);
+	assert_int_equal(N->px.st.http_errors[MG_HTTP_ERR_LINE_TOO_LONG], 1);
+	assert_int_equal(srv[0].rx_len, 0);
+}
+
 static void encoded_dotdot_is_denied(void **state)
 {
 	struct peer *c = connect_client(0);
@@ -563,6 +581,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(deny_waits_for_streaming_response, l7_setup,
 						l7_teardown),
 		cmocka_unit_test_setup_teardown(smuggling_is_400_and_close, l7_setup, l7_teardown),
+		cmocka_unit_test_setup_teardown(long_line_is_414, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(encoded_dotdot_is_denied, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(split_at_every_byte, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(chunked_body_streams, l7_setup, l7_teardown),
