@@ -40,7 +40,8 @@
 #define MG_PROXY_HS_KICK 16            /* waiting handshakes tried per poll */
 #define MG_PROXY_AUTHZ_MAX 16          /* authorization verdicts counted (ctrl's enum) */
 #define MG_PROXY_VERDICT_UPSTREAM_ID 0xffff /* event: the upstream's required ID changed */
-#define MG_PROXY_L7_SHARE 4            /* one L7 state per this many pairs (at least one) */
+#define MG_PROXY_L7_SHARE 4            /* one L7 state per this many pairs (at least one), */
+#define MG_PROXY_L7_CAP 1024           /* at most this many per worker: ~25 KiB each */
 
 /* Why a proxied pair ended, or what refused one. Every end is counted once. */
 #define foreach_mg_proxy_counter(_)                                       \
@@ -83,7 +84,7 @@
 	_(tls_records_out, "TLS records sealed")                         \
 	_(l7_admitted, "connections admitted with per-request HTTP checks") \
 	_(l7_unavailable, "refused: the policy asked for L7, no authorize_http (or a live pair without it)") \
-	_(l7_pool_empty, "refused: L7 state pool empty (one per MG_PROXY_L7_SHARE pairs)") \
+	_(l7_pool_empty, "refused: L7 state pool empty (one per MG_PROXY_L7_SHARE pairs, at most MG_PROXY_L7_CAP)") \
 	_(l7_requests, "HTTP request heads checked")                      \
 	_(l7_allowed, "HTTP requests forwarded")                          \
 	_(l7_denied, "HTTP requests answered 403 (by rule: ctrl's per-rule counters)") \
@@ -255,7 +256,8 @@ struct mg_proxy {
 	struct mg_proxy_pair *hs_wait_head, *hs_wait_tail;
 	uint8_t *tls_buf;              /* one record, opened or sealed in place */
 	/* L7 (NULL without env.authorize_http): states for max_pairs / MG_PROXY_L7_SHARE
-	 * pairs, and the worker's scratch (request input, output, a normalized target) */
+	 * pairs (at most MG_PROXY_L7_CAP), and the worker's scratch (request input,
+	 * output, a normalized target) */
 	struct mg_proxy_l7 *l7_states, *l7_free;
 	uint32_t l7_max;
 	uint8_t *l7_in, *l7_out;

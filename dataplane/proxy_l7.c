@@ -71,7 +71,9 @@ MG_RESULT pl7_init(struct mg_proxy *px, int socket_id)
 	MG_ENSURE(px->env.l7_conf && lim.max_header_bytes == L7_HDR, USAGE,
 		  "proxy: authorize_http without l7_conf");
 	px->l7_lim = lim;
-	px->l7_max = px->max_pairs / MG_PROXY_L7_SHARE ? px->max_pairs / MG_PROXY_L7_SHARE : 1;
+	px->l7_max = RTE_MIN(px->max_pairs / MG_PROXY_L7_SHARE, (uint32_t)MG_PROXY_L7_CAP);
+	if (px->l7_max == 0)
+		px->l7_max = 1;
 	px->l7_states = rte_zmalloc_socket("mg_proxy_l7", (size_t)px->l7_max * sizeof(*px->l7_states),
 					   RTE_CACHE_LINE_SIZE, socket_id);
 	px->l7_in = rte_malloc_socket("mg_proxy_l7_in", L7_IN, RTE_CACHE_LINE_SIZE, socket_id);
