@@ -399,7 +399,7 @@ static void on_head(struct mg_proxy_pair *p, uint8_t *out, uint32_t *ol)
 		PCTR(px, l7_denied, 1);
 		PSTAT(p->l7_denied, 1);
 		proxy_event_rule(p, MG_PROXY_EV_HTTP_DENIED, verdict, rule);
-		owe(l, 403, 0, conf->close_on_deny);
+		owe(l, 403, 0, conf->close_on_deny || !m->keep_alive); /* as it asked, if it did */
 		return;
 	}
 	if (!rewrite(l, m, t, tl, out, ol)) { /* the parser's view and the bytes disagree */

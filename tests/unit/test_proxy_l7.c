@@ -315,6 +315,19 @@ static void close_on_deny_closes(void **state)
 	assert_int_equal(srv[0].rx_len, 0);
 }
 
+static void denied_close_request_closes(void **state)
+{
+	struct peer *c = connect_client(0);
+
+	(void)state;
+	send_str(c, "GET /admin HTTP/1.0\r\nHost: web\r\n\r\n"); /* 1.0: no keep-alive */
+	run_for(50000);
+	assert_non_null(strstr(c->rx, "403 Forbidden\r\n"));
+	assert_non_null(strstr(c->rx, "connection: close\r\n"));
+	assert_true(c->peer_fin);
+	assert_int_equal(PX(l7_closed), 1);
+}
+
 static void pipelined_in_order(void **state)
 {
 	struct peer *c = connect_client(0);
@@ -577,6 +590,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(allowed_goes_normalized, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(denied_gets_403_and_goes_on, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(close_on_deny_closes, l7_setup, l7_teardown),
+		cmocka_unit_test_setup_teardown(denied_close_request_closes, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(pipelined_in_order, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(deny_waits_for_streaming_response, l7_setup,
 						l7_teardown),
