@@ -30,6 +30,7 @@ struct policy {
 	uint64_t gen;
 	const char *deny;      /* path prefix denied */
 	struct mg_proxy_l7_conf conf;
+	bool l4_only;          /* the connection is allowed without http terms */
 };
 
 static struct policy pol1 = { .gen = 1, .deny = "/admin" };
@@ -44,10 +45,13 @@ static unsigned n_events;
 static enum mg_proxy_admit authorize(const void *pol, const struct mg_proxy_authz_req *r,
 				     uint16_t *v, uint32_t *rule)
 {
-	(void)pol;
+	const struct policy *p = pol;
+
 	*rule = 3;
 	*v = 0;
-	return r->peer_id && strcmp(r->peer_id, CLIENT_ID) == 0 ? MG_PROXY_ALLOW_L7 : MG_PROXY_DENY;
+	if (!r->peer_id || strcmp(r->peer_id, CLIENT_ID) != 0)
+		return MG_PROXY_DENY;
+	return p->l4_only ? MG_PROXY_ALLOW : MG_PROXY_ALLOW_L7;
 }
 
 static bool authorize_http(const void *pol, const struct mg_proxy_http_req *r, uint16_t *v,
@@ -202,6 +206,7 @@ static void reset_peers(void)
 	seen_path[0] = seen_host[0] = '\0';
 	pol1.conf = (struct mg_proxy_l7_conf){ 0 };
 	pol2.conf = (struct mg_proxy_l7_conf){ 0 };
+	pol1.l4_only = pol2.l4_only = false;
 	cur = &pol1;
 }
 
@@ -584,6 +589,27 @@ static void denied_upgrade_goes_on(void **state)
 	assert_int_equal(strcmp(c->rx + c->rx_len - strlen(OK_RESPONSE), OK_RESPONSE), 0);
 }
 
+/* A spliced pair cannot start checking mid-stream: a swap that adds http
+ * terms to its rule closes it. */
+static void swap_to_l7_closes_spliced_pair(void **state)
+{
+	struct peer *c;
+
+	(void)state;
+	pol1.l4_only = true;
+	c = connect_client(0);
+	send_str(c, "GET /v1 HTTP/1.1\r\nHost: web\r\n\r\n");
+	run_for(20000);
+	assert_string_equal(c->rx, OK_RESPONSE);
+	assert_int_equal(PX(l7_admitted), 0);
+	cur = &pol2;
+	run_for(20000);
+	assert_int_equal(PX(l7_unavailable), 1);
+	assert_int_equal(PX(reauth_closed), 1);
+	assert_true(c->peer_fin || c->closed);
+	assert_int_equal(N->px.st.pairs_active, 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -602,6 +628,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(pool_exhausted_is_refused, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(no_authorize_http_refuses_l7, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(swap_changes_next_verdict, l7_setup, l7_teardown),
+		cmocka_unit_test_setup_teardown(swap_to_l7_closes_spliced_pair, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(upgrade_waits_for_its_answer, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(denied_upgrade_goes_on, l7_setup, l7_teardown),
 	};
