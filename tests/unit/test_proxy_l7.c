@@ -12,7 +12,8 @@
  * goes on (or closes with on_deny close); pipelined allowed, denied, allowed
  * come back 200, 403, 200 in order; CL+TE is a 400 and a close, a request
  * line over the limit a 414 and a close; %2e%2e that
- * reaches /admin is denied; a request split at every byte boundary; a chunked
+ * reaches /admin is denied; absolute-form goes as origin-form, with another
+ * host than Host it is a 400; a request split at every byte boundary; a chunked
  * body streams unchanged; a 403 waits for the end of a chunked response
  * still streaming; the pool of L7 states runs out: refused and counted;
  * without authorize_http ALLOW_L7 is refused; a
@@ -437,6 +438,25 @@ static void encoded_dotdot_is_denied(void **state)
 	assert_int_equal(srv[0].rx_len, 0);
 }
 
+static void absolute_form(void **state)
+{
+	struct peer *c = connect_client(0);
+
+	(void)state;
+	/* the same host: asked about as origin-form, sent upstream as one */
+	send_str(c, "GET http://web:8443?q=1 HTTP/1.1\r\nHost: web:8443\r\n\r\n");
+	run_for(20000);
+	assert_string_equal(srv[0].rx, "GET /?q=1 HTTP/1.1\r\nHost: web:8443\r\n\r\n");
+	assert_string_equal(seen_path, "/");
+	assert_string_equal(seen_host, "web");
+	/* another host than Host: 400, never matched one way and forwarded another */
+	send_str(c, "GET http://admin.internal/x HTTP/1.1\r\nHost: web\r\n\r\n");
+	run_for(20000);
+	assert_non_null(strstr(c->rx, "400 Bad Request"));
+	assert_int_equal(N->px.st.http_errors[MG_HTTP_ERR_HOST_MISMATCH], 1);
+	assert_true(c->peer_fin);
+}
+
 static void split_at_every_byte(void **state)
 {
 	static const char req[] = "GET /x/%41/../y HTTP/1.1\r\nHost: web\r\n\r\n";
@@ -623,6 +643,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(smuggling_is_400_and_close, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(long_line_is_414, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(encoded_dotdot_is_denied, l7_setup, l7_teardown),
+		cmocka_unit_test_setup_teardown(absolute_form, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(split_at_every_byte, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(chunked_body_streams, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(pool_exhausted_is_refused, l7_setup, l7_teardown),
