@@ -677,7 +677,7 @@ MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 		{ "/meshgw/tls", cmd_tls,
 		  "mTLS: handshakes, verdicts, SVID refusals and record errors by reason, the node's SVIDs. No parameters." },
 		{ "/meshgw/peers", cmd_peers,
-		  "Proxied connections: listener, client, peer SPIFFE ID, rule, generation, L7 requests and denials, 31 per reply. Parameter: how many to skip." },
+		  "Proxied connections: listener, client, peer SPIFFE ID, rule, generation, L7 requests and denials, 32 per reply (31 if all are L7). Parameter: how many to skip." },
 		{ "/meshgw/l7", cmd_l7,
 		  "HTTP gate: requests, allowed, denied, refusals by parser and path reason, summed over workers. No parameters." },
 		{ "/meshgw/audit", cmd_audit,

@@ -119,12 +119,13 @@ static void add_pair(struct rte_tel_data *d, uint16_t w, uint32_t i,
 	rte_tel_data_add_dict_u64(d, key, c->denied);
 }
 
-#define PEERS_PER_REPLY 31 /* 8 entries each (L7 pairs) within the 256 a dictionary holds */
+#define PEERS_PER_REPLY 32 /* 6 entries each, 8 for L7 pairs: see fits() */
+#define PAIR_ENTRIES(c) ((c)->l7 ? 8u : 6u)
 
 int mg_tel_peers(struct mg_gateway *gw, const char *params, struct rte_tel_data *d)
 {
 	unsigned long skip = 0;
-	unsigned shown = 0, seen = 0;
+	unsigned shown = 0, seen = 0, entries = 0;
 
 	/* How many to skip: 1..9 decimal digits, no sign, no leading zero. */
 	if (params && *params) {
@@ -144,12 +145,15 @@ int mg_tel_peers(struct mg_gateway *gw, const char *params, struct rte_tel_data 
 
 			if (!mg_proxy_conn_info(px, i, &c) || seen++ < skip)
 				continue;
-			if (shown == PEERS_PER_REPLY) {
+			/* a page ends early rather than overflow the dictionary ("next" included) */
+			if (shown == PEERS_PER_REPLY ||
+			    entries + PAIR_ENTRIES(&c) + 1 > RTE_TEL_MAX_DICT_ENTRIES) {
 				rte_tel_data_add_dict_u64(d, "next", seen - 1);
 				pthread_mutex_unlock(&gw->lock);
 				return 0;
 			}
 			add_pair(d, w, i, &c, gw);
+			entries += PAIR_ENTRIES(&c);
 			shown++;
 		}
 	}

@@ -30,8 +30,7 @@ static void usage(FILE *out)
 "  tcp [--json]                     TCP and proxy counters, drops and close reasons\n"
 "  tls [--json]                     mTLS verdicts and refusals by reason, the node's SVIDs\n"
 "  peers [--json]                   proxied pairs: listener, client, peer SPIFFE ID, rule,\n"
-"                                   generation, L7 requests/denied (the first 31)\n"
-"  l7 [--json]                      HTTP gate: requests, verdicts, refusals by reason\n"
+"                                   generation (the first 32)\n"
 "  attest --node-key PUB [--expect-snapshot D]  signed report, verified here\n"
 "\n"
 "Change the gateway (control socket, whole signed snapshots only):\n"
@@ -79,7 +78,7 @@ static int file_command(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const char *const reads[] = { "status", "stats", "drops", "neighbours", "policy",
-					     "audit-status", "attest", "faults", "conns", "tcp", "tls", "peers", "l7" };
+					     "audit-status", "attest", "faults", "conns", "tcp", "tls", "peers" };
 	const char *prefix = getenv("MESHGW_PREFIX"), *socket_path = NULL;
 	char path[256];
 	int i = 1;

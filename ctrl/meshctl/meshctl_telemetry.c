@@ -223,7 +223,6 @@ int mg_meshctl_show(const char *socket_path, int argc, char **argv)
 		{ "tcp", "/meshgw/tcp" },
 		{ "tls", "/meshgw/tls" },
 		{ "peers", "/meshgw/peers" },
-		{ "l7", "/meshgw/l7" },
 	};
 	char usage[256];
 	int fmt, rc;
