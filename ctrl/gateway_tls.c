@@ -253,7 +253,8 @@ static void check_svid(struct mg_gateway *gw, uint16_t i, time_t now, bool *chan
 static void audit_event(struct mg_gateway *gw, const struct mg_proxy_event *ev, uint64_t now_s)
 {
 	static const char *const kinds[] = { "conn.denied", "tls.handshake_failed",
-					     "conn.reauth_closed", "tls.handshake_timeout" };
+					     "conn.reauth_closed", "tls.handshake_timeout",
+					     "http.denied" };
 	struct mg_gw_tls *t = &gw->tls;
 	char peer[24], gen[24], sup[24];
 	const char *reason = mg_dp_verdict_name(ev->verdict);
@@ -279,7 +280,18 @@ static void audit_event(struct mg_gateway *gw, const struct mg_proxy_event *ev, 
 		 rte_be_to_cpu_16(ev->peer_port));
 	snprintf(gen, sizeof(gen), "%" PRIu64, ev->generation);
 	snprintf(sup, sizeof(sup), "%" PRIu64, t->suppressed_pending);
-	{
+	if (ev->kind == MG_PROXY_EV_HTTP_DENIED) { /* which rule's http terms refused it */
+		const struct mg_policy *pol = mg_gen_policy(gw->pub.active);
+		const char *rule = pol ? mg_policy_rule_name(pol, ev->rule) : NULL;
+		const char *kv[] = {
+			"listener", gw->cfg.listeners[ev->listener % MG_MAX_LISTENERS].name,
+			"peer", peer, "peer_id", ev->peer_id[0] ? ev->peer_id : "-",
+			"reason", reason, "rule", rule ? rule : "-", "generation", gen,
+			"suppressed_before", sup,
+		};
+
+		audit(gw, "http.denied", kv, RTE_DIM(kv) / 2);
+	} else {
 		const char *kv[] = {
 			"listener", gw->cfg.listeners[ev->listener % MG_MAX_LISTENERS].name,
 			"peer", peer, "peer_id", ev->peer_id[0] ? ev->peer_id : "-",

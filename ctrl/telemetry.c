@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "telemetry.h"
+#include "telemetry_l7.h"
 #include "telemetry_tls.h"
 
 #include <errno.h>
@@ -638,6 +639,12 @@ static int cmd_tls(const char *cmd, const char *params, struct rte_tel_data *d)
 	return mg_tel_tls(tel_gw, params, d);
 }
 
+static int cmd_l7(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	return mg_tel_l7(tel_gw, params, d);
+}
+
 static int cmd_peers(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	(void)cmd;
@@ -670,7 +677,9 @@ MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 		{ "/meshgw/tls", cmd_tls,
 		  "mTLS: handshakes, verdicts, SVID refusals and record errors by reason, the node's SVIDs. No parameters." },
 		{ "/meshgw/peers", cmd_peers,
-		  "Proxied connections: listener, client, peer SPIFFE ID, rule, generation, 32 per reply. Parameter: how many to skip." },
+		  "Proxied connections: listener, client, peer SPIFFE ID, rule, generation, L7 requests. Parameter: how many to skip." },
+		{ "/meshgw/l7", cmd_l7,
+		  "HTTP gate: requests, verdicts, refusals by parser and path reason, summed over workers. No parameters." },
 		{ "/meshgw/audit", cmd_audit,
 		  "Audit log head index and hash, last checkpoint. No parameters." },
 		{ "/meshgw/attest", cmd_attest,

@@ -111,14 +111,21 @@ static void add_pair(struct rte_tel_data *d, uint16_t w, uint32_t i,
 	rte_tel_data_add_dict_u64(d, key, c->generation);
 	snprintf(key, sizeof(key), "%u_%u/state", w, i);
 	rte_tel_data_add_dict_string(d, key, phases[c->phase % 3]);
+	if (!c->l7)
+		return;
+	snprintf(key, sizeof(key), "%u_%u/requests", w, i);
+	rte_tel_data_add_dict_u64(d, key, c->requests);
+	snprintf(key, sizeof(key), "%u_%u/denied", w, i);
+	rte_tel_data_add_dict_u64(d, key, c->denied);
 }
 
-#define PEERS_PER_REPLY 32 /* 6 entries each within the 256 a dictionary holds */
+#define PEERS_PER_REPLY 32 /* 6 entries each, 8 for L7 pairs: see fits() */
+#define PAIR_ENTRIES(c) ((c)->l7 ? 8u : 6u)
 
 int mg_tel_peers(struct mg_gateway *gw, const char *params, struct rte_tel_data *d)
 {
 	unsigned long skip = 0;
-	unsigned shown = 0, seen = 0;
+	unsigned shown = 0, seen = 0, entries = 0;
 
 	/* How many to skip: 1..9 decimal digits, no sign, no leading zero. */
 	if (params && *params) {
@@ -138,12 +145,15 @@ int mg_tel_peers(struct mg_gateway *gw, const char *params, struct rte_tel_data 
 
 			if (!mg_proxy_conn_info(px, i, &c) || seen++ < skip)
 				continue;
-			if (shown == PEERS_PER_REPLY) {
+			/* a page ends early rather than overflow the dictionary ("next" included) */
+			if (shown == PEERS_PER_REPLY ||
+			    entries + PAIR_ENTRIES(&c) + 1 > RTE_TEL_MAX_DICT_ENTRIES) {
 				rte_tel_data_add_dict_u64(d, "next", seen - 1);
 				pthread_mutex_unlock(&gw->lock);
 				return 0;
 			}
 			add_pair(d, w, i, &c, gw);
+			entries += PAIR_ENTRIES(&c);
 			shown++;
 		}
 	}

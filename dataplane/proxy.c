@@ -43,6 +43,7 @@ static void pair_free(struct mg_proxy_pair *p)
 	if (p->waiting)
 		unlink_waiting(px, p);
 	ptls_release(p);
+	pl7_release(p);
 	for (int i = 0; i < 2; i++)
 		rte_pktmbuf_free(p->stash[i]); /* NULL-safe */
 	memset(p, 0, offsetof(struct mg_proxy_pair, peer_id));
@@ -116,13 +117,22 @@ static bool flush_stash(struct mg_proxy_pair *p, int to)
 	return false;
 }
 
+/* L7, tcp listener: the responses in a chain pass the response parser. */
+static bool frame_responses(struct mg_proxy_pair *p, const struct rte_mbuf *chain)
+{
+	for (const struct rte_mbuf *x = chain; x; x = x->next)
+		if (!pl7_responses(p, rte_pktmbuf_mtod(x, const uint8_t *), x->data_len))
+			return false;
+	return true;
+}
+
 /*
  * Move what dst has room for from src's receive queue to dst's send queue:
  * the same mbufs, no copy and no new memory, so the room counted is the send
  * buffer's alone (mg_tcp_send_room). A full dst asks for WRITABLE and src's
  * window closes behind the unread bytes: that is the backpressure.
  */
-static bool splice(struct mg_proxy_pair *p, int from)
+static int splice(struct mg_proxy_pair *p, int from)
 {
 	struct mg_proxy *px = p->px;
 	int to = 1 - from;
@@ -138,11 +148,16 @@ static bool splice(struct mg_proxy_pair *p, int from)
 		if (n == 0) {
 			if (ready > 0)
 				mg_tcp_want_writable(dst); /* room is 0: it arms */
-			return true;
+			return 1;
 		}
 		got = mg_tcp_recv(px->tcp, src, n, &chain);
 		if (!chain)
-			return true;
+			return 1;
+		if (p->l7 && !frame_responses(p, chain)) {
+			rte_pktmbuf_free(chain);
+			pair_abort(p);
+			return -1;
+		}
 		p->last_active = px->tcp->now;
 		PSTAT(p->bytes[from], got);
 		if (from == CLIENT)
@@ -151,9 +166,9 @@ static bool splice(struct mg_proxy_pair *p, int from)
 			PCTR(px, bytes_down, got);
 		p->stash[to] = chain;
 		if (!flush_stash(p, to))
-			return false;
+			return 0;
 	}
-	return true;
+	return 1;
 }
 
 /*
@@ -166,7 +181,7 @@ static void maybe_shut(struct mg_proxy_pair *p, int to)
 {
 	struct mg_tcp_conn *src = p->conn[1 - to], *dst = p->conn[to];
 
-	if (!p->fin_from[1 - to] || p->shut[to] || !dst || p->stash[to])
+	if (!p->fin_from[1 - to] || p->shut[to] || !dst || p->stash[to] || !pl7_idle(p))
 		return;
 	if (src && mg_tcp_recv_ready(src) > 0)
 		return;
@@ -178,25 +193,74 @@ static void maybe_shut(struct mg_proxy_pair *p, int to)
 	p->shut[to] = true;
 }
 
+/*
+ * After the L7 gate answered with "connection: close": close_notify where
+ * TLS is up, what the client still sent dropped (so its close is a FIN
+ * after our answer, not a reset), FIN both ways.
+ */
+static void l7_close(struct mg_proxy_pair *p)
+{
+	struct mg_proxy *px = p->px;
+	struct rte_mbuf *junk = NULL;
+
+	PCTR(px, l7_closed, 1);
+	if (p->tls == TLS_UP)
+		(void)ptls_close_notify(p);
+	if (p->conn[CLIENT] && mg_tcp_recv_ready(p->conn[CLIENT]))
+		mg_tcp_recv(px->tcp, p->conn[CLIENT], mg_tcp_recv_ready(p->conn[CLIENT]), &junk);
+	rte_pktmbuf_free(junk);
+	for (int i = 0; i < 2; i++)
+		if (p->conn[i])
+			mg_tcp_close(px->tcp, p->conn[i]);
+	pair_free(p);
+}
+
+/* One direction's move: requests through the L7 gate, else records or splicing. */
+static int move(struct mg_proxy_pair *p, int from)
+{
+	int r;
+
+	if (p->l7 && from == CLIENT)
+		r = pl7_move(p, CLIENT);
+	else if (p->tls_side != NO_TLS)
+		r = ptls_move(p, from);
+	else
+		r = splice(p, from);
+	if (r < 0)
+		return r;
+	if (pl7_closing(p)) {
+		l7_close(p);
+		return -1;
+	}
+	/* Responses ended: a 403 owed, or requests held behind them, may go now. */
+	if (p->l7 && from == UPSTREAM && !pl7_idle(p) && p->conn[UPSTREAM]) {
+		int q = pl7_move(p, CLIENT);
+
+		if (q < 0)
+			return q;
+		if (pl7_closing(p)) {
+			l7_close(p);
+			return -1;
+		}
+	}
+	return r;
+}
+
 /* Give the other side what it will take; returns true if the pair is gone. */
 bool pump(struct mg_proxy_pair *p, int from)
 {
 	int to = 1 - from;
+	int r;
 
 	if (!pair_ready(p) || !p->conn[to])
 		return false;
 	if (p->stash[to] && !flush_stash(p, to))
 		return false;
-	if (p->tls_side != NO_TLS) {
-		int r = ptls_move(p, from);
-
-		if (r < 0)
-			return true;
-		if (r == 0)
-			return false;
-	} else if (!splice(p, from)) {
+	r = move(p, from);
+	if (r < 0)
+		return true;
+	if (r == 0)
 		return false;
-	}
 	maybe_shut(p, to);
 	maybe_shut(p, from);
 	return maybe_finish(p);
@@ -364,10 +428,16 @@ bool start_upstream(struct mg_proxy *px, struct mg_proxy_pair *p)
 
 void proxy_event(struct mg_proxy_pair *p, enum mg_proxy_event_kind kind, uint16_t verdict)
 {
+	proxy_event_rule(p, kind, verdict, p->rule);
+}
+
+void proxy_event_rule(struct mg_proxy_pair *p, enum mg_proxy_event_kind kind, uint16_t verdict,
+		      uint32_t rule)
+{
 	struct mg_proxy *px = p->px;
 	struct mg_proxy_event ev = {
 		.kind = (uint8_t)kind, .listener = (uint8_t)p->li, .verdict = verdict,
-		.peer_ip = p->client_ip, .peer_port = p->client_port, .rule = p->rule,
+		.peer_ip = p->client_ip, .peer_port = p->client_port, .rule = rule,
 		.generation = px->generation,
 	};
 
@@ -405,6 +475,10 @@ bool proxy_authorize(struct mg_proxy_pair *p, const char *peer_id, const char *i
 		PSTAT(px->st.authz[verdict], 1);
 	p->rule = rule;
 	p->authz_gen = px->generation;
+	if (ok == MG_PROXY_ALLOW_L7 && !pl7_admit(p, again)) {
+		proxy_event(p, again ? MG_PROXY_EV_REAUTH_CLOSED : MG_PROXY_EV_DENIED, verdict);
+		return false; /* counted: l7_unavailable or l7_pool_empty */
+	}
 	if (ok) {
 		PCTR(px, authz_allowed, 1);
 		return true;
@@ -611,6 +685,9 @@ bool mg_proxy_conn_info(const struct mg_proxy *px, uint32_t i, struct mg_proxy_c
 	out->generation = p->authz_gen;
 	out->bytes_up = __atomic_load_n(&p->bytes[CLIENT], __ATOMIC_RELAXED);
 	out->bytes_down = __atomic_load_n(&p->bytes[UPSTREAM], __ATOMIC_RELAXED);
+	out->l7 = __atomic_load_n(&p->l7, __ATOMIC_RELAXED) != NULL;
+	out->requests = __atomic_load_n(&p->l7_requests, __ATOMIC_RELAXED);
+	out->denied = __atomic_load_n(&p->l7_denied, __ATOMIC_RELAXED);
 	memcpy(out->peer_id, p->peer_id, sizeof(out->peer_id));
 	out->peer_id[sizeof(out->peer_id) - 1] = '\0';
 	return true;
@@ -661,6 +738,7 @@ MG_RESULT mg_proxy_init(struct mg_proxy *px, struct mg_tcp_stack *tcp,
 						socket_id);
 		MG_ENSURE(px->tls_buf, NOMEM, "proxy: no memory for the record buffer");
 	}
+	MG_GUARD(pl7_init(px, socket_id));
 	for (uint32_t i = max_pairs; i-- > 0;) {
 		px->pairs[i].px = px;
 		px->pairs[i].next = px->free_list;
@@ -689,6 +767,7 @@ void mg_proxy_free(struct mg_proxy *px)
 			ptls_release(&px->pairs[i]);
 	rte_free(px->tls_buf);
 	px->tls_buf = NULL;
+	pl7_free(px);
 	rte_free(px->pairs);
 	px->pairs = NULL;
 }

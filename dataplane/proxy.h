@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "http.h"
 #include "mg_error.h"
 #include "tcp/tcp.h"
 #include "tls_record.h"
@@ -39,6 +40,8 @@
 #define MG_PROXY_HS_KICK 16            /* waiting handshakes tried per poll */
 #define MG_PROXY_AUTHZ_MAX 16          /* authorization verdicts counted (ctrl's enum) */
 #define MG_PROXY_VERDICT_UPSTREAM_ID 0xffff /* event: the upstream's required ID changed */
+#define MG_PROXY_L7_SHARE 4            /* one L7 state per this many pairs (at least one), */
+#define MG_PROXY_L7_CAP 1024           /* at most this many per worker: ~25 KiB each */
 
 /* Why a proxied pair ended, or what refused one. Every end is counted once. */
 #define foreach_mg_proxy_counter(_)                                       \
@@ -78,7 +81,18 @@
 	_(tls_close_notify, "close_notify received")                      \
 	_(tls_key_updates, "KeyUpdate messages received")                 \
 	_(tls_records_in, "TLS records opened")                           \
-	_(tls_records_out, "TLS records sealed")
+	_(tls_records_out, "TLS records sealed")                         \
+	_(l7_admitted, "connections admitted with per-request HTTP checks") \
+	_(l7_unavailable, "refused: the policy asked for L7, no authorize_http (or a live pair without it)") \
+	_(l7_pool_empty, "refused: L7 state pool empty (one per MG_PROXY_L7_SHARE pairs, at most MG_PROXY_L7_CAP)") \
+	_(l7_requests, "HTTP request heads checked")                      \
+	_(l7_allowed, "HTTP requests forwarded")                          \
+	_(l7_denied, "HTTP requests answered 403 (by rule: ctrl's per-rule counters)") \
+	_(l7_bad_requests, "HTTP requests refused by the parser (by reason: http_errors)") \
+	_(l7_bad_paths, "HTTP requests with an ambiguous path: 400 (by reason: path_errors)") \
+	_(l7_bad_responses, "pairs closed on a response the parser refused") \
+	_(l7_tunnels, "CONNECT/Upgrade accepted by the upstream: opaque after") \
+	_(l7_closed, "pairs closed after a 403 (on_deny close) or a 4xx of the parser")
 
 enum mg_proxy_counter {
 #define _(n, d) MG_PROXY_CTR_##n,
@@ -145,6 +159,7 @@ enum mg_proxy_event_kind {
 	MG_PROXY_EV_TLS_FAILED,    /* handshake failed (tls error, svid reason) */
 	MG_PROXY_EV_REAUTH_CLOSED, /* closed after a policy swap (verdict) */
 	MG_PROXY_EV_HS_TIMEOUT,    /* handshake deadline */
+	MG_PROXY_EV_HTTP_DENIED,   /* one HTTP request denied (verdict, rule) */
 };
 
 struct mg_proxy_event {
@@ -209,7 +224,11 @@ struct mg_proxy_stats {
 	uint64_t tls_errors[MG_TLS_HS_ERR__COUNT];  /* failed handshakes by error */
 	uint64_t records[MG_TLS_REC__COUNT];        /* bad records by error */
 	uint64_t hs_cycles;                         /* handshake lcore cycles for our jobs */
+	uint64_t http_errors[MG_HTTP_ERR__COUNT];   /* refused requests by parser reason */
+	uint64_t path_errors[MG_HTTP_PATH__COUNT];  /* refused request paths by reason */
 };
+
+struct mg_proxy_l7;
 
 struct mg_proxy {
 	struct mg_tcp_stack *tcp;
@@ -236,6 +255,16 @@ struct mg_proxy {
 	/* handshakes waiting for a job or their source's share, oldest first */
 	struct mg_proxy_pair *hs_wait_head, *hs_wait_tail;
 	uint8_t *tls_buf;              /* one record, opened or sealed in place */
+	/* L7 (NULL without env.authorize_http): states for max_pairs / MG_PROXY_L7_SHARE
+	 * pairs (at most MG_PROXY_L7_CAP), and the worker's scratch (request input,
+	 * output, a normalized target) */
+	struct mg_proxy_l7 *l7_states, *l7_free;
+	uint32_t l7_max;
+	uint8_t *l7_in, *l7_out;
+	char *l7_norm;
+	struct mg_http_limits l7_lim;
+	uint16_t worker;               /* this worker's index (request IDs, authorize_http) */
+	uint64_t l7_seq;               /* request IDs: heads and refused requests, in order */
 	struct mg_proxy_stats st;
 };
 
@@ -271,6 +300,8 @@ struct mg_proxy_conn_info {
 	uint32_t rule;
 	uint64_t generation;
 	uint64_t bytes_up, bytes_down;
+	bool l7;                     /* each HTTP request checked */
+	uint64_t requests, denied;   /* L7: request heads seen, answered 403 */
 	char peer_id[MG_PROXY_ID_LEN];
 };
 

@@ -60,6 +60,10 @@ struct mg_proxy_pair {
 	bool hs_counted_wait;         /* its wait was counted */
 	struct mg_proxy_pair *hs_prev, *hs_next;
 	struct mg_tls_dir rx, tx;
+
+	/* L7 (NULL: the bytes are spliced or sealed as they are) */
+	struct mg_proxy_l7 *l7;
+	uint64_t l7_requests, l7_denied;
 };
 
 static inline bool pair_ready(const struct mg_proxy_pair *p)
@@ -73,6 +77,8 @@ bool pump(struct mg_proxy_pair *p, int from);
 bool start_upstream(struct mg_proxy *px, struct mg_proxy_pair *p);
 bool proxy_authorize(struct mg_proxy_pair *p, const char *peer_id, const char *image);
 void proxy_event(struct mg_proxy_pair *p, enum mg_proxy_event_kind kind, uint16_t verdict);
+void proxy_event_rule(struct mg_proxy_pair *p, enum mg_proxy_event_kind kind, uint16_t verdict,
+		      uint32_t rule);
 
 /* proxy_tls.c */
 bool ptls_accept(struct mg_proxy_pair *p);
@@ -86,5 +92,23 @@ void ptls_kick(struct mg_proxy *px);
 bool ptls_deadline(struct mg_proxy_pair *p, uint64_t now);
 void ptls_release(struct mg_proxy_pair *p);
 void ptls_writable(struct mg_proxy_pair *p, int side);
+bool ptls_seal_send(struct mg_proxy_pair *p, const uint8_t *b, uint32_t len, uint8_t *rec);
+void ptls_moved(struct mg_proxy_pair *p, int from, uint64_t n);
+
+/* proxy_l7.c: the HTTP gate of an ALLOW_L7 pair */
+#define RECORD_OVERHEAD (MG_TLS_HEADER_LEN + 1 + MG_TLS_TAG_LEN) /* header, inner type, tag */
+MG_RESULT pl7_init(struct mg_proxy *px, int socket_id);
+void pl7_free(struct mg_proxy *px);
+bool pl7_admit(struct mg_proxy_pair *p, bool again);
+void pl7_release(struct mg_proxy_pair *p);
+int pl7_move(struct mg_proxy_pair *p, int from);
+int pl7_requests(struct mg_proxy_pair *p, const uint8_t *in, size_t len);
+int pl7_drain(struct mg_proxy_pair *p);
+bool pl7_responses(struct mg_proxy_pair *p, const uint8_t *in, size_t len);
+uint32_t pl7_held(const struct mg_proxy_pair *p);
+bool pl7_idle(const struct mg_proxy_pair *p);
+bool pl7_closing(const struct mg_proxy_pair *p);
+bool pl7_blocked(const struct mg_proxy_pair *p);
+bool pl7_keep(struct mg_proxy_pair *p, const uint8_t *b, uint32_t len);
 
 #endif /* MG_PROXY_PRIV_H */

@@ -30,8 +30,6 @@
 #define HS_NEW_SESSION_TICKET 4
 #define HS_KEY_UPDATE 24
 #define PEER_TAG 0x70656572u /* "peer" */
-/* Room a record needs beyond its plaintext: header, inner type, tag. */
-#define RECORD_OVERHEAD (MG_TLS_HEADER_LEN + 1 + MG_TLS_TAG_LEN)
 
 static struct mg_tcp_conn *tls_conn(const struct mg_proxy_pair *p)
 {
@@ -427,6 +425,29 @@ static bool stash_bytes(struct mg_proxy_pair *p, int to, const uint8_t *b, uint3
 }
 
 /* @p n plaintext bytes came from conn[@p from]: the pair is active. */
+static void moved(struct mg_proxy_pair *p, int from, uint64_t n);
+
+void ptls_moved(struct mg_proxy_pair *p, int from, uint64_t n)
+{
+	moved(p, from, n);
+}
+
+/*
+ * Seal @p len plaintext bytes (<= MG_TLS_MAX_PLAINTEXT) into @p rec (room for
+ * len + RECORD_OVERHEAD) and queue the record on the TLS side; the caller
+ * checked the room. False: the pair must end.
+ */
+bool ptls_seal_send(struct mg_proxy_pair *p, const uint8_t *b, uint32_t len, uint8_t *rec)
+{
+	enum mg_tls_record_error e;
+	size_t n = mg_tls_seal(&p->tx, MG_TLS_APPLICATION_DATA, b, len, rec, &e);
+
+	if (!n || mg_tcp_send_copy(p->px->tcp, tls_conn(p), rec, (uint32_t)n) != (int64_t)n)
+		return false;
+	PCTR(p->px, tls_records_out, 1);
+	return true;
+}
+
 static void moved(struct mg_proxy_pair *p, int from, uint64_t n)
 {
 	struct mg_proxy *px = p->px;
@@ -505,6 +526,11 @@ static bool open_one(struct mg_proxy_pair *p, int to, size_t len, bool stash)
 	if (type != MG_TLS_APPLICATION_DATA)
 		return false;
 	moved(p, p->tls_side, plain);
+	if (p->l7 && to == UPSTREAM) /* inbound requests: the gate, or kept until it runs */
+		return stash ? pl7_keep(p, rec, (uint32_t)plain)
+			     : pl7_requests(p, rec, plain) >= 0;
+	if (p->l7 && !pl7_responses(p, rec, plain)) /* outbound responses: framed */
+		return false;
 	if (stash)
 		return stash_bytes(p, to, rec, (uint32_t)plain);
 	return mg_tcp_send_copy(px->tcp, p->conn[to], rec, (uint32_t)plain) == (int64_t)plain;
@@ -526,6 +552,14 @@ static int open_records(struct mg_proxy_pair *p)
 			rte_pktmbuf_free(junk);
 			return 1;
 		}
+		if (p->l7 && to == UPSTREAM) { /* kept requests first */
+			int r = pl7_drain(p);
+
+			if (r < 0)
+				pair_abort(p);
+			if (r <= 0 || pl7_closing(p))
+				return r;
+		}
 		need = next_record(src);
 		if (need == 0)
 			return 1;
@@ -535,8 +569,10 @@ static int open_records(struct mg_proxy_pair *p)
 			pair_abort(p);
 			return -1;
 		}
+		/* the gate may also release the head it holds */
 		if (need > RECORD_OVERHEAD &&
-		    mg_tcp_send_space(px->tcp, dst) < (uint32_t)need - RECORD_OVERHEAD) {
+		    mg_tcp_send_space(px->tcp, dst) <
+			    (uint32_t)need - RECORD_OVERHEAD + (to == UPSTREAM ? pl7_held(p) : 0)) {
 			mg_tcp_want_writable(dst);
 			return 0;
 		}
@@ -545,6 +581,10 @@ static int open_records(struct mg_proxy_pair *p)
 			pair_abort(p);
 			return -1;
 		}
+		if (to == UPSTREAM && pl7_closing(p))
+			return 1;
+		if (to == UPSTREAM && pl7_blocked(p))
+			return 0; /* requests wait for responses: take no more records */
 	}
 	return 1;
 }
@@ -569,6 +609,10 @@ static int seal_records(struct mg_proxy_pair *p)
 		n = RTE_MIN(mg_tcp_recv_ready(src), (uint32_t)MG_TLS_MAX_PLAINTEXT);
 		n = RTE_MIN(n, space - RECORD_OVERHEAD);
 		mg_tcp_recv_copy(px->tcp, src, buf + MG_TLS_HEADER_LEN, n);
+		if (p->l7 && !pl7_responses(p, buf + MG_TLS_HEADER_LEN, n)) { /* inbound: framed */
+			pair_abort(p);
+			return -1;
+		}
 		len = mg_tls_seal(&p->tx, MG_TLS_APPLICATION_DATA, buf + MG_TLS_HEADER_LEN, n, buf,
 				  &e);
 		/* A record cut short would corrupt the stream: the room was checked. */

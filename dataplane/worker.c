@@ -361,6 +361,7 @@ MG_RESULT mg_worker_tcp_init(struct mg_worker *w, const struct mg_tcp_params *p,
 		mg_proxy_free(&w->proxy);
 		return -1;
 	}
+	w->proxy.worker = w->index; /* request IDs and authorize_http's scratch */
 	w->tcp_on = true;
 	return 0;
 }

@@ -10,7 +10,10 @@
  * corrupted record closes it (bad_record_mac); a ClientHello that never
  * completes is reset at the deadline; a denied ID gets access_denied and no
  * upstream; more clients than jobs wait their turn and all complete; a swap
- * that takes the permission away closes the live pair.
+ * that takes the permission away closes the live pair. With ALLOW_L7: the
+ * inbound gate (requests opened from records, a pipelined 403 sealed after
+ * the owed response) and the outbound one (the local client's requests
+ * sealed toward an OpenSSL server that proves the upstream's ID).
  */
 #include "proxy_sim.h"
 #include "tls_fixture.h"
@@ -37,19 +40,43 @@ static int policy_token;
 
 /* ---- the policy's answers ---------------------------------------------- */
 
+static bool l7; /* the policy asks for per-request checks */
+static const struct mg_proxy_l7_conf l7_settings;
+
 static enum mg_proxy_admit authorize(const void *pol, const struct mg_proxy_authz_req *r,
 				     uint16_t *v, uint32_t *rule)
 {
 	(void)pol;
 	*rule = 7;
 	*v = r->peer_id && strcmp(r->peer_id, allowed_id) == 0 ? 0 : 10;
-	return *v == 0 ? MG_PROXY_ALLOW : MG_PROXY_DENY;
+	return *v != 0 ? MG_PROXY_DENY : l7 ? MG_PROXY_ALLOW_L7 : MG_PROXY_ALLOW;
 }
+
+/* L7: everything under /admin is denied. */
+static bool authorize_http(const void *pol, const struct mg_proxy_http_req *r, uint16_t *v,
+			   uint32_t *rule)
+{
+	(void)pol;
+	*v = 0;
+	*rule = 8;
+	assert_string_equal(r->conn->peer_id, allowed_id);
+	return !(r->path_len >= 6 && memcmp(r->path, "/admin", 6) == 0);
+}
+
+static const struct mg_proxy_l7_conf *l7_conf(const void *pol)
+{
+	(void)pol;
+	return &l7_settings;
+}
+
+static bool outbound; /* the client is our workload "web", the upstream proves "client" */
 
 static const char *workload_id(const void *pol, uint32_t ip, uint16_t port)
 {
 	(void)pol;
 	(void)port;
+	if (outbound)
+		return ip == IP_C ? WEB_ID : ip == IP_S ? CLIENT_ID : NULL;
 	return ip == IP_S ? WEB_ID : NULL;
 }
 
@@ -84,6 +111,8 @@ struct tcli {
 	BIO *rb, *wb;
 	bool connected, closed, peer_fin, hs_done, failed;
 	uint64_t tx, tx_total, rx, rx_bad;
+	char *capture;        /* non-NULL: what it reads is kept here, not checked */
+	size_t capture_len;
 };
 
 static struct tcli cl[8];
@@ -163,6 +192,12 @@ static void tcli_pump(struct tcli *t)
 		t->tx += (uint64_t)len;
 	}
 	while ((r = SSL_read(t->ssl, buf, sizeof(buf))) > 0) {
+		if (t->capture) {
+			memcpy(t->capture + t->capture_len, buf, (size_t)r);
+			t->capture_len += (size_t)r;
+			t->capture[t->capture_len] = '\0';
+			continue;
+		}
 		for (int i = 0; i < r; i++)
 			if (buf[i] != stream_byte(2, t->rx + (uint64_t)i))
 				t->rx_bad++;
@@ -249,8 +284,130 @@ static int tls_setup(void **state)
 	return 0;
 }
 
+static int tls_teardown(void **state);
+
+static int l7_setup(void **state)
+{
+	l7 = true;
+	tls_setup(state);
+	teardown(NULL);
+	sim_extra.env.authorize_http = authorize_http;
+	sim_extra.env.l7_conf = l7_conf;
+	start(0, 16, true);
+	mg_proxy_set_policy(&N->px, &policy_token);
+	return 0;
+}
+
+/* ---- an OpenSSL server on the server stack (outbound) -------------------- */
+
+struct tsrv {
+	struct mg_tcp_conn *c;
+	SSL *ssl;
+	BIO *rb, *wb;
+	char rx[4096];
+	size_t rx_len;
+};
+
+static struct tsrv tsrv;
+static SSL_CTX *server_ctx;
+
+static void tsrv_event(void *user, struct mg_tcp_conn *c, unsigned ev)
+{
+	struct tsrv *t = user;
+	struct rte_mbuf *m;
+
+	if (ev & MG_TCP_EV_CLOSED) {
+		t->c = NULL;
+		return;
+	}
+	while (mg_tcp_recv(&N->st[SS], c, UINT32_MAX, &m) > 0) {
+		for (struct rte_mbuf *x = m; x; x = x->next)
+			BIO_write(t->rb, rte_pktmbuf_mtod(x, void *), x->data_len);
+		rte_pktmbuf_free(m);
+	}
+}
+
+static void *tsrv_accept(void *lu, struct mg_tcp_conn *c)
+{
+	X509 *cert = read_pem("svid", "client", "pem", false);
+	EVP_PKEY *key = read_pem("svid", "client", "key", true);
+
+	(void)lu;
+	tsrv.c = c;
+	tsrv.ssl = SSL_new(server_ctx);
+	assert_int_equal(SSL_use_certificate(tsrv.ssl, cert), 1);
+	assert_int_equal(SSL_use_PrivateKey(tsrv.ssl, key), 1);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	tsrv.rb = BIO_new(BIO_s_mem());
+	tsrv.wb = BIO_new(BIO_s_mem());
+	SSL_set_bio(tsrv.ssl, tsrv.rb, tsrv.wb);
+	SSL_set_accept_state(tsrv.ssl);
+	return &tsrv;
+}
+
+static const struct mg_tcp_ops tsrv_ops = { .accept = tsrv_accept, .event = tsrv_event };
+
+/* Once per step: handshake, read what came, flush what it wrote. */
+static void tsrv_pump(void)
+{
+	char *out;
+	long n;
+	int r;
+
+	serve();
+	if (!tsrv.ssl || !tsrv.c)
+		return;
+	while ((r = SSL_read(tsrv.ssl, tsrv.rx + tsrv.rx_len,
+			     (int)(sizeof(tsrv.rx) - 1 - tsrv.rx_len))) > 0) {
+		tsrv.rx_len += (size_t)r;
+		tsrv.rx[tsrv.rx_len] = '\0';
+	}
+	ERR_clear_error();
+	n = BIO_get_mem_data(tsrv.wb, &out);
+	if (n > 0) {
+		int64_t sent = mg_tcp_send_copy(&N->st[SS], tsrv.c, out, (uint32_t)n);
+
+		char sink[4096];
+
+		for (int64_t left = sent; left > 0; left -= (int64_t)sizeof(sink))
+			BIO_read(tsrv.wb, sink, (int)RTE_MIN(left, (int64_t)sizeof(sink)));
+	}
+}
+
+static int l7_out_setup(void **state)
+{
+	l7 = true;
+	outbound = true;
+	memset(&tsrv, 0, sizeof(tsrv));
+	server_ctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX_set_min_proto_version(server_ctx, TLS1_3_VERSION);
+	tls_setup(state);
+	teardown(NULL);
+	allowed_id = WEB_ID; /* the local client, whose SVID we present */
+	sim_extra.kind = MG_PROXY_OUTBOUND;
+	sim_extra.env.authorize_http = authorize_http;
+	sim_extra.env.l7_conf = l7_conf;
+	sim_extra.each_step = tsrv_pump;
+	start(0, 16, false);
+	assert_true(mg_tcp_listen(&N->st[SS], IP_S, PORT_S, 16, &tsrv_ops, NULL) >= 0);
+	mg_proxy_set_policy(&N->px, &policy_token);
+	return 0;
+}
+
+static int l7_out_teardown(void **state)
+{
+	SSL_free(tsrv.ssl);
+	SSL_CTX_free(server_ctx);
+	memset(&tsrv, 0, sizeof(tsrv));
+	outbound = false;
+	sim_extra.kind = MG_PROXY_INBOUND;
+	return tls_teardown(state);
+}
+
 static int tls_teardown(void **state)
 {
+	l7 = false;
 	tcli_free();
 	teardown(state);
 	mg_tls_svc_free(&svc);
@@ -391,6 +548,94 @@ static void swap_closes_what_it_denies(void **state)
 	assert_true(t->peer_fin || t->closed);
 }
 
+static char l7_rx[4096];
+
+static bool l7_answered(void)
+{
+	return strstr(l7_rx, "403 Forbidden") != NULL;
+}
+
+/* ALLOW_L7 on the inbound listener: requests opened from records pass the
+ * gate, responses are framed on their way into records, the 403 is sealed. */
+static void l7_inbound_gate(void **state)
+{
+	static const char reqs[] = "GET /ok/../x HTTP/1.1\r\nHost: web\r\n\r\n"
+				   "GET /admin HTTP/1.1\r\nHost: web\r\n\r\n";
+	static const char fwd[] = "GET /x HTTP/1.1\r\nHost: web\r\n\r\n";
+	static const char ok[] = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+	struct tcli *t = tcli_connect(n_cli++, "client");
+	char got[256] = "";
+	struct rte_mbuf *m;
+
+	(void)state;
+	t->capture = l7_rx;
+	l7_rx[0] = '\0';
+	run_for(200000);
+	assert_true(t->hs_done);
+	srv = server_app(0); /* connected after the verdict, before any request */
+	assert_non_null(srv);
+	srv->auto_read = false;
+	assert_int_equal(SSL_write(t->ssl, reqs, (int)strlen(reqs)), (int)strlen(reqs));
+	run_for(100000);
+	if (mg_tcp_recv(&N->st[SS], srv->c, sizeof(got) - 1, &m) > 0) {
+		memcpy(got, rte_pktmbuf_mtod(m, void *), m->data_len);
+		rte_pktmbuf_free(m);
+	}
+	assert_string_equal(got, fwd); /* the denied one waits: a response is owed */
+	assert_null(strstr(l7_rx, "403"));
+	assert_int_equal(mg_tcp_send_copy(&N->st[SS], srv->c, ok, strlen(ok)), strlen(ok));
+	assert_true(run_until(l7_answered, 1000000));
+	assert_true(strncmp(l7_rx, ok, strlen(ok)) == 0);
+	assert_non_null(strstr(l7_rx + strlen(ok), "request 0-2 denied by policy"));
+	assert_int_equal(PX(l7_allowed), 1);
+	assert_int_equal(PX(l7_denied), 1);
+	assert_int_equal(PX(tls_bad_record), 0);
+}
+
+static char out_rx[4096];
+
+static bool out_answered(void)
+{
+	struct app *a = &N->apps[0];
+	struct rte_mbuf *m;
+
+	while (a->c && mg_tcp_recv(&N->st[SC], a->c, UINT32_MAX, &m) > 0) {
+		for (struct rte_mbuf *x = m; x; x = x->next) {
+			size_t k = strlen(out_rx);
+
+			memcpy(out_rx + k, rte_pktmbuf_mtod(x, void *), x->data_len);
+			out_rx[k + x->data_len] = '\0';
+		}
+		rte_pktmbuf_free(m);
+	}
+	return strstr(out_rx, "403 Forbidden") != NULL;
+}
+
+/* ALLOW_L7 on the outbound listener: the local client's plaintext passes the
+ * gate and is sealed toward the upstream, responses are framed as opened. */
+static void l7_outbound_gate(void **state)
+{
+	static const char reqs[] = "GET /a/%2e/b HTTP/1.1\r\nHost: backend\r\n\r\n"
+				   "GET /admin HTTP/1.1\r\nHost: backend\r\n\r\n";
+	static const char ok[] = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+	struct app *c = client_connect(0);
+
+	(void)state;
+	c->auto_read = false;
+	out_rx[0] = '\0';
+	run_for(200000);
+	assert_int_equal(PX(tls_established), 1);
+	assert_int_equal(PX(l7_admitted), 1);
+	assert_int_equal(mg_tcp_send_copy(&N->st[SC], c->c, reqs, strlen(reqs)), strlen(reqs));
+	run_for(100000);
+	assert_string_equal(tsrv.rx, "GET /a/b HTTP/1.1\r\nHost: backend\r\n\r\n");
+	assert_int_equal(SSL_write(tsrv.ssl, ok, (int)strlen(ok)), (int)strlen(ok));
+	assert_true(run_until(out_answered, 1000000));
+	assert_true(strncmp(out_rx, ok, strlen(ok)) == 0);
+	assert_int_equal(PX(l7_allowed), 1);
+	assert_int_equal(PX(l7_denied), 1);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +646,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(more_clients_than_jobs_wait, tls_setup,
 						tls_teardown),
 		cmocka_unit_test_setup_teardown(swap_closes_what_it_denies, tls_setup, tls_teardown),
+		cmocka_unit_test_setup_teardown(l7_inbound_gate, l7_setup, tls_teardown),
+		cmocka_unit_test_setup_teardown(l7_outbound_gate, l7_out_setup, l7_out_teardown),
 	};
 
 	int rc;
