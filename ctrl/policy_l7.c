@@ -59,6 +59,27 @@ static void literal(const char *path, char *out)
 	strcpy(o, prefix ? "" : "\\z");
 }
 
+/*
+ * The author's regex, a final "$" made "\z": paths hold no newline, and
+ * hyperscan's "$" (also before a final newline, as in PCRE) costs twice the
+ * scan time of "\z" with 1 000 such patterns. An escaped "\$" stays.
+ */
+static void regex(const char *re, char *out)
+{
+	size_t k = strlen(re), bs = 0;
+
+	if (k == 0) {
+		*out = '\0';
+		return;
+	}
+	while (bs < k - 1 && re[k - 2 - bs] == '\\')
+		bs++;
+	if (k > 0 && re[k - 1] == '$' && bs % 2 == 0)
+		sprintf(out, "%.*s\\z", (int)(k - 1), re);
+	else
+		strcpy(out, re);
+}
+
 struct patterns {
 	uint32_t n;
 	const char **expr;
@@ -96,7 +117,9 @@ static MG_RESULT patterns_make(const struct mg_policy *p, struct patterns *v)
 			const char *s = sref(p, CAT(p, r[i].paths.off, struct strref)[j]);
 
 			if (s[0] == '~') {
-				v->expr[v->n] = s + 1;
+				regex(s + 1, b);
+				v->expr[v->n] = b;
+				b += strlen(b) + 1;
 			} else {
 				literal(s, b);
 				v->expr[v->n] = b;

@@ -784,7 +784,7 @@ static int parse_l7(struct ctx *c, const config_setting_t *root)
 	if (ms == NULL)
 		return 0;
 	if (config_setting_type(ms) != CONFIG_TYPE_BOOL)
-		return fail(c, ms, CONFIG_VALUE, "l7.merge_slashes", "expected true or false");
+		return fail(c, ms, CONFIG_TYPE, "l7.merge_slashes", "expected true or false");
 	l7->merge_slashes = config_setting_get_bool(ms) != 0;
 	return 0;
 }
