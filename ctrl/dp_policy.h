@@ -4,10 +4,13 @@
  * The policy's answers for the workers (dp_policy.c): authorization, the
  * workload behind an address, the TLS state, the generation.
  *
- * Verdicts are the policy's (enum mg_authz) plus two of the data path's:
+ * Verdicts are the policy's (enum mg_authz) plus one of the data path's:
  * a plaintext client (tcp, outbound) whose source address maps to no
- * workload, and a connection the policy admits only for per-request HTTP
- * checks (allow_l7), refused until the HTTP layer runs.
+ * workload. A connection the policy admits only for per-request HTTP checks
+ * is MG_PROXY_ALLOW_L7 with verdict allow_l7; each of its requests is then
+ * decided by authorize_http (verdict allow, deny_rule, deny_no_rule...).
+ * MG_DP_VERDICT_NEEDS_L7 is no longer produced: it stays named for audit
+ * records written before the HTTP layer ran.
  */
 #ifndef MG_DP_POLICY_H
 #define MG_DP_POLICY_H
