@@ -242,6 +242,9 @@ uint32_t mg_policy_n_workloads(const struct mg_policy *p);
 uint32_t mg_policy_n_services(const struct mg_policy *p);
 uint32_t mg_policy_n_trust_domains(const struct mg_policy *p);
 
+/** Does rule @p id have HTTP terms (methods, paths or hosts)? False if out of range. */
+bool mg_policy_rule_has_http(const struct mg_policy *p, uint32_t id);
+
 /** Name of rule @p id (from mg_policy_authorize()), NULL if out of range. */
 const char *mg_policy_rule_name(const struct mg_policy *p, uint32_t id);
 

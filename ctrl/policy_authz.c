@@ -38,6 +38,11 @@ const char *mg_policy_rule_name(const struct mg_policy *p, uint32_t id)
 	return sref(p, CAT(p, p->rules.off, struct a_rule)[id].name);
 }
 
+bool mg_policy_rule_has_http(const struct mg_policy *p, uint32_t id)
+{
+	return id < p->rules.n && CAT(p, p->rules.off, struct a_rule)[id].has_http;
+}
+
 void mg_policy_tls(const struct mg_policy *p, struct mg_policy_tls_view *out)
 {
 	out->min_version = p->tls_min;
