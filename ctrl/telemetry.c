@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "telemetry.h"
+#include "telemetry_rules.h"
 #include "telemetry_tls.h"
 
 #include <errno.h>
@@ -644,6 +645,12 @@ static int cmd_peers(const char *cmd, const char *params, struct rte_tel_data *d
 	return mg_tel_peers(tel_gw, params, d);
 }
 
+static int cmd_l7_rules(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	return mg_tel_l7_rules(tel_gw, params, d);
+}
+
 MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 {
 	static const struct {
@@ -671,6 +678,8 @@ MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 		  "mTLS: handshakes, verdicts, SVID refusals and record errors by reason, the node's SVIDs. No parameters." },
 		{ "/meshgw/peers", cmd_peers,
 		  "Proxied connections: listener, client, peer SPIFFE ID, rule, generation, 32 per reply. Parameter: how many to skip." },
+		{ "/meshgw/l7/rules", cmd_l7_rules,
+		  "Active generation; per rule with HTTP terms: name, requests allowed and denied (restart with each generation), 64 per reply. Parameter: how many to skip." },
 		{ "/meshgw/audit", cmd_audit,
 		  "Audit log head index and hash, last checkpoint. No parameters." },
 		{ "/meshgw/attest", cmd_attest,
