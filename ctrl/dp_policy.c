@@ -106,8 +106,6 @@ const char *mg_dp_verdict_name(uint16_t v)
 		return mg_authz_name((enum mg_authz)v);
 	if (v == MG_DP_VERDICT_NO_WORKLOAD)
 		return "deny_no_workload_at_source";
-	if (v == MG_DP_VERDICT_NEEDS_L7)
-		return "deny_needs_l7";
 	if (v == MG_PROXY_VERDICT_UPSTREAM_ID)
 		return "deny_upstream_id_changed";
 	return "unknown";

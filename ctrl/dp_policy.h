@@ -9,8 +9,8 @@
  * workload. A connection the policy admits only for per-request HTTP checks
  * is MG_PROXY_ALLOW_L7 with verdict allow_l7; each of its requests is then
  * decided by authorize_http (verdict allow, deny_rule, deny_no_rule...).
- * MG_DP_VERDICT_NEEDS_L7 is no longer produced: it stays named for audit
- * records written before the HTTP layer ran.
+ * (Before the HTTP layer, such a connection was refused as deny_needs_l7;
+ * audit records written then keep that name as text.)
  */
 #ifndef MG_DP_POLICY_H
 #define MG_DP_POLICY_H
@@ -21,8 +21,7 @@
 #include "proxy.h"
 
 #define MG_DP_VERDICT_NO_WORKLOAD (MG_AUTHZ__COUNT)
-#define MG_DP_VERDICT_NEEDS_L7 (MG_AUTHZ__COUNT + 1)
-#define MG_DP_VERDICTS (MG_AUTHZ__COUNT + 2)
+#define MG_DP_VERDICTS (MG_AUTHZ__COUNT + 1)
 
 _Static_assert(MG_DP_VERDICTS <= MG_PROXY_AUTHZ_MAX, "proxy counts too few verdicts");
 
