@@ -154,6 +154,29 @@ static void http_requests_per_worker(void **state)
 	assert_false(mg_dp_policy_env.l7_conf(NULL)->h2_downgrade);
 }
 
+/* The policy's l7 group reaches the workers through the generation. */
+static void l7_conf_from_the_policy(void **state)
+{
+	static const char text[] =
+		TD2 "l7 = { on_deny = \"close\"; merge_slashes = true; h2 = \"downgrade\"; };\n";
+	struct mg_policy_src *src = parse_ok(text, DATA);
+	struct mg_policy *p = NULL;
+	struct mg_gen *g;
+	const struct mg_proxy_l7_conf *c;
+
+	(void)state;
+	assert_int_equal(mg_policy_compile(src, &p), 0);
+	mg_policy_src_free(src);
+	g = mg_gen_new(p);
+	assert_non_null(g);
+	assert_int_equal(mg_gen_build_l7(g, 0), 0); /* 0 workers: one scratch */
+	c = mg_dp_policy_env.l7_conf(g);
+	assert_true(c->close_on_deny);
+	assert_true(c->merge_slashes);
+	assert_true(c->h2_downgrade);
+	mg_gen_free(g);
+}
+
 static void workload_behind_an_address_or_service(void **state)
 {
 	const struct mg_proxy_env *e = &mg_dp_policy_env;
@@ -208,6 +231,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(verdicts_as_the_proxy_counts_them, setup, teardown),
 		cmocka_unit_test_setup_teardown(http_requests_per_worker, setup, teardown),
+		cmocka_unit_test(l7_conf_from_the_policy),
 		cmocka_unit_test_setup_teardown(workload_behind_an_address_or_service, setup,
 						teardown),
 		cmocka_unit_test(tls_state_lives_until_the_last_reference),
