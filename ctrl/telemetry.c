@@ -679,7 +679,8 @@ MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 		{ "/meshgw/peers", cmd_peers,
 		  "Proxied connections: listener, client, peer SPIFFE ID, rule, generation, 32 per reply. Parameter: how many to skip." },
 		{ "/meshgw/l7/rules", cmd_l7_rules,
-		  "Active generation; per rule with HTTP terms: name, requests allowed and denied (restart with each generation), 64 per reply. Parameter: how many to skip." },
+		  /* help < RTE_TEL_MAX_STRING_LEN (128) or DPDK refuses the command */
+		  "Per rule with HTTP terms: requests allowed, denied in this generation, 64 per reply. Parameter: how many to skip." },
 		{ "/meshgw/audit", cmd_audit,
 		  "Audit log head index and hash, last checkpoint. No parameters." },
 		{ "/meshgw/attest", cmd_attest,
