@@ -28,10 +28,39 @@ static enum mg_proxy_admit dp_authorize(const void *gen, const struct mg_proxy_a
 	}
 	a = mg_policy_authorize(p, r->peer_id, rte_be_to_cpu_32(r->dst_ip),
 				rte_be_to_cpu_16(r->dst_port), r->image, rule);
-	/* Until the HTTP layer runs, a connection that needs per-request checks
-	 * cannot have them: it is refused rather than let through unchecked. */
-	*verdict = a == MG_AUTHZ_ALLOW_L7 ? MG_DP_VERDICT_NEEDS_L7 : (uint16_t)a;
-	return a == MG_AUTHZ_ALLOW ? MG_PROXY_ALLOW : MG_PROXY_DENY;
+	*verdict = (uint16_t)a;
+	/* ALLOW_L7: the proxy checks each request with dp_authorize_http(). */
+	return a == MG_AUTHZ_ALLOW ? MG_PROXY_ALLOW
+	       : a == MG_AUTHZ_ALLOW_L7 ? MG_PROXY_ALLOW_L7 : MG_PROXY_DENY;
+}
+
+/* One request of an ALLOW_L7 connection, on worker r->worker's scratch and counters. */
+static bool dp_authorize_http(const void *gen, const struct mg_proxy_http_req *r,
+			      uint16_t *verdict, uint32_t *rule)
+{
+	const struct mg_policy *p = mg_gen_policy(gen);
+	const struct mg_proxy_authz_req *c = r->conn;
+	struct mg_policy_http_req q = { r->method, r->host, r->path, r->method_len,
+					r->host_len, r->path_len };
+	enum mg_authz a;
+
+	*rule = MG_POLICY_NO_RULE;
+	if (!p || !c->peer_id) {
+		*verdict = p ? MG_DP_VERDICT_NO_WORKLOAD : MG_AUTHZ_DENY_ALL_POLICY;
+		return false;
+	}
+	a = mg_policy_authorize_http(p, mg_gen_l7(gen), r->worker, c->peer_id,
+				     rte_be_to_cpu_32(c->dst_ip), rte_be_to_cpu_16(c->dst_port),
+				     c->image, &q, rule);
+	*verdict = (uint16_t)a;
+	return a == MG_AUTHZ_ALLOW;
+}
+
+static const struct mg_proxy_l7_conf *dp_l7_conf(const void *gen)
+{
+	static const struct mg_proxy_l7_conf defaults; /* keep, no merging, refuse h2 */
+
+	return gen ? &((const struct mg_gen *)gen)->l7_conf : &defaults;
 }
 
 static const char *dp_workload_id(const void *gen, uint32_t ip, uint16_t port)
@@ -64,6 +93,8 @@ static uint64_t dp_generation(const void *gen)
 
 const struct mg_proxy_env mg_dp_policy_env = {
 	.authorize = dp_authorize,
+	.authorize_http = dp_authorize_http,
+	.l7_conf = dp_l7_conf,
 	.workload_id = dp_workload_id,
 	.tls_set = dp_tls_set,
 	.generation = dp_generation,
@@ -75,8 +106,6 @@ const char *mg_dp_verdict_name(uint16_t v)
 		return mg_authz_name((enum mg_authz)v);
 	if (v == MG_DP_VERDICT_NO_WORKLOAD)
 		return "deny_no_workload_at_source";
-	if (v == MG_DP_VERDICT_NEEDS_L7)
-		return "deny_needs_l7";
 	if (v == MG_PROXY_VERDICT_UPSTREAM_ID)
 		return "deny_upstream_id_changed";
 	return "unknown";

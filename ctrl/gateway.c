@@ -384,6 +384,7 @@ MG_RESULT mg_gateway_start(struct mg_gateway *gw)
 	MG_GUARD(open_ports(gw));
 	MG_GUARD(mg_publish_init(&gw->pub, gw->n_workers, NULL, mg_gen_free));
 	MG_GUARD(mg_loader_init(&gw->loader, &gw->cfg, gw->audit, &gw->pub));
+	gw->loader.workers = gw->n_workers; /* each gets its own L7 scratch */
 	/* Before the boot load: each generation is published with its TLS state. */
 	MG_GUARD(mg_gw_tls_init(gw));
 	/* The persisted snapshot (or deny-all) is published before any worker runs. */

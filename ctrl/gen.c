@@ -17,7 +17,20 @@ struct mg_gen *mg_gen_new(struct mg_policy *p)
 		return NULL;
 	}
 	g->policy = p;
+	{
+		struct mg_policy_l7_settings l7;
+
+		mg_policy_l7_get(p, &l7);
+		g->l7_conf = (struct mg_proxy_l7_conf){ .close_on_deny = l7.close_on_deny,
+							.merge_slashes = l7.merge_slashes,
+							.h2_downgrade = l7.h2_downgrade };
+	}
 	return g;
+}
+
+MG_RESULT mg_gen_build_l7(struct mg_gen *g, uint16_t workers)
+{
+	return mg_policy_l7_build(g->policy, workers ? workers : 1, &g->l7);
 }
 
 void mg_gen_free(void *gen)
@@ -27,6 +40,7 @@ void mg_gen_free(void *gen)
 	if (!g)
 		return;
 	mg_tls_set_put(g->tls);
+	mg_policy_l7_free(g->l7);
 	mg_policy_free(g->policy);
 	free(g);
 }

@@ -205,9 +205,13 @@ static int build_policy(struct mg_loader *l, struct attempt *a, struct mg_gen **
 
 	if (compile_policy(l, a, &p, why) < 0)
 		return -1;
-	*why = MG_LOAD_REFUSED_TLS;
 	g = mg_gen_new(p);
-	if (!g || (l->attach && l->attach(l->attach_ctx, g) < 0)) {
+	if (!g || mg_gen_build_l7(g, l->workers) < 0) { /* a regex hyperscan refuses */
+		mg_gen_free(g);
+		return -1;
+	}
+	*why = MG_LOAD_REFUSED_TLS;
+	if (l->attach && l->attach(l->attach_ctx, g) < 0) {
 		mg_gen_free(g);
 		return -1;
 	}

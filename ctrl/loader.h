@@ -86,6 +86,8 @@ struct mg_loader {
 	 * gateway builds its TLS state there; failing refuses the snapshot. */
 	MG_RESULT (*attach)(void *ctx, struct mg_gen *g);
 	void *attach_ctx;
+	/* Workers that read the generations: each gets an L7 scratch (0 counts as 1). */
+	uint16_t workers;
 
 	uint64_t accepted, unchanged, alarms;
 	uint64_t refused[MG_LOAD_REFUSED__COUNT];

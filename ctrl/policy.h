@@ -52,7 +52,7 @@
 #define MG_POLICY_MAX_TLS_LIST 16           /* ciphersuites, groups, sigalgs */
 #define MG_POLICY_NAME_MAX 63               /* [a-z0-9][a-z0-9._-]* */
 #define MG_POLICY_METHOD_MAX 20             /* [A-Z]+ */
-#define MG_POLICY_HTTP_PATH_MAX 1024
+#define MG_POLICY_HTTP_PATH_MAX 1024      /* also a regex path, "~" included */
 #define MG_POLICY_HOST_MAX 253
 #define MG_POLICY_BUNDLE_MAX (256u << 10)   /* PEM bytes per trust domain */
 #define MG_POLICY_BUNDLE_CERTS 64           /* certificates per trust domain */
@@ -127,6 +127,14 @@ struct mg_policy_rule {
 	unsigned line;
 };
 
+/* l7 = { on_deny; merge_slashes; h2; }: how the workers treat HTTP on
+ * ALLOW_L7 connections. Defaults: keep, false, refuse. */
+struct mg_policy_l7_settings {
+	bool close_on_deny; /* on_deny = "close" */
+	bool merge_slashes; /* "//" reads as "/" before matching and forwarding */
+	bool h2_downgrade;  /* h2 = "downgrade": ALPN picks http/1.1 or none; else refused */
+};
+
 /** A parsed policy. Arrays are sorted by name; indices refer to them. */
 struct mg_policy_src {
 	uint32_t n_tds;
@@ -138,6 +146,7 @@ struct mg_policy_src {
 	struct mg_policy_service *services;
 	uint32_t n_rules;
 	struct mg_policy_rule *rules;
+	struct mg_policy_l7_settings l7;
 	struct mg_policy_pool *pool; /* owns everything above */
 };
 
@@ -233,6 +242,9 @@ uint32_t mg_policy_n_workloads(const struct mg_policy *p);
 uint32_t mg_policy_n_services(const struct mg_policy *p);
 uint32_t mg_policy_n_trust_domains(const struct mg_policy *p);
 
+/** Does rule @p id have HTTP terms (methods, paths or hosts)? False if out of range. */
+bool mg_policy_rule_has_http(const struct mg_policy *p, uint32_t id);
+
 /** Name of rule @p id (from mg_policy_authorize()), NULL if out of range. */
 const char *mg_policy_rule_name(const struct mg_policy *p, uint32_t id);
 
@@ -284,12 +296,50 @@ enum mg_authz mg_policy_authorize(const struct mg_policy *p, const char *peer_id
 				  uint32_t dst_ip, uint16_t dst_port,
 				  const char *image_digest, uint32_t *rule_id);
 
-/** One HTTP request for mg_policy_authorize_http(). */
+/** One HTTP request for mg_policy_authorize_http() (strings need no NUL). */
 struct mg_policy_http_req {
-	const char *method; /* "GET" */
-	const char *host;   /* Host / :authority; a ":port" suffix is ignored */
-	const char *path;   /* as sent; matching stops at '?' or '#' */
+	const char *method; /* "GET"; NULL: none */
+	const char *host;   /* Host / :authority; a ":port" suffix is ignored; NULL: none */
+	const char *path;   /* normalized; matching stops at '?' or '#'; NULL: "" */
+	uint32_t method_len, host_len, path_len;
 };
+
+/**
+ * The L7 matcher of one compiled policy (policy_l7.c): every rule's path
+ * terms in one hyperscan block-mode database, a scratch and a match table
+ * per worker, and the per-rule allow/deny counters per worker. Built on the
+ * control thread before publication, freed with its generation.
+ */
+struct mg_policy_l7;
+
+/**
+ * Compile @p p's path terms (regex "~...", exact, "/prefix/\*") into one
+ * database and allocate what @p workers workers need (>= 1). A pattern
+ * hyperscan refuses fails with MG_ERR_CONFIG_VALUE naming the rule.
+ * A policy with no path term gets a matcher without database.
+ */
+MG_RESULT mg_policy_l7_build(const struct mg_policy *p, uint16_t workers,
+			     struct mg_policy_l7 **out);
+
+/**
+ * NULL if hyperscan compiles regex @p re (without the "~") as
+ * mg_policy_l7_build() will, else why not (a static or thread-local sentence).
+ */
+const char *mg_policy_regex_check(const char *re);
+
+/** Free a matcher (after the RCU grace period). NULL is fine. */
+void mg_policy_l7_free(struct mg_policy_l7 *l7);
+
+/** Workers the matcher was built for; bytes of its database (0: none). */
+uint16_t mg_policy_l7_workers(const struct mg_policy_l7 *l7);
+size_t mg_policy_l7_db_size(const struct mg_policy_l7 *l7);
+
+/** Requests rule @p rule allowed and denied, summed over the workers (any thread). */
+void mg_policy_l7_rule_counts(const struct mg_policy_l7 *l7, uint32_t rule,
+			      uint64_t *allowed, uint64_t *denied);
+
+/** The policy's `l7` group. */
+void mg_policy_l7_get(const struct mg_policy *p, struct mg_policy_l7_settings *out);
 
 /**
  * Decide one request on a connection admitted with ALLOW_L7: the same
@@ -297,11 +347,17 @@ struct mg_policy_http_req {
  * @p req (a rule matches if every list it has contains a match). A matching
  * deny rule denies (DENY_RULE), else a matching allow rule allows (ALLOW),
  * else DENY_NO_RULE. Methods compare exactly; hosts case-insensitively,
- * "*.example.org" matching any name below example.org; paths byte for byte,
- * "/api/\*" matching any path starting with "/api/". Callers normalize the
- * path (percent-decoding, dot segments) before asking.
+ * "*.example.org" matching any name below example.org; paths through
+ * @p l7's database: exact byte for byte, "/api/\*" any path starting with
+ * "/api/", "~re" where the regex matches. Callers normalize the path
+ * (percent-decoding, dot segments) before asking.
+ *
+ * Runs on worker @p worker (< mg_policy_l7_workers()) with its scratch and
+ * counts the deciding rule in its counters: one hs_scan at most, no
+ * allocation, lock or syscall. @p l7 NULL or @p worker out of range: DENY_ALL_POLICY.
  */
-enum mg_authz mg_policy_authorize_http(const struct mg_policy *p, const char *peer_id,
+enum mg_authz mg_policy_authorize_http(const struct mg_policy *p, struct mg_policy_l7 *l7,
+				       uint16_t worker, const char *peer_id,
 				       uint32_t dst_ip, uint16_t dst_port,
 				       const char *image_digest,
 				       const struct mg_policy_http_req *req, uint32_t *rule_id);

@@ -63,10 +63,12 @@ struct a_sel {
 	struct listref grants; /* struct a_grant, sorted by (workload, rule) */
 };
 
+/* Sorted by (workload, has_paths, rule): per request the grants without
+ * path terms are walked, those with path terms binary-searched by rule. */
 struct a_grant {
 	uint64_t port_mask; /* bit i: the workload's i-th port */
 	uint32_t workload, rule;
-	uint8_t action, has_http;
+	uint8_t action, has_http, has_paths;
 };
 
 struct a_addr {
@@ -88,6 +90,7 @@ struct mg_policy {
 	struct listref addr_slots; /* struct a_addr */
 	uint16_t tls_min;
 	struct strref tls_suites, tls_groups, tls_sigalgs;
+	uint8_t l7_close_on_deny, l7_merge_slashes, l7_h2_downgrade; /* policy group l7 */
 };
 
 #define CAT(p, off, type) ((const type *)((const uint8_t *)(p) + (off)))
@@ -115,5 +118,34 @@ static inline const char *sref(const struct mg_policy *p, struct strref s)
 {
 	return CAT(p, s.off, char);
 }
+
+/*
+ * The L7 matcher (policy_l7.c builds it, policy_authz.c scans with it).
+ * Hyperscan reports pattern ids: a pattern's id is its rule's index.
+ */
+#define L7_MAX_HITS 64 /* rules listed per scan; more: stamps alone, walked */
+
+struct hs_database;
+struct hs_scratch;
+
+/* One worker's part, written by that worker only (own cache lines). */
+struct l7_worker {
+	struct hs_scratch *scratch;
+	uint32_t seq;           /* this request's stamp (never 0) */
+	uint32_t n_hits;
+	bool overflow;          /* more than L7_MAX_HITS rules matched */
+	uint32_t hits[L7_MAX_HITS];
+	uint32_t *stamp;        /* per rule: seq of the last request whose path it matched */
+	uint64_t *ctr;          /* per rule: [2 * rule] allowed, [2 * rule + 1] denied */
+} __attribute__((aligned(64)));
+
+struct mg_policy_l7 {
+	struct hs_database *db; /* NULL: no rule has path terms */
+	size_t db_size;
+	uint16_t n_workers;
+	uint32_t n_rules;
+	struct l7_worker *w;    /* [n_workers] */
+	void *mem;              /* the stamps and counters of every worker */
+};
 
 #endif /* MG_POLICY_ARENA_H */

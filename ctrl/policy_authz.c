@@ -7,6 +7,9 @@
 #include "policy_arena.h"
 
 #include <string.h>
+#include <strings.h>
+
+#include <hs/hs.h>
 
 #include "spiffe.h"
 
@@ -33,6 +36,11 @@ const char *mg_policy_rule_name(const struct mg_policy *p, uint32_t id)
 	if (id >= p->rules.n)
 		return NULL;
 	return sref(p, CAT(p, p->rules.off, struct a_rule)[id].name);
+}
+
+bool mg_policy_rule_has_http(const struct mg_policy *p, uint32_t id)
+{
+	return id < p->rules.n && CAT(p, p->rules.off, struct a_rule)[id].has_http;
 }
 
 void mg_policy_tls(const struct mg_policy *p, struct mg_policy_tls_view *out)
@@ -215,13 +223,22 @@ struct verdict {
 	const struct mg_policy_http_req *req; /* NULL: connection (L4) decision */
 	uint32_t deny, allow, allow_http;     /* lowest matching rule ids, NONE if none */
 	bool deny_http;                       /* a deny rule with HTTP terms matched (L4) */
+	/* per request: the matcher, the asking worker's part, the path to scan */
+	const struct mg_policy_l7 *l7;
+	struct l7_worker *w;
+	const char *path;
+	size_t path_len;
+	bool scanned, scan_failed;
 };
 
-static size_t host_len(const char *h)
+/* Bytes of @h (@n long) before ":port" and a final '.' ("web.example.org." is the same). */
+static size_t host_len(const char *h, size_t n)
 {
-	size_t n = strcspn(h, ":");
+	const char *colon = memchr(h, ':', n);
 
-	return n > 0 && h[n - 1] == '.' ? n - 1 : n; /* "web.example.org." is the same */
+	if (colon != NULL)
+		n = (size_t)(colon - h);
+	return n > 0 && h[n - 1] == '.' ? n - 1 : n;
 }
 
 static bool host_match(const char *pat, const char *h, size_t n)
@@ -231,15 +248,6 @@ static bool host_match(const char *pat, const char *h, size_t n)
 	if (pat[0] == '*') /* "*.example.org": any name strictly below */
 		return n > k - 1 && strncasecmp(h + n - (k - 1), pat + 1, k - 1) == 0;
 	return n == k && strncasecmp(h, pat, n) == 0;
-}
-
-static bool path_match(const char *pat, const char *path, size_t n)
-{
-	size_t k = strlen(pat);
-
-	if (pat[k - 1] == '*')
-		return n >= k - 1 && memcmp(path, pat, k - 1) == 0;
-	return n == k && memcmp(path, pat, n) == 0;
 }
 
 static bool list_match(const struct mg_policy *p, struct listref l, const char *s, size_t n,
@@ -262,15 +270,13 @@ static bool method_match(const char *pat, const char *m, size_t n)
 	return strlen(pat) == n && memcmp(pat, m, n) == 0;
 }
 
+/* Methods and hosts; the paths were matched by the scan (or the rule has none). */
 static bool http_match(const struct mg_policy *p, const struct a_rule *r,
 		       const struct mg_policy_http_req *q)
 {
-	const char *path = q->path ? q->path : "";
-
-	return list_match(p, r->methods, q->method, q->method ? strlen(q->method) : 0,
-			  method_match) &&
-	       list_match(p, r->hosts, q->host, q->host ? host_len(q->host) : 0, host_match) &&
-	       list_match(p, r->paths, path, strcspn(path, "?#"), path_match);
+	return list_match(p, r->methods, q->method, q->method_len, method_match) &&
+	       list_match(p, r->hosts, q->host, q->host ? host_len(q->host, q->host_len) : 0,
+			  host_match);
 }
 
 static void min_rule(uint32_t *slot, uint32_t rule)
@@ -299,12 +305,91 @@ static void apply(const struct mg_policy *p, const struct a_grant *g, struct ver
 	}
 }
 
+/* hyperscan's report: the first time a rule's path matches in this request. */
+static int on_match(unsigned id, unsigned long long from, unsigned long long to,
+		    unsigned flags, void *ctx)
+{
+	struct l7_worker *w = ctx;
+
+	(void)from, (void)to, (void)flags;
+	if (w->stamp[id] == w->seq)
+		return 0;
+	w->stamp[id] = w->seq;
+	if (w->n_hits < L7_MAX_HITS)
+		w->hits[w->n_hits++] = id;
+	else
+		w->overflow = true;
+	return 0;
+}
+
+/* The request's one scan, done when the first grant with path terms needs it. */
+static bool scan(struct verdict *v)
+{
+	struct l7_worker *w = v->w;
+
+	if (v->scanned)
+		return !v->scan_failed;
+	v->scanned = true;
+	w->n_hits = 0;
+	w->overflow = false;
+	if (++w->seq == 0) { /* every 2^32 requests: no stale stamp may look fresh */
+		memset(w->stamp, 0, (size_t)v->l7->n_rules * sizeof(*w->stamp));
+		w->seq = 1;
+	}
+	v->scan_failed = v->l7->db != NULL &&
+			 hs_scan(v->l7->db, v->path, (unsigned)v->path_len, 0, w->scratch,
+				 on_match, w) != HS_SUCCESS;
+	return !v->scan_failed;
+}
+
+/* Index of @rule among grants @g[0..n) (sorted by rule), or n. */
+static uint32_t grant_find(const struct a_grant *g, uint32_t n, uint32_t rule)
+{
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (g[mid].rule < rule)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && g[lo].rule == rule ? lo : n;
+}
+
+/*
+ * Grants @g[0..n) with path terms, for one request: those whose rule the
+ * scan reported, found by binary search (or, past L7_MAX_HITS reports, by
+ * walking them all and reading the stamps).
+ */
+static void visit_paths(const struct mg_policy *p, const struct a_grant *g, uint32_t n,
+			uint64_t bit, struct verdict *v)
+{
+	const struct l7_worker *w = v->w;
+
+	if (!scan(v))
+		return;
+	if (w->overflow) {
+		for (uint32_t i = 0; i < n; i++)
+			if ((g[i].port_mask & bit) && w->stamp[g[i].rule] == w->seq)
+				apply(p, &g[i], v);
+		return;
+	}
+	for (uint32_t h = 0; h < w->n_hits; h++) {
+		uint32_t i = grant_find(g, n, w->hits[h]);
+
+		if (i < n && (g[i].port_mask & bit))
+			apply(p, &g[i], v);
+	}
+}
+
 /* The grants of selector @s for workload @w whose ports include bit @bit. */
 static void visit(const struct mg_policy *p, const struct a_sel *s, uint32_t w, uint64_t bit,
 		  struct verdict *v)
 {
 	const struct a_grant *g = CAT(p, s->grants.off, struct a_grant);
-	uint32_t lo = 0, hi = s->grants.n;
+	uint32_t lo = 0, hi = s->grants.n, end;
 
 	while (lo < hi) { /* first grant for workload w */
 		uint32_t mid = lo + (hi - lo) / 2;
@@ -314,9 +399,27 @@ static void visit(const struct mg_policy *p, const struct a_sel *s, uint32_t w, 
 		else
 			hi = mid;
 	}
-	for (; lo < s->grants.n && g[lo].workload == w; lo++)
-		if (g[lo].port_mask & bit)
-			apply(p, &g[lo], v);
+	for (end = lo; end < s->grants.n && g[end].workload == w && !g[end].has_paths; end++)
+		if (g[end].port_mask & bit)
+			apply(p, &g[end], v);
+	if (v->req == NULL) { /* a connection: path terms do not matter yet */
+		for (; end < s->grants.n && g[end].workload == w; end++)
+			if (g[end].port_mask & bit)
+				apply(p, &g[end], v);
+		return;
+	}
+	lo = end; /* the grants with path terms, sorted by rule: find their end */
+	hi = s->grants.n;
+	while (end < hi) {
+		uint32_t mid = end + (hi - end) / 2;
+
+		if (g[mid].workload == w)
+			end = mid + 1;
+		else
+			hi = mid;
+	}
+	if (end > lo)
+		visit_paths(p, g + lo, end - lo, bit, v);
 }
 
 /*
@@ -378,7 +481,7 @@ enum mg_authz mg_policy_authorize(const struct mg_policy *p, const char *peer_id
 				  uint32_t dst_ip, uint16_t dst_port,
 				  const char *image_digest, uint32_t *rule_id)
 {
-	struct verdict v = { NULL, NONE, NONE, NONE, false };
+	struct verdict v = { .deny = NONE, .allow = NONE, .allow_http = NONE };
 	enum mg_authz r = decide(p, peer_id, dst_ip, dst_port, image_digest, &v);
 
 	if (r != MG_AUTHZ_ALLOW)
@@ -392,21 +495,49 @@ enum mg_authz mg_policy_authorize(const struct mg_policy *p, const char *peer_id
 	return result(MG_AUTHZ_DENY_NO_RULE, NONE, rule_id);
 }
 
-enum mg_authz mg_policy_authorize_http(const struct mg_policy *p, const char *peer_id,
+/* One more request for @rule in worker @w's counters: only this worker writes them. */
+static void count(struct l7_worker *w, uint32_t rule, bool denied)
+{
+	uint64_t *c = &w->ctr[2 * (size_t)rule + denied];
+
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+enum mg_authz mg_policy_authorize_http(const struct mg_policy *p, struct mg_policy_l7 *l7,
+				       uint16_t worker, const char *peer_id,
 				       uint32_t dst_ip, uint16_t dst_port,
 				       const char *image_digest,
 				       const struct mg_policy_http_req *req, uint32_t *rule_id)
 {
 	static const struct mg_policy_http_req empty;
-	struct verdict v = { req ? req : &empty, NONE, NONE, NONE, false };
-	enum mg_authz r = decide(p, peer_id, dst_ip, dst_port, image_digest, &v);
+	struct verdict v = { .req = req ? req : &empty, .deny = NONE, .allow = NONE,
+			     .allow_http = NONE, .l7 = l7, .path = "" };
+	enum mg_authz r;
 
+	if (l7 == NULL || worker >= l7->n_workers || l7->n_rules != p->rules.n)
+		return result(MG_AUTHZ_DENY_ALL_POLICY, NONE, rule_id);
+	v.w = &l7->w[worker];
+	if (v.req->path != NULL) { /* matching stops at the query or fragment */
+		const char *q = memchr(v.req->path, '?', v.req->path_len);
+		const char *h = memchr(v.req->path, '#', q ? (size_t)(q - v.req->path)
+							  : v.req->path_len);
+
+		v.path = v.req->path;
+		v.path_len = h ? (size_t)(h - v.path) : q ? (size_t)(q - v.path) : v.req->path_len;
+	}
+	r = decide(p, peer_id, dst_ip, dst_port, image_digest, &v);
 	if (r != MG_AUTHZ_ALLOW)
 		return result(r, NONE, rule_id);
-	if (v.deny != NONE)
+	if (v.scan_failed) /* a deny rule might have matched: nothing is allowed */
+		return result(MG_AUTHZ_DENY_ALL_POLICY, NONE, rule_id);
+	if (v.deny != NONE) {
+		count(v.w, v.deny, true);
 		return result(MG_AUTHZ_DENY_RULE, v.deny, rule_id);
-	if (v.allow != NONE)
+	}
+	if (v.allow != NONE) {
+		count(v.w, v.allow, false);
 		return result(MG_AUTHZ_ALLOW, v.allow, rule_id);
+	}
 	return result(MG_AUTHZ_DENY_NO_RULE, NONE, rule_id);
 }
 

@@ -156,6 +156,9 @@ static void build_tls(struct builder *b, const struct mg_policy_src *src)
 	h->tls_suites = s;
 	h->tls_groups = g;
 	h->tls_sigalgs = a;
+	h->l7_close_on_deny = src->l7.close_on_deny;
+	h->l7_merge_slashes = src->l7.merge_slashes;
+	h->l7_h2_downgrade = src->l7.h2_downgrade;
 }
 
 static void build_workloads(struct builder *b, const struct mg_policy_src *src)
@@ -239,6 +242,7 @@ struct sel_src {
 	uint32_t len;
 	uint32_t rule;     /* NONE: the key is workload @workload's ID */
 	uint32_t workload; /* the rule's target, or the ID's owner */
+	uint32_t paths;    /* the rule has path terms: its grants sort last (a_grant) */
 };
 
 static int sel_src_cmp(const void *x, const void *y)
@@ -251,6 +255,8 @@ static int sel_src_cmp(const void *x, const void *y)
 		return r != 0 ? r : (a->len < b->len ? -1 : 1);
 	if (a->workload != b->workload)
 		return a->workload < b->workload ? -1 : 1;
+	if (a->paths != b->paths)
+		return a->paths < b->paths ? -1 : 1;
 	return a->rule < b->rule ? -1 : a->rule > b->rule;
 }
 
@@ -270,7 +276,7 @@ static struct sel_src *collect_keys(const struct mg_policy_src *src,
 		v[k++] = (struct sel_src){ src->workloads[i].spiffe_id + MG_SPIFFE_SCHEME_LEN,
 					   (uint32_t)strlen(src->workloads[i].spiffe_id) -
 						   MG_SPIFFE_SCHEME_LEN,
-					   NONE, i };
+					   NONE, i, 0 };
 	for (uint32_t i = 0; i < src->n_rules; i++)
 		for (uint32_t j = 0; j < src->rules[i].from.n; j++) {
 			const char *pat = src->rules[i].from.v[j];
@@ -281,7 +287,8 @@ static struct sel_src *collect_keys(const struct mg_policy_src *src,
 				len--;
 			v[k++] = (struct sel_src){ pat + MG_SPIFFE_SCHEME_LEN,
 						   (uint32_t)(len - MG_SPIFFE_SCHEME_LEN),
-						   i, src->rules[i].to_idx };
+						   i, src->rules[i].to_idx,
+						   src->rules[i].paths.n > 0 };
 		}
 	qsort(v, k, sizeof(*v), sel_src_cmp);
 	*n_out = k;
@@ -337,7 +344,7 @@ static void build_selectors(struct builder *b, const struct mg_policy_src *src,
 			if (!b->failed)
 				B(b, grants.off, struct a_grant)[g++] = (struct a_grant){
 					port_mask(src, r), v[j].workload, v[j].rule,
-					(uint8_t)r->action, r->has_http };
+					(uint8_t)r->action, r->has_http, r->paths.n > 0 };
 			a.grants.n++;
 		}
 		if (v[i].key[v[i].len - 1] == '/' && depth_of(v[i].key, v[i].len) > levels)

@@ -102,6 +102,13 @@ static void put_tls(FILE *f, const struct mg_policy_tls *tls)
 	fputs("};\n", f);
 }
 
+static void put_l7(FILE *f, const struct mg_policy_l7_settings *l7)
+{
+	fprintf(f, "l7 = {\n\ton_deny = \"%s\";\n\tmerge_slashes = %s;\n\th2 = \"%s\";\n};\n",
+		l7->close_on_deny ? "close" : "keep", l7->merge_slashes ? "true" : "false",
+		l7->h2_downgrade ? "downgrade" : "refuse");
+}
+
 static void put_workload(FILE *f, const struct mg_policy_workload *w)
 {
 	char a[16];
@@ -172,6 +179,7 @@ MG_RESULT mg_policy_normalize(const struct mg_policy_src *src, FILE *f)
 	      "default_action = \"deny\";\n", f);
 	put_tds(f, src);
 	put_tls(f, &src->tls);
+	put_l7(f, &src->l7);
 	fputs("workloads = (", f);
 	for (uint32_t i = 0; i < src->n_workloads; i++) {
 		fputs(i ? ",\n" : "\n", f);

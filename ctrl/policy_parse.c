@@ -630,6 +630,29 @@ static int parse_to(struct ctx *c, const config_setting_t *e, const char *f,
 	return 0;
 }
 
+/* Every "~regex" path as hyperscan will compile it (policy_l7.c), so a
+ * pattern it refuses refuses the snapshot here, with the rule's name. */
+static int check_regexes(struct ctx *c, const config_setting_t *h, const char *hf,
+			 const struct mg_policy_rule *r)
+{
+	const config_setting_t *seq = pol_member(h, "paths");
+	char pf[192], ef[208];
+
+	cr_path(pf, sizeof(pf), hf, "paths");
+	for (int i = 0; seq != NULL && i < config_setting_length(seq); i++) {
+		const config_setting_t *el = config_setting_get_elem(seq, (unsigned)i);
+		const char *s = config_setting_get_string(el), *why;
+
+		if (s == NULL || s[0] != '~')
+			continue;
+		why = mg_policy_regex_check(s + 1);
+		if (why != NULL)
+			return fail(c, el, CONFIG_VALUE, cr_elem(ef, sizeof(ef), pf, (unsigned)i),
+				    "rule \"%s\": \"%s\": %s", r->name, s, why);
+	}
+	return 0;
+}
+
 static int parse_http(struct ctx *c, const config_setting_t *e, const char *f,
 		      struct mg_policy_rule *r)
 {
@@ -656,7 +679,7 @@ static int parse_http(struct ctx *c, const config_setting_t *e, const char *f,
 		return fail(c, h, CONFIG_VALUE, hf,
 			    "names no method, path or host (leave http out to allow any request)");
 	r->has_http = true;
-	return 0;
+	return check_regexes(c, h, hf, r);
 }
 
 static int parse_rule(struct ctx *c, const config_setting_t *e, const char *f,
@@ -723,13 +746,57 @@ out:
 }
 
 /* ---------------------------------------------------------------------- */
+/* l7 = { on_deny = "keep" | "close"; merge_slashes; h2 = "refuse" | "downgrade"; } */
+
+static int l7_choice(struct ctx *c, const config_setting_t *g, const char *key,
+		     const char *no, const char *yes, bool *out)
+{
+	const char *v = NULL;
+	char f[32];
+
+	MG_GUARD(pol_get_str(c, g, "l7", key, false, 16, &v));
+	if (v == NULL || strcmp(v, no) == 0)
+		return 0;
+	if (strcmp(v, yes) == 0) {
+		*out = true;
+		return 0;
+	}
+	return fail(c, pol_member(g, key), CONFIG_VALUE, cr_path(f, sizeof(f), "l7", key),
+		    "\"%s\": expected \"%s\" or \"%s\"", v, no, yes);
+}
+
+static int parse_l7(struct ctx *c, const config_setting_t *root)
+{
+	static const struct cr_field known[] = {
+		FIELD("on_deny"), FIELD("merge_slashes"), FIELD("h2"), { 0 },
+	};
+	const config_setting_t *g = pol_member(root, "l7");
+	const config_setting_t *ms;
+	struct mg_policy_l7_settings *l7 = &c->src->l7;
+
+	if (g == NULL)
+		return 0;
+	MG_GUARD(pol_want_group(c, g, "l7"));
+	MG_GUARD(cr_known(&c->rd, g, "l7", known));
+	MG_GUARD(l7_choice(c, g, "on_deny", "keep", "close", &l7->close_on_deny));
+	MG_GUARD(l7_choice(c, g, "h2", "refuse", "downgrade", &l7->h2_downgrade));
+	ms = pol_member(g, "merge_slashes");
+	if (ms == NULL)
+		return 0;
+	if (config_setting_type(ms) != CONFIG_TYPE_BOOL)
+		return fail(c, ms, CONFIG_TYPE, "l7.merge_slashes", "expected true or false");
+	l7->merge_slashes = config_setting_get_bool(ms) != 0;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
 /* The whole file. */
 
 int pol_parse_root(struct ctx *c, const config_setting_t *root)
 {
 	static const struct cr_field known[] = {
 		FIELD("default_action"), FIELD("trust_domains"), FIELD("tls"),
-		FIELD("workloads"), FIELD("services"), FIELD("rules"), { 0 },
+		FIELD("workloads"), FIELD("services"), FIELD("rules"), FIELD("l7"), { 0 },
 	};
 	const char *dflt;
 
@@ -741,6 +808,7 @@ int pol_parse_root(struct ctx *c, const config_setting_t *root)
 			    dflt);
 	MG_GUARD(parse_tds(c, root));
 	MG_GUARD(parse_tls(c, root));
+	MG_GUARD(parse_l7(c, root));
 	MG_GUARD(parse_workloads(c, root));
 	/* Services and rules refer to workloads by name: sort them first. */
 	qsort(c->src->workloads, c->src->n_workloads, sizeof(*c->src->workloads), workload_cmp);

@@ -110,8 +110,16 @@ const char *pol_check_http_path(const char *s)
 	static const char ok[] = "-._~!$&'()+,;=:@/%";
 	size_t n = strlen(s);
 
+	if (s[0] == '~') { /* a regex: hyperscan judges it (parse_http), bytes first */
+		if (s[1] == '\0')
+			return "is an empty regex";
+		for (size_t i = 1; i < n; i++)
+			if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+				return "has a regex with a control or non-ASCII byte";
+		return NULL;
+	}
 	if (s[0] != '/')
-		return "must start with '/'";
+		return "must start with '/' (or '~' for a regex)";
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "telemetry.h"
 #include "telemetry_l7.h"
+#include "telemetry_rules.h"
 #include "telemetry_tls.h"
 
 #include <errno.h>
@@ -651,6 +652,12 @@ static int cmd_peers(const char *cmd, const char *params, struct rte_tel_data *d
 	return mg_tel_peers(tel_gw, params, d);
 }
 
+static int cmd_l7_rules(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	return mg_tel_l7_rules(tel_gw, params, d);
+}
+
 MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 {
 	static const struct {
@@ -680,6 +687,9 @@ MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 		  "Proxied connections: listener, client, peer SPIFFE ID, rule, generation, L7 requests. Parameter: how many to skip." },
 		{ "/meshgw/l7", cmd_l7,
 		  "HTTP gate: requests, verdicts, refusals by parser and path reason, summed over workers. No parameters." },
+		{ "/meshgw/l7/rules", cmd_l7_rules,
+		  /* help < RTE_TEL_MAX_STRING_LEN (128) or DPDK refuses the command */
+		  "Per rule with HTTP terms: requests allowed, denied in this generation, 64 per reply. Parameter: how many to skip." },
 		{ "/meshgw/audit", cmd_audit,
 		  "Audit log head index and hash, last checkpoint. No parameters." },
 		{ "/meshgw/attest", cmd_attest,

@@ -15,6 +15,7 @@
 
 #include "dp_policy.h"
 #include "gateway.h"
+#include "tls_gen.h"
 
 static uint64_t rd(const uint64_t *v)
 {
@@ -76,6 +77,15 @@ int mg_tel_tls(struct mg_gateway *gw, const char *params, struct rte_tel_data *d
 	for (int e = 1; e < MG_TLS_REC__COUNT; e++) {
 		snprintf(key, sizeof(key), "record_error/%s", mg_tls_record_error_name(e));
 		rte_tel_data_add_dict_u64(d, key, SUM(gw, w->proxy.st.records[e]));
+	}
+	{
+		struct mg_tls_alpn_stats a;
+
+		mg_tls_alpn_stats(&a);
+		rte_tel_data_add_dict_u64(d, "alpn_http11", a.http11);
+		rte_tel_data_add_dict_u64(d, "alpn_h2_downgraded", a.h2_downgraded);
+		rte_tel_data_add_dict_u64(d, "alpn_refused", a.refused);
+		rte_tel_data_add_dict_u64(d, "alpn_unselected", a.unselected);
 	}
 	rte_tel_data_add_dict_u64(d, "events/audited", gw->tls.events_audited);
 	rte_tel_data_add_dict_u64(d, "events/suppressed", gw->tls.events_suppressed);

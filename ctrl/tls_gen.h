@@ -61,4 +61,18 @@ const struct mg_tls_identity *mg_tls_gen_find(const struct mg_tls_gen *g, const 
 
 void mg_tls_gen_free(struct mg_tls_gen *g);
 
+/*
+ * ALPN on the contexts mg_tls_gen_build() makes: servers pick "http/1.1"
+ * when offered; an offer without it is refused (no_application_protocol)
+ * when the policy has HTTP rules and h2 = "refuse", else proceeds with no
+ * protocol; clients offer "http/1.1" only. Counted since start.
+ */
+struct mg_tls_alpn_stats {
+	uint64_t http11;        /* "http/1.1" selected */
+	uint64_t h2_downgraded; /* "h2" was offered, not selected */
+	uint64_t refused;       /* handshakes refused: no "http/1.1" offered */
+	uint64_t unselected;    /* no "http/1.1" offered, proceeded without ALPN */
+};
+void mg_tls_alpn_stats(struct mg_tls_alpn_stats *out);
+
 #endif /* MG_TLS_GEN_H */

@@ -345,6 +345,8 @@ MG_RESULT mg_worker_tcp_init(struct mg_worker *w, const struct mg_tcp_params *p,
 
 	if (policy) {
 		env.authorize = policy->authorize;
+		env.authorize_http = policy->authorize_http;
+		env.l7_conf = policy->l7_conf;
 		env.workload_id = policy->workload_id;
 		env.tls_set = policy->tls_set;
 		env.generation = policy->generation;

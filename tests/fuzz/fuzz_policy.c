@@ -14,8 +14,13 @@
 /* Ask about every workload's own ID against every workload's first port. */
 static void decide_some(const struct mg_policy *p, const struct mg_policy_src *src)
 {
-	static const struct mg_policy_http_req req = { "GET", "a.example.org:80", "/api/x?y" };
+	static const struct mg_policy_http_req req = { "GET", "a.example.org:80", "/api/x?y",
+						       3, 16, 8 };
 	uint32_t n = src->n_workloads < 8 ? src->n_workloads : 8, rule;
+	struct mg_policy_l7 *l7 = NULL;
+
+	if (mg_policy_l7_build(p, 1, &l7) < 0) /* a regex too large for hyperscan */
+		return;
 
 	for (uint32_t i = 0; i < n; i++)
 		for (uint32_t j = 0; j < n; j++) {
@@ -29,9 +34,10 @@ static void decide_some(const struct mg_policy *p, const struct mg_policy_src *s
 			if (a >= MG_AUTHZ__COUNT ||
 			    (mg_authz_allowed(a) && mg_policy_rule_name(p, rule) == NULL))
 				abort();
-			(void)mg_policy_authorize_http(p, src->workloads[i].spiffe_id, w->addrs[0],
-						       w->ports[0], NULL, &req, &rule);
+			(void)mg_policy_authorize_http(p, l7, 0, src->workloads[i].spiffe_id,
+						       w->addrs[0], w->ports[0], NULL, &req, &rule);
 		}
+	mg_policy_l7_free(l7);
 }
 
 /*

@@ -16,7 +16,9 @@
 # its own reason counter and an audit record; a ClientHello that never
 # completes is dropped at the handshake deadline; a policy push that takes the
 # permission away closes a live connection; an SVID rotation to the same ID is
-# served without restart, one to another ID is refused.
+# served without restart, one to another ID is refused. ALPN: http/1.1 is
+# selected when offered; an h2-only offer proceeds without ALPN under a policy
+# with no HTTP rule, and is refused (no_application_protocol) under one with.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib_policy.sh"
@@ -129,6 +131,17 @@ fi
 mg_expect "TLS 1.2 is refused" bash -c "! ip netns exec mg-client timeout 10 openssl s_client \
 	-tls1_2 -connect $VIP -cert $PKI/svid/client.pem -key $PKI/svid/client.key </dev/null \
 	>/dev/null 2>&1"
+
+# ALPN (issue 14): http/1.1 when offered; policy v1 has no HTTP rule, so an
+# h2-only offer proceeds with no protocol (nothing is read as HTTP there).
+alpn() {
+	client timeout 10 openssl s_client -connect "$VIP" -cert "$PKI/svid/client.pem" \
+		-key "$PKI/svid/client.key" -alpn "$1" </dev/null 2>&1 || true
+}
+mg_expect "s_client -alpn h2,http/1.1: http/1.1 selected" \
+	grep -q "ALPN protocol: http/1.1" <<<"$(alpn h2,http/1.1)"
+mg_expect "s_client -alpn h2 without HTTP rules: no ALPN, handshake completes" \
+	grep -q "No ALPN negotiated" <<<"$(alpn h2)"
 
 # weak CERT KEY: a handshake with an old client's security level (curl and
 # OpenSSL's defaults would not even load an RSA-1024 or SHA-1 certificate).
@@ -271,6 +284,18 @@ done
 mg_expect "rotation to an expired SVID of the same ID is refused and audited ($(grep ' svid.rotation_refused ' "$tmp/policy/state/audit.log" | tail -n 1 | grep -o 'reason=[^ ]*' | head -c 80))" \
 	[ "$(audit_has svid.rotation_refused)" -ge 2 ]
 mg_expect_eq "the rotated (same-ID) certificate is still served after that" "$new" "$(serial)"
+# ALPN with an HTTP rule in the policy (h2 = "refuse", the default): an h2-only
+# offer fails the handshake with no_application_protocol, counted.
+HTTPWEB='{ name = "web-reads"; action = "allow"; from = [ "spiffe://example.org/ns/prod/sa/web" ];
+           to = { workload = "backend"; }; http = { methods = [ "GET" ]; }; }'
+mg_expect "policy v4 (an HTTP rule for web) is accepted" lp_push "$(policy 4 "$ALLOW, $HTTPWEB")" 4
+before=$(tls alpn_refused)
+out=$(alpn h2)
+mg_expect "s_client -alpn h2 with HTTP rules: refused, no_application_protocol" \
+	bash -c '! grep -q "ALPN protocol" <<<"$1" && grep -qi "no application protocol" <<<"$1"' _ "$out"
+mg_expect_eq "alpn_refused counted" $((before + 1)) "$(tls alpn_refused)"
+mg_expect "s_client -alpn h2,http/1.1 with HTTP rules: http/1.1 selected" \
+	grep -q "ALPN protocol: http/1.1" <<<"$(alpn h2,http/1.1)"
 mg_ctl "$MG_PREFIX" tls | grep -v ' 0$' | sed 's/^/    /' >&2 || true
 prom=$(mg_ctl "$MG_PREFIX" stats --prometheus)
 mg_expect "Prometheus: the SVID in use, its expiry, and the refusals by reason" \

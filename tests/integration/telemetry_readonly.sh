@@ -77,7 +77,8 @@ reconnects = 0
 listing = json.loads(call(b"/"))["/"]
 cmds = sorted(c for c in listing if c.startswith("/meshgw/"))
 want = {"/meshgw/status", "/meshgw/stats", "/meshgw/drops", "/meshgw/neighbours",
-        "/meshgw/policy", "/meshgw/audit", "/meshgw/attest", "/meshgw/tls", "/meshgw/peers"}
+        "/meshgw/policy", "/meshgw/audit", "/meshgw/attest", "/meshgw/tls", "/meshgw/peers",
+        "/meshgw/l7/rules"}
 missing = want - set(cmds)
 if missing:
     raise SystemExit("not registered: %s" % sorted(missing))
@@ -115,9 +116,9 @@ for c in cmds:
             # attest with a nonce: 16-64 lower-case hex digits, or peers with
             # how many to skip: 1-9 decimal digits without a leading zero.
             cstr = (p or b"").split(b"\x00")[0]
-            if c == "/meshgw/peers" and cstr:
+            if c in ("/meshgw/peers", "/meshgw/l7/rules") and cstr:
                 if not (cstr.isdigit() and len(cstr) <= 9 and (cstr == b"0" or cstr[:1] != b"0")):
-                    bad.append("peers answered a bad skip count %r" % cstr[:80])
+                    bad.append("%s answered a bad skip count %r" % (c, cstr[:80]))
             elif c == "/meshgw/attest":
                 attested.append(cstr)
                 if not (16 <= len(cstr) <= 64 and all(ch in b"0123456789abcdef" for ch in cstr)):

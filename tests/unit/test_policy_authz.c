@@ -32,14 +32,18 @@
 #define IMG_A "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define IMG_C "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 
+static struct mg_policy_l7 *authz_l7; /* the matcher of the policy in *state */
+
 static int authz_setup(void **state)
 {
 	*state = compile_path(DATA "/authz.conf");
-	return *state == NULL;
+	return *state == NULL || mg_policy_l7_build(*state, 1, &authz_l7) != 0;
 }
 
 static int authz_teardown(void **state)
 {
+	mg_policy_l7_free(authz_l7);
+	authz_l7 = NULL;
 	mg_policy_free(*state);
 	return 0;
 }
@@ -175,10 +179,11 @@ static void authz_bad_and_untrusted_identity(void **state)
 static void http(const struct mg_policy *p, const char *id, const char *method, const char *host,
 		 const char *path, enum mg_authz want, const char *rule)
 {
-	struct mg_policy_http_req req = { method, host, path };
+	struct mg_policy_http_req req = { method, host, path, method ? strlen(method) : 0,
+					  host ? strlen(host) : 0, path ? strlen(path) : 0 };
 	uint32_t rule_id = 0;
-	enum mg_authz got = mg_policy_authorize_http(p, id, ip("198.18.2.2"), 8443, NULL, &req,
-						     &rule_id);
+	enum mg_authz got = mg_policy_authorize_http(p, authz_l7, 0, id, ip("198.18.2.2"), 8443,
+						     NULL, &req, &rule_id);
 
 	if (got != want)
 		fail_msg("%s %s%s: %s, want %s", method, host, path, mg_authz_name(got),

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -24,7 +25,7 @@
 #include "tls_gen.h"
 #include "tls_hs.h"
 
-static struct mg_policy *pol, *pol_partner_only;
+static struct mg_policy *pol, *pol_partner_only, *pol_l7, *pol_l7_down;
 
 static struct mg_svid_source source(const char *name, const char *dir, const char *file)
 {
@@ -53,6 +54,14 @@ static struct mg_policy *compile(const char *text)
 	return p;
 }
 
+/* A policy with an HTTP rule: h2-only clients are refused unless it says downgrade. */
+#define L7_POLICY                                                                          \
+	"trust_domains = ( { name = \"example.org\"; bundle_file = \"example.org/ca.pem\"; } );\n" \
+	"workloads = ( { name = \"web\"; spiffe_id = \"spiffe://example.org/ns/prod/sa/web\";"   \
+	" addresses = [\"198.18.2.2\"]; ports = [8443]; } );\n"                                   \
+	"rules = ( { name = \"api\"; action = \"allow\"; from = [\"spiffe://example.org/*\"];"  \
+	" to = { workload = \"web\"; }; http = { methods = [\"GET\"]; }; } );\n"
+
 static int setup(void **state)
 {
 	(void)state;
@@ -63,7 +72,9 @@ static int setup(void **state)
 		      "tls = { ciphersuites = [ \"TLS_AES_128_GCM_SHA256\" ]; groups = [ \"X25519\" ]; };\n");
 	pol_partner_only = compile("trust_domains = ( { name = \"partner.org\"; "
 				   "bundle_file = \"partner.org/ca.pem\"; } );\n");
-	return pol != NULL && pol_partner_only != NULL ? 0 : -1;
+	pol_l7 = compile(L7_POLICY);
+	pol_l7_down = compile(L7_POLICY "l7 = { h2 = \"downgrade\"; };\n");
+	return pol && pol_partner_only && pol_l7 && pol_l7_down ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -71,6 +82,8 @@ static int teardown(void **state)
 	(void)state;
 	mg_policy_free(pol);
 	mg_policy_free(pol_partner_only);
+	mg_policy_free(pol_l7);
+	mg_policy_free(pol_l7_down);
 	return pki_remove();
 }
 
@@ -216,6 +229,84 @@ static void generation_contexts_handshake(void **state)
 		mg_svid_files_free(&f[i]);
 }
 
+/*
+ * A handshake between contexts of a generation of @p p, the client offering
+ * @p offer (ALPN wire format; NULL: the client context's own offer). True if
+ * both ended it; *@p selected is the server's choice ("" for none).
+ */
+static bool alpn_handshake(struct mg_policy *p, const char *offer, char *selected)
+{
+	struct mg_svid_source src[2] = { source("web", "svid", "web"),
+					 source("client", "svid", "client") };
+	struct mg_svid_files f[2];
+	struct mg_svid_trust t;
+	struct mg_tls_gen *g;
+	struct mg_tls_hs srv, cli;
+	uint8_t a[16384], b[16384];
+	size_t a_len = 0, b_len = 0;
+	enum mg_tls_hs_status cs, ss = MG_TLS_HS_CONTINUE;
+	const unsigned char *sel = NULL;
+	unsigned sel_len = 0;
+	SSL_CTX *client;
+
+	assert_int_equal(mg_tls_trust_build(p, 5, &t), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(mg_svid_files_load(&src[i], &t, time(NULL), &f[i]), 0);
+	assert_int_equal(mg_tls_gen_build(p, &t, src, f, 2, &g), 0);
+	client = mg_tls_gen_find(g, "client")->client;
+	if (offer)
+		assert_int_equal(SSL_CTX_set_alpn_protos(client, (const unsigned char *)offer,
+							 (unsigned)strlen(offer)), 0);
+	assert_int_equal(mg_tls_hs_start(&srv, mg_tls_gen_find(g, "web")->server, &g->trust, NULL,
+					 NULL, NULL), 0);
+	assert_int_equal(mg_tls_hs_start(&cli, client, &g->trust, NULL,
+					 "spiffe://example.org/ns/prod/sa/web", NULL), 0);
+	cs = mg_tls_hs_step(&cli, NULL, 0, a, sizeof(a), &a_len);
+	for (int turn = 0; turn < 6 && (a_len || b_len); turn++) {
+		ss = mg_tls_hs_step(&srv, a, a_len, b, sizeof(b), &b_len);
+		a_len = 0;
+		if (b_len)
+			cs = mg_tls_hs_step(&cli, b, b_len, a, sizeof(a), &a_len);
+		b_len = 0;
+	}
+	SSL_get0_alpn_selected(srv.ssl, &sel, &sel_len);
+	snprintf(selected, 16, "%.*s", (int)sel_len, sel ? (const char *)sel : "");
+	mg_tls_hs_free(&srv);
+	mg_tls_hs_free(&cli);
+	mg_tls_gen_free(g);
+	for (int i = 0; i < 2; i++)
+		mg_svid_files_free(&f[i]);
+	return cs == MG_TLS_HS_DONE && ss == MG_TLS_HS_DONE;
+}
+
+static void alpn_http11_or_refused(void **state)
+{
+	struct mg_tls_alpn_stats s0, s1;
+	char sel[16];
+
+	(void)state;
+	mg_tls_alpn_stats(&s0);
+	/* our own client offers http/1.1 and gets it */
+	assert_true(alpn_handshake(pol_l7, NULL, sel));
+	assert_string_equal(sel, "http/1.1");
+	/* h2 and http/1.1 offered: http/1.1, counted as a downgrade */
+	assert_true(alpn_handshake(pol_l7, "\x02h2\x08http/1.1", sel));
+	assert_string_equal(sel, "http/1.1");
+	/* h2 alone toward a policy with HTTP rules: no_application_protocol */
+	assert_false(alpn_handshake(pol_l7, "\x02h2", sel));
+	/* ...unless the policy says h2 = "downgrade": no protocol selected */
+	assert_true(alpn_handshake(pol_l7_down, "\x02h2", sel));
+	assert_string_equal(sel, "");
+	/* a policy without HTTP rules never refuses: L4 only, as before ALPN */
+	assert_true(alpn_handshake(pol, "\x02h2", sel));
+	assert_string_equal(sel, "");
+	mg_tls_alpn_stats(&s1);
+	assert_int_equal(s1.http11 - s0.http11, 2);
+	assert_int_equal(s1.h2_downgraded - s0.h2_downgraded, 3);
+	assert_int_equal(s1.refused - s0.refused, 1);
+	assert_int_equal(s1.unselected - s0.unselected, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +314,7 @@ int main(void)
 		cmocka_unit_test(svid_files_loaded_or_refused_with_the_reason),
 		cmocka_unit_test(rotation_only_to_the_same_identity),
 		cmocka_unit_test(generation_contexts_handshake),
+		cmocka_unit_test(alpn_http11_or_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
