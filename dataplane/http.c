@@ -778,6 +778,19 @@ size_t mg_http_feed(struct mg_http_parser *p, const uint8_t *in, size_t len,
 	}
 }
 
+size_t mg_http_unjudged(const struct mg_http_parser *p)
+{
+	switch (p->state) {
+	case ST_CHUNK_SIZE:
+	case ST_TRAILER:
+		return (size_t)p->line_len + p->cr;
+	case ST_CHUNK_LF:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 enum mg_http_event mg_http_eof(struct mg_http_parser *p)
 {
 	switch (p->state) {

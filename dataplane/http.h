@@ -224,6 +224,14 @@ void mg_http_set_tunnel(struct mg_http_parser *p);
 /** The response refused the CONNECT or Upgrade: parse requests again. */
 void mg_http_resume(struct mg_http_parser *p);
 
+/**
+ * Bytes already consumed of a body's framing line not judged yet: a chunk-size
+ * or trailer line still open, or the CR after chunk data. A gate that relays
+ * bodies holds that many bytes back until the line is judged, so that a
+ * malformed chunk line never reaches the upstream.
+ */
+size_t mg_http_unjudged(const struct mg_http_parser *p);
+
 /** Telemetry name of a refusal ("cl_and_te"). */
 const char *mg_http_error_name(enum mg_http_error e);
 

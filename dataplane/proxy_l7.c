@@ -55,6 +55,7 @@ struct mg_proxy_l7 {
 	bool answer_close;         /* the owed answer ends the connection */
 	bool close_now;            /* it went: the pair must end */
 	bool broken;               /* output refused despite the room: the pair must end */
+	bool replaces;             /* the owed answer stands for a forwarded request's response */
 	uint16_t status;           /* of the owed answer */
 	uint8_t err;               /* its parser reason (0: a denial) */
 	uint64_t req_id;
@@ -216,7 +217,7 @@ static bool answer(struct mg_proxy_pair *p)
 	char body[160], msg[ANSWER_MAX];
 	int bl, n;
 
-	if (l->resp.pend_n || l->resp_open || p->stash[CLIENT] || !c)
+	if (l->resp.pend_n > (l->replaces ? 1 : 0) || l->resp_open || p->stash[CLIENT] || !c)
 		return false;
 	if (l->err)
 		bl = snprintf(body, sizeof(body), "request %u-%" PRIu64 " refused: %s\n", px->worker,
@@ -252,6 +253,7 @@ static bool answer(struct mg_proxy_pair *p)
 
 static void owe(struct mg_proxy_l7 *l, uint16_t status, uint8_t err, bool close)
 {
+	l->replaces = false;
 	l->state = RQ_ANSWER;
 	l->status = status;
 	l->err = err;
@@ -263,9 +265,15 @@ static void parse_error(struct mg_proxy_pair *p, enum mg_http_error e)
 {
 	PCTR(p->px, l7_bad_requests, 1);
 	PSTAT(p->px->st.http_errors[e % MG_HTTP_ERR__COUNT], 1);
+	bool in_body = p->l7->state == RQ_FWD;
+
 	if (p->l7->state == RQ_HEAD) /* refused before its head completed: an ID of its own */
 		p->l7->req_id = ++p->px->l7_seq;
 	owe(p->l7, mg_http_error_status(e), (uint8_t)e, true);
+	/* A forwarded request's body broke (a bad chunk line, which never left):
+	 * its response will not come in time, if at all. Our 400 goes in its
+	 * place once the responses before it went, and the pair closes. */
+	p->l7->replaces = in_body;
 }
 
 /* ---- a request head ------------------------------------------------------ */
@@ -445,6 +453,35 @@ static void emit_body(struct mg_proxy_pair *p, const uint8_t *b, size_t n, uint3
 }
 
 /*
+ * A body's bytes upstream, except the framing line the parser has not judged
+ * yet (mg_http_unjudged): those wait in head[] (free while a body streams;
+ * up_room counts them) until the line is whole, so "zz\r\n" as a chunk size
+ * is refused before any of it leaves. A line is at most a trailer's budget.
+ */
+static void body_bytes(struct mg_proxy_pair *p, const uint8_t *b, size_t n, uint32_t *ol)
+{
+	struct mg_proxy_l7 *l = p->l7;
+	size_t u = RTE_MIN(mg_http_unjudged(&l->req), l->head_len + n);
+	size_t fwd = l->head_len + n - u, from_head = RTE_MIN(fwd, (size_t)l->head_len);
+
+	if (from_head) {
+		emit_body(p, l->head, from_head, ol);
+		memmove(l->head, l->head + from_head, l->head_len - from_head);
+		l->head_len -= (uint32_t)from_head;
+	}
+	if (fwd > from_head)
+		emit_body(p, b, fwd - from_head, ol);
+	b += fwd - from_head;
+	n -= fwd - from_head;
+	if (l->head_len + n > L7_HDR) { /* cannot happen: the parser's line budget */
+		l->broken = true;
+		return;
+	}
+	memcpy(l->head + l->head_len, b, n);
+	l->head_len += (uint32_t)n;
+}
+
+/*
  * Request bytes through the parser, output appended to px->l7_out at *ol.
  * @return bytes consumed: fewer than @p len when it must wait.
  */
@@ -476,8 +513,10 @@ static size_t gate(struct mg_proxy_pair *p, const uint8_t *in, size_t len, uint3
 			}
 			memcpy(l->head + l->head_len, in + off, n);
 			l->head_len += (uint32_t)n;
-		} else if ((l->state == RQ_FWD || l->state == RQ_TUNNEL) && n) {
+		} else if (l->state == RQ_TUNNEL && n) {
 			emit_body(p, in + off, n, ol);
+		} else if (l->state == RQ_FWD && ev != MG_HTTP_EV_ERROR) {
+			body_bytes(p, in + off, n, ol);
 		}
 		off += n;
 		if (ev == MG_HTTP_EV_HEAD)

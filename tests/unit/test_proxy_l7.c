@@ -14,8 +14,8 @@
  * line over the limit a 414 and a close; %2e%2e that
  * reaches /admin is denied; absolute-form goes as origin-form, with another
  * host than Host it is a 400; a request split at every byte boundary; a chunked
- * body streams unchanged; a 403 waits for the end of a chunked response
- * still streaming; the pool of L7 states runs out: refused and counted;
+ * body streams unchanged, and a chunk-size line it refuses never leaves; a
+ * 403 waits for the end of a chunked response still streaming; the pool of L7 states runs out: refused and counted;
  * without authorize_http ALLOW_L7 is refused; a
  * policy swap changes the verdict of the next request on a live connection;
  * an Upgrade waits for its answer (refused: requests again; 101: opaque
@@ -491,8 +491,9 @@ static void chunked_body_streams(void **state)
 	send_str(c, head);
 	send_raw(c, body, 10);
 	run_for(20000);
-	/* the head went and the body's first piece streamed behind it */
-	assert_int_equal(srv[0].rx_len, strlen(head) + 10);
+	/* the head went and the body's first chunk streamed behind it; the "1"
+	 * that starts the next chunk-size line waits until the line is judged */
+	assert_int_equal(srv[0].rx_len, strlen(head) + 9);
 	send_str(c, body + 10);
 	run_for(20000);
 	snprintf(want, sizeof(want), "%s%s", head, body);
@@ -502,6 +503,29 @@ static void chunked_body_streams(void **state)
 	run_for(20000);
 	assert_non_null(strstr(srv[0].rx + strlen(want), "GET /after"));
 	assert_int_equal(PX(l7_allowed), 2);
+}
+
+/* A chunk-size line the parser refuses never reaches the upstream, and the
+ * 400 stands for the forwarded request's response. */
+static void bad_chunk_line_never_leaves(void **state)
+{
+	static const char head[] = "POST /upload HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n";
+	struct peer *c = connect_client(0);
+
+	(void)state;
+	run_for(1000);
+	srv[0].manual = true;
+	send_str(c, head);
+	send_str(c, "4\r\nabcd\r\nz");
+	run_for(20000);
+	assert_int_equal(srv[0].rx_len, strlen(head) + 9);
+	send_str(c, "z\r\n0\r\n\r\n");
+	run_for(50000);
+	assert_int_equal(srv[0].rx_len, strlen(head) + 9); /* none of "zz\r\n" left */
+	assert_int_equal(N->px.st.http_errors[MG_HTTP_ERR_BAD_CHUNK_SIZE], 1);
+	assert_non_null(strstr(c->rx, "HTTP/1.1 400 Bad Request\r\n"));
+	assert_non_null(strstr(c->rx, "refused: bad_chunk_size\n"));
+	assert_true(c->peer_fin);
 }
 
 static void pool_exhausted_is_refused(void **state)
@@ -646,6 +670,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(absolute_form, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(split_at_every_byte, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(chunked_body_streams, l7_setup, l7_teardown),
+		cmocka_unit_test_setup_teardown(bad_chunk_line_never_leaves, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(pool_exhausted_is_refused, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(no_authorize_http_refuses_l7, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(swap_changes_next_verdict, l7_setup, l7_teardown),
