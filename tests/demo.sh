@@ -125,7 +125,11 @@ expect_refusal() { # WHAT FILE: push FILE, which meshgw #1 must refuse.
 step "before any policy: default deny (curl through the tcp listener is reset)"
 mkdir -p "$WORK/www"
 head -c 10485760 /dev/urandom >"$WORK/www/10m"
-ip netns exec mg-backend "$MG_PYTHON" -m http.server 80 --bind "$MG_BACKEND_IP" \
+mkdir -p "$WORK/www/admin"
+echo "the admin page" >"$WORK/www/admin/index.html"
+echo "hello" >"$WORK/www/hello.txt"
+# HTTP/1.1: connections stay open between requests (the L7 step uses one).
+ip netns exec mg-backend "$MG_PYTHON" -m http.server 80 --bind "$MG_BACKEND_IP" --protocol HTTP/1.1 \
 	--directory "$WORK/www" 9>&- >/dev/null 2>&1 &
 HTTP_PID=$!
 for _ in $(seq 50); do
@@ -197,7 +201,19 @@ wait "$cap" || true
 read -r segs _ plain <"$WORK/capture.txt" || true
 echo "capture on br0, port 8443: $segs TCP segments with payload, $plain with plaintext HTTP in them"
 check "the fabric carried only TLS records" [ "${segs:-0}" -gt 10 ] && [ "${plain:-1}" -eq 0 ]
-mg_ctl "$PREFIX-2" tls | grep -E '^authz/allow ' || true
+mg_ctl "$PREFIX-2" tls | grep -E '^authz/allow_l7 ' || true
+
+step "L7: one kept-alive connection from mg-client2, an allowed request, then a denied one"
+ip netns exec mg-client2 curl -sS --max-time 10 -o /dev/null \
+	-w 'GET %{url}: HTTP %{http_code}, new connections: %{num_connects}\n' \
+	"http://198.18.3.1/hello.txt" "http://198.18.3.1/admin/" >"$WORK/l7.txt" 2>&1 || true
+cat "$WORK/l7.txt"
+check "allowed, then denied on the same connection" \
+	grep -qz "hello.txt: HTTP 200, new connections: 1.*admin/: HTTP 403, new connections: 0" "$WORK/l7.txt"
+echo "the 403 says: $(ip netns exec mg-client2 curl -sS --max-time 5 "http://198.18.3.1/admin/" 2>&1 | head -n 1)"
+mg_ctl "$PREFIX-2" rules
+sleep 1.2
+grep ' http.denied ' "$WORK/state2/audit.log" | tail -n 1 | cut -d' ' -f3-10 || true
 
 step "rollback: v1 again is refused"
 expect_refusal "rollback to v1" "$WORK/v1.msnap"

@@ -95,7 +95,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ ${#steps[@]} -gt 0 ] || steps=(static unit asan fuzz integration sanitized)
-SANITIZED_SCRIPTS=${SANITIZED_SCRIPTS:-bad_config l4_proxy memif_reconnect mtls_inbound mtls_outbound \
+SANITIZED_SCRIPTS=${SANITIZED_SCRIPTS:-bad_config l4_proxy l7_inbound memif_reconnect mtls_inbound mtls_outbound \
 	mtls_surface \
 	syn_flood_garbage \
 	snapshot_push tcp_conformance tcp_faults tcp_synflood telemetry_readonly}

@@ -169,7 +169,8 @@ done
 smuggle() {
 	local what=$1 req=$2 out
 	out=$(raw "$req")
-	mg_expect_eq "smuggling, $what: 400 and closed" "400 True" "$(jget "$out" statuses) $(jget "$out" closed)"
+	mg_expect_eq "smuggling, $what: 400 and closed ($(jget "$out" bodies | tr '\n' ' '))" "400 True" \
+		"$(jget "$out" statuses) $(jget "$out" closed)"
 }
 # POSTs go where the policy allows them: the head passes, the body is framed.
 P='POST /v1/charge HTTP/1.1\r\nHost: ledger.example.org\r\n'
