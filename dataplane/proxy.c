@@ -434,6 +434,13 @@ void proxy_event(struct mg_proxy_pair *p, enum mg_proxy_event_kind kind, uint16_
 void proxy_event_rule(struct mg_proxy_pair *p, enum mg_proxy_event_kind kind, uint16_t verdict,
 		      uint32_t rule)
 {
+	proxy_event_as(p, kind, verdict, rule, p->peer_id);
+}
+
+/* As proxy_event_rule, with @p who (NULL: none) as the event's SPIFFE ID. */
+void proxy_event_as(struct mg_proxy_pair *p, enum mg_proxy_event_kind kind, uint16_t verdict,
+		    uint32_t rule, const char *who)
+{
 	struct mg_proxy *px = p->px;
 	struct mg_proxy_event ev = {
 		.kind = (uint8_t)kind, .listener = (uint8_t)p->li, .verdict = verdict,
@@ -447,7 +454,8 @@ void proxy_event_rule(struct mg_proxy_pair *p, enum mg_proxy_event_kind kind, ui
 		ev.tls_error = (uint8_t)p->job->hs.error;
 		ev.svid = (uint8_t)p->job->hs.svid;
 	}
-	memcpy(ev.peer_id, p->peer_id, sizeof(ev.peer_id));
+	if (who)
+		snprintf(ev.peer_id, sizeof(ev.peer_id), "%s", who);
 	px->env.event(px->env.ctx, &ev);
 }
 

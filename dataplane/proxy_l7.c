@@ -406,7 +406,8 @@ static void on_head(struct mg_proxy_pair *p, uint8_t *out, uint32_t *ol)
 	if (!px->env.authorize_http(px->policy, &r, &verdict, &rule)) {
 		PCTR(px, l7_denied, 1);
 		PSTAT(p->l7_denied, 1);
-		proxy_event_rule(p, MG_PROXY_EV_HTTP_DENIED, verdict, rule);
+		/* the requester: for outbound the local workload, not the upstream */
+		proxy_event_as(p, MG_PROXY_EV_HTTP_DENIED, verdict, rule, cr.peer_id);
 		owe(l, 403, 0, conf->close_on_deny || !m->keep_alive); /* as it asked, if it did */
 		return;
 	}

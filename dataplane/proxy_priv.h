@@ -79,6 +79,8 @@ bool proxy_authorize(struct mg_proxy_pair *p, const char *peer_id, const char *i
 void proxy_event(struct mg_proxy_pair *p, enum mg_proxy_event_kind kind, uint16_t verdict);
 void proxy_event_rule(struct mg_proxy_pair *p, enum mg_proxy_event_kind kind, uint16_t verdict,
 		      uint32_t rule);
+void proxy_event_as(struct mg_proxy_pair *p, enum mg_proxy_event_kind kind, uint16_t verdict,
+		    uint32_t rule, const char *who);
 
 /* proxy_tls.c */
 bool ptls_accept(struct mg_proxy_pair *p);

@@ -204,7 +204,7 @@ check "the fabric carried only TLS records" [ "${segs:-0}" -gt 10 ] && [ "${plai
 mg_ctl "$PREFIX-2" tls | grep -E '^authz/allow_l7 ' || true
 
 step "L7: one kept-alive connection from mg-client2, an allowed request, then a denied one"
-ip netns exec mg-client2 curl -sS --max-time 10 -o /dev/null \
+ip netns exec mg-client2 curl -sS --max-time 10 -o /dev/null -o /dev/null \
 	-w 'GET %{url}: HTTP %{http_code}, new connections: %{num_connects}\n' \
 	"http://198.18.3.1/hello.txt" "http://198.18.3.1/admin/" >"$WORK/l7.txt" 2>&1 || true
 cat "$WORK/l7.txt"
