@@ -63,28 +63,7 @@ mg_need_root
 for b in iperf3 nginx haproxy taskset; do
 	command -v "$b" >/dev/null || mg_die "$b is not installed"
 done
-mg_lock
-own_topo=0
-if ! mg_topo_is_up; then
-	mg_topo_up
-	own_topo=1
-fi
-tmp=$(mktemp -d /tmp/mgb-l4.XXXXXX)
-MG_LOG_DIR=$tmp # the gateway's log and exit code live with the run
-BG=()      # background processes to end (peers, proxies)
-GW_PID=
-KADDR=0
-
-cleanup() {
-	local rc=$?
-	bg_end
-	[ -z "$GW_PID" ] || mg_stop_gateway "$GW_PID" "$PREFIX"
-	kaddr_del
-	[ "$own_topo" = 0 ] || mg_topo_down || true
-	rm -rf "$tmp"
-	exit "$rc"
-}
-trap cleanup EXIT
+bench_begin l4
 
 
 # cpu_ticks PID...: utime+stime of the processes (and their children's threads

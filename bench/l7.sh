@@ -72,28 +72,7 @@ for b in nginx taskset; do
 	command -v "$b" >/dev/null || mg_die "$b is not installed"
 done
 if [ "$ROUNDS" -lt 1 ] || [ "$ROUNDS" -gt 20 ]; then mg_die "ROUNDS: 1..20"; fi
-mg_lock
-own_topo=0
-if ! mg_topo_is_up; then
-	mg_topo_up
-	own_topo=1
-fi
-tmp=$(mktemp -d /tmp/mgb-l7.XXXXXX)
-MG_LOG_DIR=$tmp
-BG=()
-GW_PID=
-KADDR=0
-
-cleanup() {
-	local rc=$?
-	bg_end
-	[ -z "$GW_PID" ] || mg_stop_gateway "$GW_PID" "$PREFIX"
-	kaddr_del
-	[ "$own_topo" = 0 ] || mg_topo_down || true
-	[ -n "${MG_BENCH_KEEP:-}" ] || rm -rf "$tmp"
-	exit "$rc"
-}
-trap cleanup EXIT
+bench_begin l7
 
 blog() { mg_log "[${SECONDS}s] $*"; }
 

@@ -4,7 +4,7 @@
 # What the benchmarks that put meshgw beside kernel proxies share (sourced by
 # bench/l4.sh and bench/mtls.sh after tests/lib.sh): the kernel addresses the
 # peers (nginx, HAProxy) listen on in mg-gw, background processes, waiting for
-# a port. The caller sets BG=() and KADDR=0 and ends BG in its cleanup.
+# a port. bench_begin NAME sets up the run and the cleanup that ends it all.
 
 # kaddr_add / kaddr_del: meshgw's addresses on mg-gw's kernel, for the peers.
 kaddr_add() {
@@ -51,4 +51,33 @@ wait_port() {
 		sleep 0.2
 	done
 	return 1
+}
+
+# bench_begin NAME: the global lock, the topology (brought up if it was not,
+# and then taken down at the end), a scratch folder in $tmp (kept with
+# MG_BENCH_KEEP=1) that holds the gateways' logs, and an EXIT trap that ends
+# the background processes, the gateway in GW_PID, the kernel addresses and
+# what else was set up.
+bench_begin() {
+	mg_lock
+	own_topo=0
+	if ! mg_topo_is_up; then
+		mg_topo_up
+		own_topo=1
+	fi
+	tmp=$(mktemp -d "/tmp/mgb-$1.XXXXXX")
+	MG_LOG_DIR=$tmp # the gateway's log and exit code live with the run
+	BG=()           # background processes to end (peers, proxies)
+	GW_PID=
+	KADDR=0
+	trap bench_cleanup EXIT
+}
+bench_cleanup() {
+	local rc=$?
+	bg_end
+	[ -z "$GW_PID" ] || mg_stop_gateway "$GW_PID" "$PREFIX"
+	kaddr_del
+	[ "$own_topo" = 0 ] || mg_topo_down || true
+	[ -n "${MG_BENCH_KEEP:-}" ] || rm -rf "$tmp"
+	exit "$rc"
 }

@@ -83,28 +83,7 @@ mg_need_bins
 for b in nginx haproxy taskset socat openssl; do
 	command -v "$b" >/dev/null || mg_die "$b is not installed"
 done
-mg_lock
-own_topo=0
-if ! mg_topo_is_up; then
-	mg_topo_up
-	own_topo=1
-fi
-tmp=$(mktemp -d /tmp/mgb-mtls.XXXXXX)
-MG_LOG_DIR=$tmp
-BG=()
-GW_PID=
-KADDR=0
-
-cleanup() {
-	local rc=$?
-	bg_end
-	[ -z "$GW_PID" ] || mg_stop_gateway "$GW_PID" "$PREFIX"
-	kaddr_del
-	[ "$own_topo" = 0 ] || mg_topo_down || true
-	[ -n "${MG_BENCH_KEEP:-}" ] || rm -rf "$tmp"
-	exit "$rc"
-}
-trap cleanup EXIT
+bench_begin mtls
 
 # blog MSG: mg_log with the seconds since the start (the bench's own clock).
 blog() { mg_log "[${SECONDS}s] $*"; }

@@ -2,6 +2,7 @@
 #include "telemetry.h"
 #include "telemetry_l7.h"
 #include "telemetry_rules.h"
+#include "telemetry_sum.h"
 #include "telemetry_tls.h"
 
 #include <errno.h>
@@ -497,11 +498,6 @@ static int cmd_faults(const char *cmd, const char *params, struct rte_tel_data *
 }
 
 /* ---- /meshgw/conns and /meshgw/tcp: the workers' TCP stacks and proxies ---- */
-
-static uint64_t rd(const uint64_t *v)
-{
-	return __atomic_load_n(v, __ATOMIC_RELAXED);
-}
 
 static const char *const state_keys[] = {
 #define _(sym, name) #name,

@@ -11,20 +11,8 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "telemetry_sum.h"
 
-static uint64_t rd(const uint64_t *v)
-{
-	return __atomic_load_n(v, __ATOMIC_RELAXED);
-}
-
-#define SUM(gw, expr) ({                                             \
-	uint64_t sum_ = 0;                                           \
-	for (uint16_t i_ = 0; i_ < (gw)->n_workers; i_++) {          \
-		const struct mg_worker *w = (gw)->workers[i_];       \
-		if (w->tcp_on)                                       \
-			sum_ += rd(&(expr));                         \
-	}                                                            \
-	sum_; })
 
 int mg_tel_l7(struct mg_gateway *gw, const char *params, struct rte_tel_data *d)
 {

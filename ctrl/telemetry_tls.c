@@ -15,21 +15,9 @@
 
 #include "dp_policy.h"
 #include "gateway.h"
+#include "telemetry_sum.h"
 #include "tls_gen.h"
 
-static uint64_t rd(const uint64_t *v)
-{
-	return __atomic_load_n(v, __ATOMIC_RELAXED);
-}
-
-#define SUM(gw, expr) ({                                             \
-	uint64_t sum_ = 0;                                           \
-	for (uint16_t i_ = 0; i_ < (gw)->n_workers; i_++) {          \
-		const struct mg_worker *w = (gw)->workers[i_];       \
-		if (w->tcp_on)                                       \
-			sum_ += rd(&(expr));                         \
-	}                                                            \
-	sum_; })
 
 static void svids(struct rte_tel_data *d, const struct mg_gateway *gw)
 {

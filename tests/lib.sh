@@ -185,11 +185,30 @@ mg_test_setup() {
 	fi
 }
 
+# mg_scratch NAME: a scratch folder for the script in $tmp, removed by
+# mg_cleanup. mg_bg CMD...: a background process of the script (its pid in
+# MG_BG_LAST), ended by mg_cleanup before the gateways stop.
+MG_SCRATCH=
+MG_BG=()
+mg_scratch() {
+	tmp=$(mktemp -d "/tmp/$1.XXXXXX")
+	MG_SCRATCH=$tmp
+}
+mg_bg() {
+	"$@" 9>&- &
+	MG_BG_LAST=$!
+	MG_BG+=("$MG_BG_LAST")
+}
+
 mg_cleanup() {
-	local rc=$? g
+	local rc=$? g p
 	if declare -F test_cleanup >/dev/null; then
 		test_cleanup || true
 	fi
+	for p in "${MG_BG[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	[ ${#MG_BG[@]} -eq 0 ] || wait "${MG_BG[@]}" 2>/dev/null || true
 	for g in "${MG_GATEWAYS[@]}"; do
 		# A failed test leaves the gateway's own view in its log.
 		if [ "$rc" -ne 0 ] && [ -z "$(mg_gateway_rc "${g#*:}")" ]; then
@@ -202,6 +221,7 @@ mg_cleanup() {
 	if [ "$MG_OWN_TOPO" = 1 ]; then
 		mg_topo_down || true
 	fi
+	[ -z "$MG_SCRATCH" ] || rm -rf "$MG_SCRATCH"
 	exit "$rc"
 }
 

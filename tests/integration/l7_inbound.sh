@@ -29,16 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib_policy.sh"
 mg_test_setup mgt-l7
 trap mg_cleanup EXIT
-tmp=$(mktemp -d /tmp/mgt-l7.XXXXXX)
-PIDS=()
-test_cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
+mg_scratch mgt-l7
 VIP=$MG_GW_FABRIC_IP:8443
 PKI=$tmp/pki
 "$MG_ROOT/conf/pki.sh" "$PKI" >/dev/null
@@ -62,8 +53,7 @@ http {
   }
 }
 EOF
-ip netns exec mg-backend nginx -c "$tmp/nginx.conf" 9>&- >/dev/null 2>&1 &
-PIDS+=($!)
+mg_bg ip netns exec mg-backend nginx -c "$tmp/nginx.conf" >/dev/null 2>&1
 
 # policy VERSION L7 RULES...: client and backend workloads, the l7 group, the rules.
 policy() {

@@ -22,16 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib_policy.sh"
 mg_test_setup mgt-l7o
 trap mg_cleanup EXIT
-tmp=$(mktemp -d /tmp/mgt-l7o.XXXXXX)
-PIDS=()
-test_cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
+mg_scratch mgt-l7o
 PKI=$tmp/pki
 "$MG_ROOT/conf/pki.sh" "$PKI" >/dev/null
 S=$PKI/svid
@@ -52,8 +43,7 @@ http {
   }
 }
 EOF
-ip netns exec mg-backend nginx -c "$tmp/nginx.conf" 9>&- >/dev/null 2>&1 &
-PIDS+=($!)
+mg_bg ip netns exec mg-backend nginx -c "$tmp/nginx.conf" >/dev/null 2>&1
 
 cat >"$tmp/policy.conf" <<EOF
 default_action = "deny";
