@@ -7,7 +7,9 @@
 # listener and reaches the backend; a wrong identity is refused with its
 # reason; a policy push closes a live connection; mg-client2's plaintext leaves
 # meshgw #2's outbound listener as mTLS to meshgw #1, and a capture on the
-# fabric sees only TLS records. Then rollback, tampering and an under-signed
+# fabric sees only TLS records; both gateways check client2's HTTP requests
+# one by one (an allowed and a denied one on one kept-alive connection). Then
+# rollback, tampering and an under-signed
 # snapshot are refused, the audit chain verifies and the node attests.
 #
 #  netns mg-client 198.18.1.2 --+
