@@ -305,18 +305,19 @@ struct mg_policy_http_req {
 };
 
 /**
- * The L7 matcher of one compiled policy (policy_l7.c): every rule's path
- * terms in one hyperscan block-mode database, a scratch and a match table
- * per worker, and the per-rule allow/deny counters per worker. Built on the
- * control thread before publication, freed with its generation.
+ * The L7 matcher of one compiled policy (policy_l7.c): the exact and
+ * "/prefix/\*" paths of every rule in one hash table (path -> rules), the
+ * "~regex" paths in one hyperscan block-mode database, a scratch and a match
+ * table per worker, and the per-rule allow/deny counters per worker. Built on
+ * the control thread before publication, freed with its generation.
  */
 struct mg_policy_l7;
 
 /**
- * Compile @p p's path terms (regex "~...", exact, "/prefix/\*") into one
- * database and allocate what @p workers workers need (>= 1). A pattern
- * hyperscan refuses fails with MG_ERR_CONFIG_VALUE naming the rule.
- * A policy with no path term gets a matcher without database.
+ * Build @p p's path terms into the table (exact, "/prefix/\*") and the
+ * database (regex "~...") and allocate what @p workers workers need (>= 1).
+ * A regex hyperscan refuses fails with MG_ERR_CONFIG_VALUE naming the rule.
+ * A policy with no regex path gets a matcher without database.
  */
 MG_RESULT mg_policy_l7_build(const struct mg_policy *p, uint16_t workers,
 			     struct mg_policy_l7 **out);
@@ -329,6 +330,12 @@ const char *mg_policy_regex_check(const char *re);
 
 /** Free a matcher (after the RCU grace period). NULL is fine. */
 void mg_policy_l7_free(struct mg_policy_l7 *l7);
+
+/**
+ * Tests only: the matchers built while this is not all ones keep only these
+ * bits of each path key's hash, so that keys collide (default 0xffffffff).
+ */
+extern uint32_t mg_policy_l7_test_hash_mask;
 
 /** Workers the matcher was built for; bytes of its database (0: none). */
 uint16_t mg_policy_l7_workers(const struct mg_policy_l7 *l7);
@@ -348,8 +355,9 @@ void mg_policy_l7_get(const struct mg_policy *p, struct mg_policy_l7_settings *o
  * deny rule denies (DENY_RULE), else a matching allow rule allows (ALLOW),
  * else DENY_NO_RULE. Methods compare exactly; hosts case-insensitively,
  * "*.example.org" matching any name below example.org; paths through
- * @p l7's database: exact byte for byte, "/api/\*" any path starting with
- * "/api/", "~re" where the regex matches. Callers normalize the path
+ * @p l7: exact byte for byte and "/api/\*" any path starting with "/api/"
+ * (hash lookups of the path and of its prefixes up to each '/'), "~re" where
+ * the regex matches (hyperscan, only if the policy has a regex path). Callers normalize the path
  * (percent-decoding, dot segments) before asking.
  *
  * Runs on worker @p worker (< mg_policy_l7_workers()) with its scratch and

@@ -100,9 +100,13 @@ struct mg_policy {
  * loaded with memcpy: keys sit at any byte offset, and rte_hash_crc()'s own
  * loop casts them to uint64_t pointers, which is undefined when unaligned.
  */
-static inline uint32_t hash_key(const char *k, uint32_t len)
+/*
+ * CRC32-C of @k (@len bytes) continued from @h. The 8-byte and the 1-byte
+ * steps agree (the CRC of a stream), so a hash can be carried on over a
+ * path one segment at a time: hash_more(hash_more(h, a), b) = hash of a||b.
+ */
+static inline uint32_t hash_more(uint32_t h, const char *k, uint32_t len)
 {
-	uint32_t h = HASH_SEED;
 	uint64_t w;
 
 	for (; len >= 8; k += 8, len -= 8) {
@@ -114,6 +118,11 @@ static inline uint32_t hash_key(const char *k, uint32_t len)
 	return h;
 }
 
+static inline uint32_t hash_key(const char *k, uint32_t len)
+{
+	return hash_more(HASH_SEED, k, len);
+}
+
 static inline const char *sref(const struct mg_policy *p, struct strref s)
 {
 	return CAT(p, s.off, char);
@@ -121,7 +130,8 @@ static inline const char *sref(const struct mg_policy *p, struct strref s)
 
 /*
  * The L7 matcher (policy_l7.c builds it, policy_authz.c scans with it).
- * Hyperscan reports pattern ids: a pattern's id is its rule's index.
+ * Exact and "/prefix/\*" paths are keys of one open-addressing table; only
+ * "~regex" paths go to hyperscan, whose pattern ids are rule indexes.
  */
 #define L7_MAX_HITS 64 /* rules listed per scan; more: stamps alone, walked */
 
@@ -139,8 +149,28 @@ struct l7_worker {
 	uint64_t *ctr;          /* per rule: [2 * rule] allowed, [2 * rule + 1] denied */
 } __attribute__((aligned(64)));
 
+/* One key of the path table: an exact path, or a prefix (its bytes end in '/'). */
+struct l7_slot {
+	uint32_t hash;          /* CRC32-C of the key, masked by paths.hash_mask */
+	uint32_t len;           /* key bytes; 0: an empty slot */
+	uint32_t key;           /* offset in paths.keys */
+	uint32_t ids, n_ids;    /* rule indexes, ascending: paths.ids[ids .. ids + n_ids) */
+	uint32_t prefix;        /* 1: "key*", any path that starts with key */
+};
+
+struct l7_paths {
+	struct l7_slot *slot;   /* [mask + 1]; NULL: no exact or prefix path */
+	uint32_t mask;
+	uint32_t hash_mask;     /* all ones but in tests (mg_policy_l7_test_hash_mask) */
+	uint32_t prefix_depth;  /* most '/' in a prefix key: boundaries worth a lookup */
+	uint32_t prefix_len;    /* longest prefix key */
+	char *keys;
+	uint32_t *ids;
+};
+
 struct mg_policy_l7 {
-	struct hs_database *db; /* NULL: no rule has path terms */
+	struct l7_paths paths;  /* exact and prefix paths */
+	struct hs_database *db; /* NULL: no rule has a regex path */
 	size_t db_size;
 	uint16_t n_workers;
 	uint32_t n_rules;

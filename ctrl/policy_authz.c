@@ -305,24 +305,69 @@ static void apply(const struct mg_policy *p, const struct a_grant *g, struct ver
 	}
 }
 
-/* hyperscan's report: the first time a rule's path matches in this request. */
-static int on_match(unsigned id, unsigned long long from, unsigned long long to,
-		    unsigned flags, void *ctx)
+/* Rule @id's paths match this request: listed the first time only. */
+static void hit(struct l7_worker *w, uint32_t id)
 {
-	struct l7_worker *w = ctx;
-
-	(void)from, (void)to, (void)flags;
 	if (w->stamp[id] == w->seq)
-		return 0;
+		return;
 	w->stamp[id] = w->seq;
 	if (w->n_hits < L7_MAX_HITS)
 		w->hits[w->n_hits++] = id;
 	else
 		w->overflow = true;
+}
+
+/* hyperscan's report for a regex path. */
+static int on_match(unsigned id, unsigned long long from, unsigned long long to,
+		    unsigned flags, void *ctx)
+{
+	(void)from, (void)to, (void)flags;
+	hit(ctx, id);
 	return 0;
 }
 
-/* The request's one scan, done when the first grant with path terms needs it. */
+/* The rules of the key @k (@len bytes, hash @h carried from HASH_SEED) of kind @prefix. */
+static void path_hits(const struct l7_paths *t, struct l7_worker *w, uint32_t h, const char *k,
+		      uint32_t len, uint32_t prefix)
+{
+	h &= t->hash_mask;
+	for (uint32_t i = h & t->mask; t->slot[i].len != 0; i = (i + 1) & t->mask) {
+		const struct l7_slot *s = &t->slot[i];
+
+		if (s->hash != h || s->len != len || s->prefix != prefix ||
+		    memcmp(t->keys + s->key, k, len) != 0)
+			continue;
+		for (uint32_t j = 0; j < s->n_ids; j++)
+			hit(w, t->ids[s->ids + j]);
+		return;
+	}
+}
+
+/*
+ * Exact and prefix paths: a prefix key ends in '/', so only the path's bytes
+ * up to each '/' can be one; one lookup per '/', no deeper and no longer
+ * than the deepest and longest prefix key, then one for the whole path. The
+ * hash is carried on from boundary to boundary: each byte is hashed once.
+ */
+static void match_paths(const struct l7_paths *t, struct l7_worker *w, const char *path,
+			uint32_t len)
+{
+	uint32_t h = HASH_SEED, done = 0, depth = 0;
+
+	if (t->slot == NULL)
+		return;
+	for (uint32_t i = 0; i < len && i < t->prefix_len && depth < t->prefix_depth; i++) {
+		if (path[i] != '/')
+			continue;
+		h = hash_more(h, path + done, i + 1 - done);
+		done = i + 1;
+		depth++;
+		path_hits(t, w, h, path, done, 1);
+	}
+	path_hits(t, w, hash_more(h, path + done, len - done), path, len, 0);
+}
+
+/* The request's one match, done when the first grant with path terms needs it. */
 static bool scan(struct verdict *v)
 {
 	struct l7_worker *w = v->w;
@@ -336,6 +381,7 @@ static bool scan(struct verdict *v)
 		memset(w->stamp, 0, (size_t)v->l7->n_rules * sizeof(*w->stamp));
 		w->seq = 1;
 	}
+	match_paths(&v->l7->paths, w, v->path, (uint32_t)v->path_len);
 	v->scan_failed = v->l7->db != NULL &&
 			 hs_scan(v->l7->db, v->path, (unsigned)v->path_len, 0, w->scratch,
 				 on_match, w) != HS_SUCCESS;

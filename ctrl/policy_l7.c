@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The L7 matcher of a compiled policy (policy.h, struct mg_policy_l7): the
- * path terms of every rule in one hyperscan block-mode database, built on the
- * control thread, with each worker's scratch, match stamps and per-rule
- * counters allocated before publication. policy_authz.c scans with it.
+ * The L7 matcher of a compiled policy (policy.h, struct mg_policy_l7), built
+ * on the control thread with each worker's scratch, match stamps and
+ * per-rule counters allocated before publication; policy_authz.c matches
+ * with it.
  *
- * Exact paths and "/prefix/\*" become anchored literals (every byte but
- * [A-Za-z0-9] escaped as \xHH, "\z" for the end: "$" would also match before
- * a final newline), "~re" is the author's regex as written; every pattern's
- * id is its rule's index, so one scan says which rules' paths match.
+ * Exact paths and "/prefix/\*" are keys of one open-addressing table (CRC32-C
+ * of the key -> the ascending indexes of the rules that list it; a prefix's
+ * key is its bytes without the '*', so it ends in '/'): a request costs one
+ * lookup of its path and one per '/' of it, as deep as the deepest prefix,
+ * whatever the number of rules. Only "~re" paths, the author's regex as
+ * written, go into a hyperscan block-mode database (none without a regex),
+ * each pattern's id its rule's index. Both say which rules' paths match.
  */
 #include "policy_arena.h"
 
@@ -40,25 +43,6 @@ const char *mg_policy_regex_check(const char *re)
 	return why[0] ? why : NULL;
 }
 
-/* "^<literal>" (prefix) or "^<literal>\z" (exact) into @p out (4 bytes per byte + 4). */
-static void literal(const char *path, char *out)
-{
-	size_t k = strlen(path);
-	bool prefix = k > 0 && path[k - 1] == '*';
-	char *o = out;
-
-	*o++ = '^';
-	for (size_t i = 0; i < k - prefix; i++) {
-		unsigned char ch = (unsigned char)path[i];
-
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-			*o++ = (char)ch;
-		else
-			o += sprintf(o, "\\x%02x", ch);
-	}
-	strcpy(o, prefix ? "" : "\\z");
-}
-
 /*
  * The author's regex, a final "$" made "\z": paths hold no newline, and
  * hyperscan's "$" (also before a final newline, as in PCRE) costs twice the
@@ -84,7 +68,7 @@ struct patterns {
 	uint32_t n;
 	const char **expr;
 	unsigned *flags, *ids;
-	char *buf; /* the literals' regexes */
+	char *buf; /* the regexes, "$" made "\z" */
 };
 
 static void patterns_free(struct patterns *v)
@@ -103,8 +87,12 @@ static MG_RESULT patterns_make(const struct mg_policy *p, struct patterns *v)
 
 	for (uint32_t i = 0; i < p->rules.n; i++)
 		for (uint32_t j = 0; j < r[i].paths.n; j++) {
-			v->n++;
-			bytes += 4 * CAT(p, r[i].paths.off, struct strref)[j].len + 4;
+			const struct strref *ref = &CAT(p, r[i].paths.off, struct strref)[j];
+
+			if (sref(p, *ref)[0] == '~') {
+				v->n++;
+				bytes += ref->len + 2;
+			}
 		}
 	v->expr = calloc(v->n + 1, sizeof(*v->expr));
 	v->flags = calloc(v->n + 1, sizeof(*v->flags));
@@ -116,15 +104,11 @@ static MG_RESULT patterns_make(const struct mg_policy *p, struct patterns *v)
 		for (uint32_t j = 0; j < r[i].paths.n; j++) {
 			const char *s = sref(p, CAT(p, r[i].paths.off, struct strref)[j]);
 
-			if (s[0] == '~') {
-				regex(s + 1, b);
-				v->expr[v->n] = b;
-				b += strlen(b) + 1;
-			} else {
-				literal(s, b);
-				v->expr[v->n] = b;
-				b += strlen(b) + 1;
-			}
+			if (s[0] != '~')
+				continue;
+			regex(s + 1, b);
+			v->expr[v->n] = b;
+			b += strlen(b) + 1;
 			v->flags[v->n] = L7_HS_FLAGS;
 			v->ids[v->n++] = i;
 		}
@@ -156,6 +140,135 @@ static MG_RESULT compile_db(const struct mg_policy *p, struct mg_policy_l7 *l7)
 	hs_database_size(l7->db, &l7->db_size);
 out:
 	patterns_free(&v);
+	return rc;
+}
+
+uint32_t mg_policy_l7_test_hash_mask = 0xffffffffu;
+
+/* One exact or prefix path of one rule, before the table. */
+struct path_ent {
+	const char *key;
+	uint32_t len, rule, prefix;
+};
+
+static int ent_cmp(const void *a, const void *b)
+{
+	const struct path_ent *x = a, *y = b;
+	int r;
+
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	r = memcmp(x->key, y->key, x->len);
+	if (r != 0)
+		return r;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+static bool same_key(const struct path_ent *x, const struct path_ent *y)
+{
+	return x->prefix == y->prefix && x->len == y->len && memcmp(x->key, y->key, x->len) == 0;
+}
+
+/* Every rule's exact and prefix paths, sorted by key then rule, into @p *out. */
+static MG_RESULT path_ents(const struct mg_policy *p, struct path_ent **out, uint32_t *n_out)
+{
+	const struct a_rule *r = CAT(p, p->rules.off, struct a_rule);
+	struct path_ent *e;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < p->rules.n; i++)
+		for (uint32_t j = 0; j < r[i].paths.n; j++)
+			n += sref(p, CAT(p, r[i].paths.off, struct strref)[j])[0] != '~';
+	*out = e = calloc(n + 1, sizeof(*e));
+	MG_ENSURE(e != NULL, NOMEM, "policy: no memory for L7 paths");
+	n = 0;
+	for (uint32_t i = 0; i < p->rules.n; i++)
+		for (uint32_t j = 0; j < r[i].paths.n; j++) {
+			struct strref ref = CAT(p, r[i].paths.off, struct strref)[j];
+			const char *s = sref(p, ref);
+
+			if (s[0] == '~')
+				continue;
+			e[n].key = s;
+			e[n].prefix = ref.len > 0 && s[ref.len - 1] == '*';
+			e[n].len = ref.len - e[n].prefix; /* "/api/\*": key "/api/" */
+			e[n++].rule = i;
+		}
+	qsort(e, n, sizeof(*e), ent_cmp);
+	*n_out = n;
+	return 0;
+}
+
+/* The free slot for hash @h (the table is at most half full). */
+static struct l7_slot *slot_free(struct l7_paths *t, uint32_t h)
+{
+	uint32_t i = h & t->mask;
+
+	while (t->slot[i].len != 0)
+		i = (i + 1) & t->mask;
+	return &t->slot[i];
+}
+
+/* Entries @e[i..j) share one key: its slot, its rules once each. */
+static void key_put(struct l7_paths *t, const struct path_ent *e, uint32_t i, uint32_t j,
+		    uint32_t *key_off, uint32_t *n_ids)
+{
+	uint32_t h = hash_key(e[i].key, e[i].len) & t->hash_mask, depth = 0;
+	struct l7_slot *s = slot_free(t, h);
+
+	memcpy(t->keys + *key_off, e[i].key, e[i].len);
+	*s = (struct l7_slot){ .hash = h, .len = e[i].len, .key = *key_off, .ids = *n_ids,
+			       .prefix = e[i].prefix };
+	*key_off += e[i].len;
+	for (uint32_t k = i; k < j; k++)
+		if (k == i || e[k].rule != e[k - 1].rule)
+			t->ids[(*n_ids)++] = e[k].rule;
+	s->n_ids = *n_ids - s->ids;
+	if (!s->prefix)
+		return;
+	for (uint32_t k = 0; k < e[i].len; k++)
+		depth += e[i].key[k] == '/';
+	if (depth > t->prefix_depth)
+		t->prefix_depth = depth;
+	if (e[i].len > t->prefix_len)
+		t->prefix_len = e[i].len;
+}
+
+/* The table of exact and prefix paths, sized for a load of at most 1/2. */
+static MG_RESULT paths_build(const struct mg_policy *p, struct l7_paths *t)
+{
+	struct path_ent *e = NULL;
+	uint32_t n = 0, keys = 0, key_off = 0, n_ids = 0;
+	uint64_t size = 8, bytes = 1;
+	int rc = -1;
+
+	t->hash_mask = mg_policy_l7_test_hash_mask;
+	MG_GUARD_GOTO(path_ents(p, &e, &n), out);
+	for (uint32_t i = 0; i < n; i++)
+		if (i == 0 || !same_key(&e[i - 1], &e[i])) {
+			keys++;
+			bytes += e[i].len;
+		}
+	rc = 0;
+	if (keys == 0)
+		goto out;
+	while (size < 2 * (uint64_t)keys)
+		size *= 2;
+	t->slot = calloc(size, sizeof(*t->slot));
+	t->keys = malloc(bytes);
+	t->ids = calloc(n, sizeof(*t->ids));
+	MG_ENSURE_GOTO(t->slot && t->keys && t->ids && size <= UINT32_MAX, out, NOMEM,
+		       "policy: no memory for the L7 path table");
+	t->mask = (uint32_t)size - 1;
+	for (uint32_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && same_key(&e[i], &e[j]); j++)
+			;
+		key_put(t, e, i, j, &key_off, &n_ids);
+	}
+out:
+	free(e);
 	return rc;
 }
 
@@ -213,7 +326,8 @@ MG_RESULT mg_policy_l7_build(const struct mg_policy *p, uint16_t workers,
 		return mg_error_set(MG_ERR_NOMEM, "policy: no memory for the L7 matcher");
 	}
 	memset(l7->w, 0, sizeof(*l7->w) * workers);
-	if (compile_db(p, l7) < 0 || alloc_scratch(l7) < 0 || alloc_tables(l7) < 0) {
+	if (paths_build(p, &l7->paths) < 0 || compile_db(p, l7) < 0 || alloc_scratch(l7) < 0 ||
+	    alloc_tables(l7) < 0) {
 		mg_policy_l7_free(l7);
 		return -1;
 	}
@@ -228,6 +342,9 @@ void mg_policy_l7_free(struct mg_policy_l7 *l7)
 	for (uint16_t i = 0; l7->w && i < l7->n_workers; i++)
 		hs_free_scratch(l7->w[i].scratch);
 	hs_free_database(l7->db);
+	free(l7->paths.slot);
+	free(l7->paths.keys);
+	free(l7->paths.ids);
 	free(l7->mem);
 	free(l7->w);
 	free(l7);

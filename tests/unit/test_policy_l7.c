@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The L7 side of the policy (policy_l7.c, mg_policy_authorize_http): regex,
- * exact and prefix paths through one hyperscan database, regexes hyperscan
- * refuses, the `l7` group, per-worker per-rule counters, more matches than
+ * The L7 side of the policy (policy_l7.c, mg_policy_authorize_http): exact
+ * and prefix paths through the path table (keys forced to collide too),
+ * regex paths through hyperscan, the three mixed, regexes hyperscan refuses, the `l7` group, per-worker per-rule counters, more matches than
  * the hit list holds, and 10 000 path rules with a micro-measure (ns per
  * request with 0, 100 and 10 000 path rules).
  * Runs from tests/unit (meson workdir); needs no EAL.
@@ -303,6 +303,135 @@ static void many_matches(void **state)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Exact, prefix and regex paths mixed; the path table's keys colliding. */
+
+static const char mix_policy[] =
+	HEAD "rules = (\n"
+	RULE("m01-all", "allow", "methods = [\"GET\"]; paths = [\"/*\"];") ",\n"
+	RULE("m02-a-tree", "allow", "paths = [\"/a/*\", \"/a\"];") ",\n"
+	RULE("m03-a-b-deny", "deny", "paths = [\"/a/b/*\"];") ",\n"
+	RULE("m04-a-b-c-open", "allow", "paths = [\"/a/b/c/*\", \"/a/b/c\"];") ",\n"
+	RULE("m05-dir-exact", "allow", "methods = [\"POST\"]; paths = [\"/d/\"];") ",\n"
+	RULE("m06-dir-prefix", "allow", "methods = [\"PUT\"]; paths = [\"/d/*\"];") ",\n"
+	RULE("m07-twice", "allow", "methods = [\"PATCH\", \"OPTIONS\"]; paths = [\"/t/x\", \"/t/*\"];") ",\n"
+	RULE("m08-t-same", "deny", "methods = [\"OPTIONS\"]; paths = [\"/t/x\"];") ",\n"
+	RULE("m09-pct", "allow", "methods = [\"POST\"]; paths = [\"/p%20q/*\"];") ",\n"
+	RULE("m10-re-deny", "deny", "methods = [\"DELETE\"]; paths = [\"~^/r/[0-9]+$\"];") ",\n"
+	RULE("m11-re-exact", "allow", "methods = [\"DELETE\"]; paths = [\"/r/1\", \"~^/r/x$\"];") "\n);\n";
+
+static void mix_verdicts(const struct fixture *f)
+{
+	/* deny beats allow, the lowest deciding rule names the verdict */
+	want(f, "GET", "/", MG_AUTHZ_ALLOW, "m01-all");
+	want(f, "GET", "/a/x", MG_AUTHZ_ALLOW, "m01-all");
+	want(f, "HEAD", "/a/x", MG_AUTHZ_ALLOW, "m02-a-tree");
+	want(f, "HEAD", "/a", MG_AUTHZ_ALLOW, "m02-a-tree");
+	want(f, "HEAD", "/ab", MG_AUTHZ_DENY_NO_RULE, NULL);
+	want(f, "GET", "/a/b/", MG_AUTHZ_DENY_RULE, "m03-a-b-deny");
+	want(f, "GET", "/a/b/c/d", MG_AUTHZ_DENY_RULE, "m03-a-b-deny"); /* a deeper allow loses */
+	want(f, "HEAD", "/a/b/c", MG_AUTHZ_DENY_RULE, "m03-a-b-deny");
+	want(f, "HEAD", "/a/b", MG_AUTHZ_ALLOW, "m02-a-tree"); /* "/a/b/\*" needs the '/' */
+	want(f, "HEAD", "/a/bc/d", MG_AUTHZ_ALLOW, "m02-a-tree");
+	/* "/d/" exact and "/d/\*" prefix share the bytes, not the meaning */
+	want(f, "POST", "/d/", MG_AUTHZ_ALLOW, "m05-dir-exact");
+	want(f, "POST", "/d/x", MG_AUTHZ_DENY_NO_RULE, NULL);
+	want(f, "PUT", "/d/", MG_AUTHZ_ALLOW, "m06-dir-prefix");
+	want(f, "PUT", "/d/x/y", MG_AUTHZ_ALLOW, "m06-dir-prefix");
+	want(f, "PUT", "/d", MG_AUTHZ_DENY_NO_RULE, NULL);
+	/* a rule listing a path and its prefix is one hit; one key, two rules */
+	want(f, "PATCH", "/t/x", MG_AUTHZ_ALLOW, "m07-twice");
+	want(f, "OPTIONS", "/t/x", MG_AUTHZ_DENY_RULE, "m08-t-same");
+	want(f, "OPTIONS", "/t/y", MG_AUTHZ_ALLOW, "m07-twice");
+	want(f, "PATCH", "/t/xy", MG_AUTHZ_ALLOW, "m07-twice");
+	want(f, "PATCH", "/tx", MG_AUTHZ_DENY_NO_RULE, NULL);
+	/* bytes compare as written: '%' is a byte, case matters */
+	want(f, "POST", "/p%20q/z", MG_AUTHZ_ALLOW, "m09-pct");
+	want(f, "POST", "/p q/z", MG_AUTHZ_DENY_NO_RULE, NULL);
+	want(f, "PUT", "/D/x", MG_AUTHZ_DENY_NO_RULE, NULL);
+	/* regex and exact paths together: the regex deny wins where both match */
+	want(f, "DELETE", "/r/1", MG_AUTHZ_DENY_RULE, "m10-re-deny");
+	want(f, "DELETE", "/r/x", MG_AUTHZ_ALLOW, "m11-re-exact");
+	want(f, "DELETE", "/r/", MG_AUTHZ_DENY_NO_RULE, NULL);
+	/* the query and fragment are not the path; longer than every key */
+	want(f, "PUT", "/d/x?y=/a/b/#z", MG_AUTHZ_ALLOW, "m06-dir-prefix");
+	want(f, "PUT", "/d/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/b/c/d/e/f", MG_AUTHZ_ALLOW,
+	     "m06-dir-prefix");
+}
+
+static void exact_prefix_regex_mix(void **state)
+{
+	struct fixture f = { 0 };
+
+	(void)state;
+	build(&f, mix_policy, 1);
+	mix_verdicts(&f);
+	unbuild(&f);
+}
+
+/* Without a regex path hyperscan is not built, nor scanned. */
+static void no_regex_no_database(void **state)
+{
+	struct fixture f = { 0 };
+
+	(void)state;
+	build(&f, HEAD "rules = (\n" RULE("x", "allow", "paths = [\"/x\", \"/y/*\"];") "\n);\n", 1);
+	assert_int_equal(mg_policy_l7_db_size(f.l7), 0);
+	want(&f, "GET", "/x", MG_AUTHZ_ALLOW, "x");
+	want(&f, "GET", "/y/z", MG_AUTHZ_ALLOW, "x");
+	want(&f, "GET", "/z", MG_AUTHZ_DENY_NO_RULE, NULL);
+	unbuild(&f);
+}
+
+static int hash_mask_reset(void **state)
+{
+	(void)state;
+	mg_policy_l7_test_hash_mask = 0xffffffffu;
+	return 0;
+}
+
+/* Every key on one hash (mask 0), or on two: the bytes still decide. */
+static void hash_collisions(void **state)
+{
+	static const uint32_t masks[] = { 0, 1, 0x80000000u };
+	size_t cap = 64 << 10;
+	char *text = malloc(cap), *p = text;
+
+	(void)state;
+	assert_non_null(text);
+	p += sprintf(p, HEAD "rules = (\n");
+	for (int r = 0; r < 200; r++) /* "/k/r007" exact, "/k/r007/\*" prefix, one rule each */
+		p += sprintf(p, "%s{ name = \"r%03d\"; action = \"%s\";"
+			     " from = [\"spiffe://partner.org/*\"]; to = { workload = \"web\"; };"
+			     " http = { paths = [\"/k/r%03d%s\"]; }; }\n", r ? "," : "", r,
+			     r % 7 ? "allow" : "deny", r / 2, r % 2 ? "/*" : "");
+	sprintf(p, ");\n");
+	for (size_t m = 0; m < sizeof(masks) / sizeof(masks[0]); m++) {
+		struct fixture f = { 0 }, g = { 0 };
+		char path[64], name[16];
+
+		mg_policy_l7_test_hash_mask = masks[m]; /* restored by the teardown too */
+		build(&f, mix_policy, 1);
+		build(&g, text, 1);
+		mg_policy_l7_test_hash_mask = 0xffffffffu;
+		mix_verdicts(&f);
+		for (int r = 0; r < 200; r += 2) {
+			snprintf(path, sizeof(path), "/k/r%03d", r / 2);
+			snprintf(name, sizeof(name), "r%03d", r);
+			want(&g, "GET", path, r % 7 ? MG_AUTHZ_ALLOW : MG_AUTHZ_DENY_RULE, name);
+			snprintf(path, sizeof(path), "/k/r%03d/x", r / 2);
+			snprintf(name, sizeof(name), "r%03d", r + 1);
+			want(&g, "GET", path, (r + 1) % 7 ? MG_AUTHZ_ALLOW : MG_AUTHZ_DENY_RULE, name);
+		}
+		want(&g, "GET", "/k/r100", MG_AUTHZ_DENY_NO_RULE, NULL);
+		want(&g, "GET", "/k/r00", MG_AUTHZ_DENY_NO_RULE, NULL);
+		want(&g, "GET", "/k/", MG_AUTHZ_DENY_NO_RULE, NULL);
+		unbuild(&f);
+		unbuild(&g);
+	}
+	free(text);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Scale: n path rules (every tenth a regex, every 97th a deny). */
 
 static double now_ns(void)
@@ -468,6 +597,9 @@ int main(void)
 		cmocka_unit_test(l7_group),
 		cmocka_unit_test(l7_group_refused),
 		cmocka_unit_test(many_matches),
+		cmocka_unit_test(exact_prefix_regex_mix),
+		cmocka_unit_test(no_regex_no_database),
+		cmocka_unit_test_teardown(hash_collisions, hash_mask_reset),
 		cmocka_unit_test(ten_thousand_path_rules),
 	};
 
