@@ -42,6 +42,7 @@
 #define MG_PROXY_VERDICT_UPSTREAM_ID 0xffff /* event: the upstream's required ID changed */
 #define MG_PROXY_L7_SHARE 4            /* one L7 state per this many pairs (at least one), */
 #define MG_PROXY_L7_CAP 1024           /* at most this many per worker: ~25 KiB each */
+#define MG_PROXY_L7_PEER_DIV 8         /* one peer holds at most 1/8 of them (at least 16) */
 
 /* Why a proxied pair ended, or what refused one. Every end is counted once. */
 #define foreach_mg_proxy_counter(_)                                       \
@@ -85,6 +86,7 @@
 	_(l7_admitted, "connections admitted with per-request HTTP checks") \
 	_(l7_unavailable, "refused: the policy asked for L7, no authorize_http (or a live pair without it)") \
 	_(l7_pool_empty, "refused: L7 state pool empty (one per MG_PROXY_L7_SHARE pairs, at most MG_PROXY_L7_CAP)") \
+	_(l7_peer_capped, "refused: the peer (inbound: SPIFFE ID, else address) holds its share of L7 states") \
 	_(l7_requests, "HTTP request heads checked")                      \
 	_(l7_allowed, "HTTP requests forwarded")                          \
 	_(l7_denied, "HTTP requests answered 403 (by rule: ctrl's per-rule counters)") \
@@ -260,6 +262,8 @@ struct mg_proxy {
 	 * output, a normalized target) */
 	struct mg_proxy_l7 *l7_states, *l7_free;
 	uint32_t l7_max;
+	uint32_t l7_peer_max;          /* L7 states one peer may hold */
+	uint16_t l7_peer[MG_PROXY_PEER_BUCKETS]; /* held per peer (keyed hash) */
 	uint8_t *l7_in, *l7_out;
 	char *l7_norm;
 	struct mg_http_limits l7_lim;

@@ -59,6 +59,7 @@ struct mg_proxy_l7 {
 	uint16_t status;           /* of the owed answer */
 	uint8_t err;               /* its parser reason (0: a denial) */
 	uint64_t req_id;
+	uint16_t peer_bucket;      /* the source's counter in px->l7_peer */
 	char req_buf[L7_HDR], resp_buf[L7_HDR];
 	uint8_t head[L7_HDR];
 };
@@ -75,6 +76,8 @@ MG_RESULT pl7_init(struct mg_proxy *px, int socket_id)
 	px->l7_max = RTE_MIN(px->max_pairs / MG_PROXY_L7_SHARE, (uint32_t)MG_PROXY_L7_CAP);
 	if (px->l7_max == 0)
 		px->l7_max = 1;
+	/* 1/8 of the pool, but no fewer than 16 (all of a smaller pool) */
+	px->l7_peer_max = RTE_MAX(px->l7_max / MG_PROXY_L7_PEER_DIV, RTE_MIN(px->l7_max, 16u));
 	px->l7_states = rte_zmalloc_socket("mg_proxy_l7", (size_t)px->l7_max * sizeof(*px->l7_states),
 					   RTE_CACHE_LINE_SIZE, socket_id);
 	px->l7_in = rte_malloc_socket("mg_proxy_l7_in", L7_IN, RTE_CACHE_LINE_SIZE, socket_id);
@@ -106,10 +109,28 @@ void pl7_free(struct mg_proxy *px)
  * pair that was spliced as bytes cannot start: where its next request begins
  * is unknown, so a swap that adds http rules to it closes it.
  */
+/*
+ * The peer's counter of L7 states, so that one peer cannot hold the pool: on
+ * an inbound listener the peer is its SPIFFE ID (a remote node's gateway
+ * brings many workloads from one address), elsewhere the local workload's
+ * address. A keyed hash, so that nobody can aim at another's counter.
+ */
+static uint16_t peer_bucket(const struct mg_proxy_pair *p)
+{
+	const struct mg_tcp_stack *tcp = p->px->tcp;
+	const struct { uint32_t ip, tag; } in = { p->client_ip, 0x6c377072u /* "l7pr" */ };
+	uint64_t h = p->px->listeners[p->li].kind == MG_PROXY_INBOUND && p->peer_id[0]
+			     ? mg_tcp_secret_hash(tcp, p->peer_id, strlen(p->peer_id))
+			     : mg_tcp_secret_hash(tcp, &in, sizeof(in));
+
+	return (uint16_t)(h % MG_PROXY_PEER_BUCKETS);
+}
+
 bool pl7_admit(struct mg_proxy_pair *p, bool again)
 {
 	struct mg_proxy *px = p->px;
 	struct mg_proxy_l7 *l = px->l7_free;
+	uint16_t b;
 
 	if (p->l7)
 		return true;
@@ -121,6 +142,13 @@ bool pl7_admit(struct mg_proxy_pair *p, bool again)
 		PCTR(px, l7_pool_empty, 1);
 		return false;
 	}
+	b = peer_bucket(p);
+	if (px->l7_peer[b] >= px->l7_peer_max) {
+		PCTR(px, l7_peer_capped, 1);
+		return false;
+	}
+	px->l7_peer[b]++;
+	l->peer_bucket = b;
 	px->l7_free = l->next;
 	l->next = NULL;
 	mg_http_init(&l->req, MG_HTTP_REQUEST, &px->l7_lim, l->req_buf);
@@ -142,6 +170,7 @@ void pl7_release(struct mg_proxy_pair *p)
 		return;
 	rte_pktmbuf_free(l->rest); /* NULL-safe; frees the list through next */
 	l->rest = l->rest_tail = NULL;
+	p->px->l7_peer[l->peer_bucket]--;
 	l->next = p->px->l7_free;
 	p->px->l7_free = l;
 	p->l7 = NULL;

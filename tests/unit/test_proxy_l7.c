@@ -110,7 +110,7 @@ struct peer {
 	unsigned heads;
 };
 
-static struct peer cli[3], srv[3];
+static struct peer cli[20], srv[20];
 static unsigned n_srv;
 
 static void peer_event(void *user, struct mg_tcp_conn *c, unsigned ev)
@@ -140,7 +140,10 @@ static void peer_event(void *user, struct mg_tcp_conn *c, unsigned ev)
 
 static void *srv_accept(void *lu, struct mg_tcp_conn *c)
 {
-	struct peer *p = &srv[n_srv++];
+	struct peer *p;
+
+	assert_true(n_srv < RTE_DIM(srv));
+	p = &srv[n_srv++];
 
 	(void)lu;
 	p->st = SS;
@@ -548,6 +551,27 @@ static void pool_exhausted_is_refused(void **state)
 	assert_string_equal(a->rx, OK_RESPONSE);
 }
 
+/* One peer (here the client's address) holds at most its share of the L7
+ * states, 1/8 of the pool but at least 16: the rest stays for the others. */
+static void one_peer_holds_its_share(void **state)
+{
+	(void)state;
+	teardown(NULL);
+	reset_peers();
+	start_l7(80); /* 20 L7 states */
+	assert_int_equal(N->px.l7_max, 20);
+	assert_int_equal(N->px.l7_peer_max, 16);
+	for (unsigned i = 0; i < 17; i++)
+		connect_client(i);
+	assert_int_equal(PX(l7_admitted), 16);
+	assert_int_equal(PX(l7_peer_capped), 1);
+	assert_int_equal(PX(l7_pool_empty), 0);
+	assert_true(cli[16].closed || cli[16].peer_fin);
+	send_str(&cli[15], "GET / HTTP/1.1\r\nHost: web\r\n\r\n");
+	run_for(20000);
+	assert_string_equal(cli[15].rx, OK_RESPONSE);
+}
+
 static void no_authorize_http_refuses_l7(void **state)
 {
 	struct peer *c;
@@ -672,6 +696,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(chunked_body_streams, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(bad_chunk_line_never_leaves, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(pool_exhausted_is_refused, l7_setup, l7_teardown),
+		cmocka_unit_test_setup_teardown(one_peer_holds_its_share, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(no_authorize_http_refuses_l7, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(swap_changes_next_verdict, l7_setup, l7_teardown),
 		cmocka_unit_test_setup_teardown(swap_to_l7_closes_spliced_pair, l7_setup, l7_teardown),
