@@ -37,23 +37,7 @@ mkdir -p "$tmp/svid"
 cp "$PKI/svid/backend.chain.pem" "$tmp/svid/backend.pem"
 cp "$PKI/svid/backend.key" "$tmp/svid/backend.key"
 
-cat >"$tmp/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  keepalive_requests 100000;
-  client_body_temp_path $tmp/nginx-body;
-  server {
-    listen $MG_BACKEND_IP:80;
-    location / { default_type text/plain; return 200 "uri=\$request_uri host=\$host\n"; }
-  }
-}
-EOF
-mg_bg ip netns exec mg-backend nginx -c "$tmp/nginx.conf" >/dev/null 2>&1
+lp_echo_backend
 
 # policy VERSION L7 RULES...: client and backend workloads, the l7 group, the rules.
 policy() {

@@ -28,22 +28,7 @@ PKI=$tmp/pki
 S=$PKI/svid
 OUT=198.18.3.1
 
-cat >"$tmp/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  keepalive_requests 100000;
-  server {
-    listen $MG_BACKEND_IP:80;
-    location / { default_type text/plain; return 200 "uri=\$request_uri\n"; }
-  }
-}
-EOF
-mg_bg ip netns exec mg-backend nginx -c "$tmp/nginx.conf" >/dev/null 2>&1
+lp_echo_backend
 
 cat >"$tmp/policy.conf" <<EOF
 default_action = "deny";

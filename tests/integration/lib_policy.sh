@@ -7,6 +7,7 @@
 #   lp_setup DIR             one signing key in DIR (threshold 1), state and socket there
 #   lp_conf IN OUT [LINE...] IN with state_dir, control socket and trust set to DIR, plus LINEs
 #   lp_push POLICY VERSION   build, sign and push; prints the verdict line
+#   lp_echo_backend          nginx in mg-backend :80 echoing the target and host it got
 #
 # tests/data/policy/l4.conf allows mg-client (by its address) to the
 # backend's ports 80 and 5201: what the L4 scripts need.
@@ -34,4 +35,27 @@ lp_push() {
 	"$MESHCTL" snapshot sign "$snap" --key "$LP_DIR/signer.key" >/dev/null ||
 		mg_die "snapshot sign failed"
 	"$MESHCTL" push "$snap" --socket "$LP_SOCK" 2>&1
+}
+
+# lp_echo_backend: nginx in mg-backend on port 80, kept-alive, answering every
+# request with the target and host it received ("uri=... host=...\n"), so an
+# L7 test sees what went upstream. Its files live in $tmp; mg_cleanup ends it.
+lp_echo_backend() {
+	cat >"$tmp/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx-error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+  client_body_temp_path $tmp/nginx-body;
+  server {
+    listen $MG_BACKEND_IP:80;
+    location / { default_type text/plain; return 200 "uri=\$request_uri host=\$host\n"; }
+  }
+}
+EOF
+	mg_bg ip netns exec mg-backend nginx -c "$tmp/nginx.conf" >/dev/null 2>&1
 }
