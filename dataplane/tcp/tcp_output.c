@@ -11,6 +11,7 @@
 #include <rte_ip.h>
 #include <rte_tcp.h>
 
+#include "tcp_csum.h"
 #include "tcp_priv.h"
 
 uint32_t tcp_tx_space(const struct mg_tcp_stack *s)
@@ -154,21 +155,35 @@ static struct rte_mbuf *sndq_seek(const struct mg_tcp_conn *c, uint32_t off, uin
 	return m;
 }
 
-static void copy_payload(const struct mg_tcp_conn *c, uint8_t *dst, uint32_t off,
-			 uint32_t len)
+/*
+ * Copy @p len bytes of the send queue from byte @p off to @p dst; with @p sum,
+ * also their one's-complement sum, in the same pass (tcp_csum.h). A piece
+ * that starts at an odd payload offset sums byte-swapped.
+ */
+static uint16_t copy_payload(const struct mg_tcp_conn *c, uint8_t *dst, uint32_t off,
+			     uint32_t len, bool sum)
 {
-	uint32_t so;
+	uint32_t so, done = 0, acc = 0;
 	struct rte_mbuf *m = sndq_seek(c, off, &so);
 
 	while (len && m) {
 		uint32_t n = RTE_MIN(len, m->data_len - so);
+		const uint8_t *src = rte_pktmbuf_mtod_offset(m, const uint8_t *, so);
 
-		memcpy(dst, rte_pktmbuf_mtod_offset(m, uint8_t *, so), n);
+		if (sum) {
+			uint16_t part = mg_csum_copy(dst, src, n);
+
+			acc += (done & 1) ? rte_bswap16(part) : part;
+		} else {
+			memcpy(dst, src, n);
+		}
 		dst += n;
+		done += n;
 		len -= n;
 		so = 0;
 		m = m->next;
 	}
+	return mg_csum_fold64(acc);
 }
 
 /* Chain indirect mbufs over the send queue behind header mbuf @p h. */
@@ -280,18 +295,32 @@ static uint16_t chain_cksum(const struct rte_mbuf *m, uint32_t off, uint32_t len
 	return cksum_fold(sum);
 }
 
-static void finish_checksums(struct mg_tcp_stack *s, struct rte_mbuf *h)
+/*
+ * IPv4 and TCP checksums in software, unless the NIC fills them. @p psum is
+ * the payload's sum when tcp_emit copied it (taken during the copy), else the
+ * payload is summed here over the chain behind the headers.
+ */
+static void finish_checksums(struct mg_tcp_stack *s, struct rte_mbuf *h, bool copied,
+			     uint16_t psum)
 {
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(h, struct rte_ipv4_hdr *, 14);
 	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+	uint32_t l4 = h->pkt_len - 14 - sizeof(*ip), sum;
 
 	if (s->p.flags & MG_TCP_F_CSUM_OFFLOAD)
 		return;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	/* Over the whole chain: payload segments may start at odd offsets. */
-	th->cksum = (uint16_t)~cksum_fold(
-		(uint32_t)chain_cksum(h, 14 + sizeof(*ip), h->pkt_len - 14 - sizeof(*ip)) +
-		rte_ipv4_phdr_cksum(ip, 0));
+	if (copied) {
+		/* Header and options are a multiple of 4 bytes: the payload
+		 * starts at an even offset, its sum adds as it is. */
+		uint32_t hl = (uint32_t)(th->data_off >> 4) * 4;
+
+		sum = (uint32_t)rte_raw_cksum(th, hl) + psum;
+	} else {
+		/* Over the whole chain: payload segments may start at odd offsets. */
+		sum = chain_cksum(h, 14 + sizeof(*ip), l4);
+	}
+	th->cksum = (uint16_t)~cksum_fold(sum + rte_ipv4_phdr_cksum(ip, 0));
 	if (th->cksum == 0)
 		th->cksum = 0xffff;
 }
@@ -305,6 +334,7 @@ bool tcp_emit(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t seq, uint3
 	      uint8_t flags)
 {
 	uint8_t opt[TCP_OPT_MAX], optlen;
+	uint16_t psum = 0;
 	uint32_t copy;
 	struct rte_mbuf *h;
 	uint8_t *p;
@@ -333,12 +363,13 @@ bool tcp_emit(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t seq, uint3
 	}
 	fill_headers(s, c, h, p, seq, len, flags, opt, optlen);
 	if (copy)
-		copy_payload(c, p + HDRS_LEN + optlen, seq - c->snd_buf_seq, copy);
+		psum = copy_payload(c, p + HDRS_LEN + optlen, seq - c->snd_buf_seq, copy,
+				    !(s->p.flags & MG_TCP_F_CSUM_OFFLOAD));
 	else if (len && !chain_payload(s, c, h, seq - c->snd_buf_seq, len)) {
 		rte_pktmbuf_free(h);
 		return false;
 	}
-	finish_checksums(s, h);
+	finish_checksums(s, h, copy || !len, psum);
 	h->port = c->port;
 	s->tx[s->tx_head++ & (s->p.tx_ring_size - 1)] = h;
 	CTR(s, segs_out);
