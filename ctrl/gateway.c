@@ -176,6 +176,7 @@ static void tcp_params(struct mg_gateway *gw, struct mg_tcp_params *p, const uin
 		memcpy(p->ports[i].mac, gw->ports[i].mac.addr_bytes, 6);
 		p->ports[i].ip = rte_cpu_to_be_32(gw->cfg.ports[i].addr);
 		p->ports[i].mtu = gw->cfg.ports[i].mtu;
+		p->ports[i].tx_pool = gw->ports[i].pool;
 		pool_bytes += (uint64_t)gw->ports[i].pool->size * gw->ports[i].pool->elt_size;
 		/* drivers/port.c enables exactly these when the device has them. */
 		if (rte_eth_dev_info_get(gw->ports[i].port_id, &info) != 0)

@@ -140,6 +140,9 @@ MG_RESULT mg_tcp_stack_init(struct mg_tcp_stack *s, const struct mg_tcp_params *
 	if (!s->p.time_wait_max)
 		s->p.time_wait_max = RTE_MIN(4 * p->max_conns, 1u << 24);
 	room = rte_pktmbuf_data_room_size(p->pool);
+	for (uint16_t i = 0; i < p->n_ports; i++)
+		if (p->ports[i].tx_pool)
+			room = RTE_MIN(room, rte_pktmbuf_data_room_size(p->ports[i].tx_pool));
 	MG_ENSURE(room >= RTE_PKTMBUF_HEADROOM + HDRS_LEN + TCP_OPT_MAX + 1, USAGE,
 		  "tcp: pool: data room %u too small for headers", room);
 	/* Copies must fit the header mbuf next to the headers. */

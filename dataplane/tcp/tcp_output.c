@@ -343,7 +343,8 @@ static bool emit(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t seq, ui
 		CTR(s, tx_ring_full);
 		return false;
 	}
-	h = rte_pktmbuf_alloc(s->p.pool);
+	h = rte_pktmbuf_alloc(s->p.ports[c->port].tx_pool ? s->p.ports[c->port].tx_pool
+							  : s->p.pool);
 	if (!h) {
 		CTR(s, alloc_failures);
 		return false;

@@ -338,6 +338,10 @@ struct mg_tcp_port {
 	uint8_t mac[6];
 	uint32_t ip;             /* network byte order */
 	uint16_t mtu;            /* IPv4 MTU, 1500 by default */
+	/* Segments leaving this port take their header mbuf from here (NULL:
+	 * params.pool). af_xdp sends mbufs of its own port's pool in place and
+	 * allocates, copies and frees for any other pool's. */
+	struct rte_mempool *tx_pool;
 };
 
 enum {
