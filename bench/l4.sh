@@ -19,7 +19,15 @@
 #   conns_per_s      tcp_tool.py connrate: 16 clients, connect / 64 B echo / close, 5 s
 #   p50_us, p99_us   tcp_tool.py pingpong: 2000 rounds of 64 B on one connection
 #   cpu_*            the proxy's utime+stime (/proc/PID/stat, all its processes)
-#                    per GB bulk, per connection, per round trip
+#                    per GB bulk, per connection, per round trip; its user and
+#                    system parts apart (user_*, sys_*: for nginx and HAProxy
+#                    the system part is the kernel's TCP work for them)
+#   meshgw only      per figure, the worker's busy cycles by stage (/meshgw/stats
+#                    worker/0/cycles_<stage>) per KiB moved through the proxy
+#                    (bulk) or per connection (connrate), and the worker
+#                    thread's own utime/stime (/proc/PID/task/TID/stat): the
+#                    kernel's share of its time (af_xdp copies, the peers'
+#                    receive path run inside its sendto)
 # Ratios meshgw/nginx and meshgw/haproxy go to bench/results/l4.json ("beats" says
 # whether meshgw is better, taking each figure's direction into account). The goal:
 # beat both on every figure.
@@ -66,15 +74,35 @@ done
 bench_begin l4
 
 
-# cpu_ticks PID...: utime+stime of the processes (and their children's threads
-# are in the same /proc/PID/stat line for a process), in clock ticks.
+# cpu_ticks PID...: "utime stime" of the processes (their threads are in the
+# same /proc/PID/stat line for a process), in clock ticks.
 cpu_ticks() {
-	local p s=0 f
+	local p u=0 s=0 f
 	for p in "$@"; do
 		f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
-		s=$((s + ${f% *} + ${f#* }))
+		u=$((u + ${f% *}))
+		s=$((s + ${f#* }))
 	done
-	echo "$s"
+	echo "$u $s"
+}
+
+# worker_tid PID: meshgw's worker thread (rte-worker-N), if PID is meshgw.
+worker_tid() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		case "$(cat "$t/comm" 2>/dev/null)" in rte-worker-*) echo "${t##*/}"; return 0 ;; esac
+	done
+}
+
+# snap NAME FIG END: what a figure's window starts (END 0) or ends (END 1)
+# with: the proxy's CPU ticks, and for meshgw its worker thread's ticks and
+# its stats (busy cycles by stage).
+snap() {
+	# shellcheck disable=SC2086
+	cpu_ticks $pids >"$tmp/$1-$2.cpu$3"
+	[ -n "$wtid" ] || return 0
+	cut -d' ' -f14,15 "/proc/$mpid/task/$wtid/stat" >"$tmp/$1-$2.wcpu$3" 2>/dev/null || true
+	"$MESHCTL" -f "$PREFIX" stats --json >"$tmp/$1-$2.stats$3" 2>/dev/null || true
 }
 HZ=$(getconf CLK_TCK)
 
@@ -84,33 +112,28 @@ proxy_pids() { echo "$1" $(pgrep -P "$1" || true); }
 # measure NAME MAINPID: run every figure against the proxy now listening; the
 # files are NAME-rROUND-*.
 measure() {
-	local name=$1-r$round pids c0 c1 j
+	local name=$1-r$round pids mpid=$2 wtid=
 	pids=$(proxy_pids "$2")
-	mg_log "$name: measuring (pids $pids)"
-	# shellcheck disable=SC2086
-	c0=$(cpu_ticks $pids)
+	[ "$1" != meshgw ] || wtid=$(worker_tid "$2")
+	mg_log "$name: measuring (pids $pids${wtid:+, worker tid $wtid})"
+	snap "$name" bulk 0
 	client taskset -c 0 timeout 30 iperf3 -c "$VIP" -p 5201 -t 10 -J >"$tmp/$name-bulk.json" ||
 		mg_die "$name: iperf3 failed: $(tail -c 300 "$tmp/$name-bulk.json")"
-	# shellcheck disable=SC2086
-	c1=$(cpu_ticks $pids)
-	echo "$((c1 - c0))" >"$tmp/$name-bulk.cpu"
+	snap "$name" bulk 1
+	snap "$name" bulkrev 0
 	client taskset -c 0 timeout 30 iperf3 -c "$VIP" -p 5201 -t 10 -R -J >"$tmp/$name-bulkrev.json" ||
 		mg_die "$name: iperf3 -R failed"
-	# shellcheck disable=SC2086
-	c0=$(cpu_ticks $pids)
+	snap "$name" bulkrev 1
+	snap "$name" conn 0
 	client taskset -c 0 "$MG_PYTHON" "$TOOL" connrate --to "$VIP:8080" --secs 5 \
 		--conc 16 --timeout 40 >"$tmp/$name-conn.json" ||
 		mg_die "$name: connrate failed: $(cat "$tmp/$name-conn.json")"
-	# shellcheck disable=SC2086
-	c1=$(cpu_ticks $pids)
-	echo "$((c1 - c0))" >"$tmp/$name-conn.cpu"
-	c0=$c1
+	snap "$name" conn 1
+	snap "$name" ping 0
 	client taskset -c 0 "$MG_PYTHON" "$TOOL" pingpong --to "$VIP:8080" --rounds 2000 \
 		--size 64 --timeout 60 >"$tmp/$name-ping.json" ||
 		mg_die "$name: pingpong failed: $(cat "$tmp/$name-ping.json")"
-	# shellcheck disable=SC2086
-	c1=$(cpu_ticks $pids)
-	echo "$((c1 - c0))" >"$tmp/$name-ping.cpu"
+	snap "$name" ping 1
 	echo ok >"$tmp/$name.done"
 }
 
@@ -163,6 +186,7 @@ EOF
 		echo "meshgw L4 proxy not available: no policy, or nothing accepts on $VIP:8080" >"$tmp/meshgw.na"
 		return 0
 	fi
+	"$MESHCTL" -f "$PREFIX" status --json >"$tmp/meshgw-status.json" 2>/dev/null || true
 	measure meshgw "$GW_PID"
 	"$MESHCTL" -f "$PREFIX" tcp --json >"$tmp/meshgw-tcp.json" 2>/dev/null || true
 	mg_stop_gateway "$GW_PID" "$PREFIX"
@@ -189,16 +213,66 @@ mkdir -p "$(dirname "$out")"
 import json, os, sys, time
 tmp, out, hz, nrounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 
+def ticks(name, fig, kind):
+    """(user, system) seconds over a figure's window from its two snapshots."""
+    a, b = ([int(x) for x in open("%s/%s-%s.%s%d" % (tmp, name, fig, kind, i)).read().split()]
+            for i in (0, 1))
+    return (b[0] - a[0]) / hz, (b[1] - a[1]) / hz
+
+STAGES = ("rx", "tcp_in", "proxy", "tls", "tcp_out", "tx", "other")
+try:
+    tsc_hz = json.load(open(tmp + "/meshgw-status.json")).get("tsc_hz")
+except (OSError, ValueError):
+    tsc_hz = None
+
+def stage_cycles(name, fig, units):
+    """meshgw's worker: busy cycles by stage per unit over a figure's window."""
+    try:
+        a, b = (json.load(open("%s/%s-%s.stats%d" % (tmp, name, fig, i))) for i in (0, 1))
+        d = {s: b["worker/0/cycles_" + s] - a["worker/0/cycles_" + s] for s in STAGES}
+        busy = b["worker/0/busy_cycles"] - a["worker/0/busy_cycles"]
+    except (OSError, ValueError, KeyError):  # not meshgw, or a build before the stage counters
+        return None
+    r = {s: round(v / units, 2) for s, v in d.items()}
+    r["busy"] = round(busy / units, 2)
+    return r
+
+def worker_split(name, fig):
+    """meshgw's worker thread over a figure: user and system seconds, kernel share."""
+    try:
+        u, s = ticks(name, fig, "wcpu")
+    except (OSError, ValueError):
+        return None
+    return {"user_s": round(u, 2), "sys_s": round(s, 2),
+            "kernel_share": round(s / (u + s), 3) if u + s else None}
+
 def load_round(name):
     if not os.path.exists("%s/%s.done" % (tmp, name)):
         return None
     j = lambda s: json.load(open("%s/%s-%s.json" % (tmp, name, s)))
-    cpu = lambda s: int(open("%s/%s-%s.cpu" % (tmp, name, s)).read()) / hz
+    cpu = lambda s: sum(ticks(name, s, "cpu"))
     bulk, rev = j("bulk"), j("bulkrev")
     conn, ping = j("conn"), j("ping")
     gbps = bulk["end"]["sum_received"]["bits_per_second"] / 1e9
     gb = bulk["end"]["sum_received"]["bytes"] / 1e9
-    return {
+    kib = bulk["end"]["sum_received"]["bytes"] / 1024
+    ub, sb = ticks(name, "bulk", "cpu")
+    uc, sc = ticks(name, "conn", "cpu")
+    extra = {
+        "user_s_per_gb": round(ub / gb, 4) if gb else None,
+        "sys_s_per_gb": round(sb / gb, 4) if gb else None,
+        "user_us_per_conn": round(uc * 1e6 / max(1, conn["conns"]), 1),
+        "sys_us_per_conn": round(sc * 1e6 / max(1, conn["conns"]), 1),
+    }
+    if name.startswith("meshgw"):
+        extra["stage_cycles_per_kib"] = stage_cycles(name, "bulk", kib)
+        rkib = rev["end"]["sum_received"]["bytes"] / 1024
+        extra["stage_cycles_per_kib_rev"] = stage_cycles(name, "bulkrev", rkib)
+        extra["stage_cycles_per_conn"] = stage_cycles(name, "conn", max(1, conn["conns"]))
+        extra["stage_cycles_per_rtt"] = stage_cycles(name, "ping", ping["rounds"])
+        extra["worker_thread"] = {f: worker_split(name, f)
+                                  for f in ("bulk", "bulkrev", "conn", "ping")}
+    return dict(extra, **{
         "bulk_gbps": round(gbps, 3),
         "bulk_rev_gbps": round(rev["end"]["sum_received"]["bits_per_second"] / 1e9, 3),
         "conns_per_s": conn["per_s"],
@@ -207,7 +281,7 @@ def load_round(name):
         "cpu_s_per_gb": round(cpu("bulk") / gb, 4) if gb else None,
         "cpu_us_per_conn": round(cpu("conn") * 1e6 / max(1, conn["conns"]), 1),
         "cpu_us_per_rtt": round(cpu("ping") * 1e6 / ping["rounds"], 1),
-    }
+    })
 
 def median(xs):
     xs = sorted(x for x in xs if x is not None)
@@ -221,7 +295,16 @@ def load(name):
     rounds = [r for r in (load_round("%s-r%d" % (name, i)) for i in range(1, nrounds + 1)) if r]
     if not rounds:
         return None
-    med = {k: median([r[k] for r in rounds]) for k in rounds[0]}
+    med = {k: median([r[k] for r in rounds]) for k in rounds[0]
+           if k in DIR or isinstance(rounds[0][k], (int, float))}
+    for k in ("stage_cycles_per_kib", "stage_cycles_per_kib_rev", "stage_cycles_per_conn",
+              "stage_cycles_per_rtt"):
+        if all(r.get(k) for r in rounds):
+            med[k] = {s: median([r[k][s] for r in rounds]) for s in rounds[0][k]}
+    if all(r.get("worker_thread") for r in rounds):
+        med["worker_kernel_share"] = {
+            f: median([(r["worker_thread"][f] or {}).get("kernel_share") for r in rounds])
+            for f in rounds[0]["worker_thread"]}
     med["rounds"] = rounds
     return med
 
@@ -246,6 +329,7 @@ doc = {
     "results": res,
     "ratios": {},
     "meshgw_status": na or "measured",
+    "tsc_hz": tsc_hz,
 }
 m = res["meshgw"]
 for base in ("nginx", "haproxy"):
@@ -272,6 +356,22 @@ for base, r in doc["ratios"].items():
     print("%-10s" % base.split("/")[1] + "".join(
         "%16s" % ("%.2f%s" % (r[c]["ratio"], "" if r[c]["beats"] else "!") if r[c] else "-")
         for c in cols) + "   (meshgw/" + base.split("/")[1] + "; ! = not beaten)")
+if m and m.get("stage_cycles_per_kib"):
+    for k, unit in (("stage_cycles_per_kib", "KiB up"), ("stage_cycles_per_kib_rev", "KiB down"),
+                    ("stage_cycles_per_conn", "connection"), ("stage_cycles_per_rtt", "round trip")):
+        v = m.get(k)
+        if v:
+            print("meshgw busy cycles per %s: %s (%s)" % (unit, v["busy"], ", ".join(
+                "%s %s" % (s, v[s]) for s in STAGES if v[s])))
+if m and m.get("worker_kernel_share"):
+    print("meshgw worker thread, kernel share of its time: %s" % ", ".join(
+        "%s %s" % kv for kv in m["worker_kernel_share"].items()))
+for n in ("nginx", "haproxy", "meshgw"):
+    v = res[n]
+    if v:
+        print("%s CPU user/sys: %s/%s s per GB, %s/%s us per connection" % (
+            n, v.get("user_s_per_gb"), v.get("sys_s_per_gb"), v.get("user_us_per_conn"),
+            v.get("sys_us_per_conn")))
 if na:
     print("meshgw: " + na)
 print("goal (beat both on every figure): %s" % ("met" if doc["goal_met"] else "NOT met"))
