@@ -169,7 +169,9 @@ run_meshgw() {
 	fi
 	# The demo conf with these listeners instead of its own.
 	sed '/^listeners[[:space:]]*=/,/^);/d' "$MG_ROOT/conf/demo/gateway.conf" >"$tmp/gateway.base"
-	lp_setup "$tmp/policy" # default deny: a snapshot lets mg-client through
+	# A fresh signer and state folder per round: keygen does not overwrite a
+	# key, and a state folder would hold the last round's policy version.
+	lp_setup "$tmp/policy-r$round" # default deny: a snapshot lets mg-client through
 	lp_conf "$tmp/gateway.base" "$tmp/gateway.conf"
 	cat >>"$tmp/gateway.conf" <<EOF
 listeners = (
