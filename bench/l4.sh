@@ -37,7 +37,9 @@
 # figures and their median, and the ratios are of the medians. This VM's speed
 # drifts from minute to minute, so one round alone can mislead by 2x.
 #
-# Usage: bench/l4.sh [--out FILE] [--rounds N] [--skip-meshgw]
+# Usage: bench/l4.sh [--out FILE] [--rounds N] [--skip-meshgw] [--only PROXY]
+# (--only meshgw|nginx|haproxy: that proxy alone, e.g. an A/B of two meshgw
+# builds with MG_BUILD and --out; its ratios are then null)
 # Environment: MG_BUILD (meshgw, meshctl), MG_BENCH_REQUIRE_MESHGW=1 (fail if the
 # meshgw proxy does not come up; otherwise the JSON says "meshgw L4 proxy not
 # available" and the baselines are still measured).
@@ -50,16 +52,19 @@ MG_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 out=$MG_ROOT/bench/results/l4.json
 skip_meshgw=0
+only=
 ROUNDS=3
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) out=${2:?}; shift 2 ;;
 	--skip-meshgw) skip_meshgw=1; shift ;;
+	--only) only=${2:?}; shift 2 ;;
 	--rounds) ROUNDS=${2:?}; shift 2 ;;
-	*) echo "usage: bench/l4.sh [--out FILE] [--rounds N] [--skip-meshgw]" >&2; exit 64 ;;
+	*) echo "usage: bench/l4.sh [--out FILE] [--rounds N] [--skip-meshgw] [--only PROXY]" >&2; exit 64 ;;
 	esac
 done
 
+case "$only" in ''|meshgw|nginx|haproxy) ;; *) echo "l4.sh: --only meshgw|nginx|haproxy" >&2; exit 64 ;; esac
 case "$ROUNDS" in ''|*[!0-9]*|0) echo "l4.sh: --rounds wants a positive number" >&2; exit 64 ;; esac
 
 TOOL=$MG_ROOT/tests/integration/tcp_tool.py
@@ -206,7 +211,9 @@ sleep 0.5
 order=(run_nginx run_haproxy run_meshgw)
 for round in $(seq 1 "$ROUNDS"); do
 	for i in 0 1 2; do
-		"${order[$(((i + round - 1) % 3))]}"
+		run=${order[$(((i + round - 1) % 3))]}
+		[ -z "$only" ] || [ "$run" = "run_$only" ] || continue
+		"$run"
 	done
 done
 
