@@ -214,6 +214,7 @@ static void conn_free_queues(struct mg_tcp_stack *s, struct mg_tcp_conn *c)
 	reass_flush(s, c);
 	STAT_SUB(s->st.mem_used, c->sndq_true + c->rcvq_true);
 	c->sndq_head = c->sndq_tail = c->rcvq_head = c->rcvq_tail = NULL;
+	c->sndq_hint = NULL;
 	c->sndq_bytes = c->sndq_true = c->rcvq_bytes = c->rcvq_true = 0;
 }
 
@@ -912,9 +913,13 @@ void conn_sndq_ack(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t n)
 		if (m->data_len > n) {
 			m->data_off += n;
 			m->data_len -= n;
+			if (m == c->sndq_hint) /* its first byte moved up */
+				c->sndq_hint_seq = c->snd_buf_seq;
 			break;
 		}
 		n -= m->data_len;
+		if (m == c->sndq_hint)
+			c->sndq_hint = NULL;
 		c->sndq_head = m->next;
 		if (!c->sndq_head)
 			c->sndq_tail = NULL;

@@ -142,14 +142,27 @@ static uint8_t data_options(const struct mg_tcp_stack *s, const struct mg_tcp_co
 	return i;
 }
 
-/* Find the send-queue segment holding byte @p off of the queue. */
-static struct rte_mbuf *sndq_seek(const struct mg_tcp_conn *c, uint32_t off, uint32_t *so)
+/* Find the send-queue segment holding byte @p off of the queue: from the
+ * hint when the byte lies at or past it (new data, in order), else from the
+ * head (a retransmission). */
+static struct rte_mbuf *sndq_seek(struct mg_tcp_conn *c, uint32_t off, uint32_t *so)
 {
+	uint32_t seq = c->snd_buf_seq + off, at = c->snd_buf_seq;
 	struct rte_mbuf *m = c->sndq_head;
 
+	if (c->sndq_hint && SEQ_GEQ(seq, c->sndq_hint_seq)) {
+		m = c->sndq_hint;
+		at = c->sndq_hint_seq;
+		off = seq - at;
+	}
 	while (m && off >= m->data_len) {
 		off -= m->data_len;
+		at += m->data_len;
 		m = m->next;
+	}
+	if (m) {
+		c->sndq_hint = m;
+		c->sndq_hint_seq = at;
 	}
 	*so = off;
 	return m;
@@ -160,7 +173,7 @@ static struct rte_mbuf *sndq_seek(const struct mg_tcp_conn *c, uint32_t off, uin
  * also their one's-complement sum, in the same pass (tcp_csum.h). A piece
  * that starts at an odd payload offset sums byte-swapped.
  */
-static uint16_t copy_payload(const struct mg_tcp_conn *c, uint8_t *dst, uint32_t off,
+static uint16_t copy_payload(struct mg_tcp_conn *c, uint8_t *dst, uint32_t off,
 			     uint32_t len, bool sum)
 {
 	uint32_t so, done = 0, acc = 0;
@@ -187,7 +200,7 @@ static uint16_t copy_payload(const struct mg_tcp_conn *c, uint8_t *dst, uint32_t
 }
 
 /* Chain indirect mbufs over the send queue behind header mbuf @p h. */
-static bool chain_payload(struct mg_tcp_stack *s, const struct mg_tcp_conn *c,
+static bool chain_payload(struct mg_tcp_stack *s, struct mg_tcp_conn *c,
 			  struct rte_mbuf *h, uint32_t off, uint32_t len)
 {
 	uint32_t so;

@@ -248,6 +248,11 @@ struct mg_tcp_conn {
 	uint32_t max_sndwnd;
 	uint32_t snd_buf_seq;    /* sequence number of the first byte in sndq */
 	struct rte_mbuf *sndq_head, *sndq_tail; /* segments linked by next */
+	/* Where the last segment built was found in sndq, and the sequence number
+	 * of that mbuf's first byte: the next one starts there, not at the head
+	 * (a walk from the head per segment costs a window's worth of mbufs). */
+	struct rte_mbuf *sndq_hint;
+	uint32_t sndq_hint_seq;
 	uint32_t sndq_bytes, sndq_true;
 	uint32_t sndbuf;
 	uint32_t sack_blk[MG_TCP_SACK_MAX][2]; /* scoreboard: sacked [start,end) */
