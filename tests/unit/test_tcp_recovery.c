@@ -91,6 +91,30 @@ static void transfer_under_loss_reorder_dup_corrupt(void **state)
 }
 
 
+/* Payloads copied into their header mbufs (af_xdp), found in the send
+ * queue from the last segment's place (sndq_hint) and from the head for
+ * retransmissions, arrive intact under loss, reordering and duplication. */
+static void copied_transfer_under_loss_sends_the_right_bytes(void **state)
+{
+	struct mg_tcp_params pa, pb;
+	struct app *cl;
+
+	params_both(&pa, &pb);
+	pa.tx_copy_max = pb.tx_copy_max = UINT16_MAX;
+	restart(state, &pa, &pb);
+	cl = open_pair(16);
+	N->loss = 50;
+	N->reorder = 50;
+	N->dup = 50;
+	cl->tx_total = 1 << 20;
+	assert_true(run_until(N, server_got_all, 300000000));
+	assert_int_equal(last_accepted->rx_bad, 0);
+	assert_int_equal(N->bad_csum, 0);
+	assert_true(N->lost > 0);
+	assert_true(CTR_OF(0, retransmits) > 0);
+}
+
+
 static bool probe_captured(void)
 {
 	for (unsigned i = 0; i < N->n_captured; i++)
@@ -563,6 +587,7 @@ int main(int argc, char **argv)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(want_writable_reports_once_half_free),
 		T(transfer_under_loss_reorder_dup_corrupt),
+		T(copied_transfer_under_loss_sends_the_right_bytes),
 		T(zero_window_persists_then_resumes),
 		T(small_reads_reopen_a_zero_window),
 		T(memory_bound_is_counted),
