@@ -79,6 +79,13 @@ struct mg_rx_frame {
 	uint8_t ip_csum, l4_csum; /* enum mg_csum_hint */
 };
 
+/* GCC: @p in holds @p n entries, all read (it checks the caller filled them). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MG_PARSE_READS_IN __attribute__((access(read_only, 1, 2)))
+#else
+#define MG_PARSE_READS_IN
+#endif
+
 /* mg_parse_burst() prefetches the headers of the frame this many ahead. */
 #define MG_PARSE_PREFETCH 4
 
@@ -90,7 +97,6 @@ struct mg_rx_frame {
  * MG_DROP_NONE with acts[i] (enum mg_action) and pkts[i] filled.
  */
 void mg_parse_burst(const struct mg_rx_frame *in, uint16_t n, const struct mg_port_addrs *us,
-		    struct mg_pkt *pkts, uint8_t *acts, uint8_t *reasons)
-	__attribute__((access(read_only, 1, 2)));
+		    struct mg_pkt *pkts, uint8_t *acts, uint8_t *reasons) MG_PARSE_READS_IN;
 
 #endif /* MG_PARSE_H */
