@@ -469,8 +469,11 @@ int mg_worker_main(void *arg)
 			uint16_t n = rte_eth_rx_burst(wp->port_id, wp->queue, pkts, MG_BURST);
 
 			if (n) {
+				mg_stage_switch(&w->clock, MG_STAGE_PARSE);
 				mg_worker_rx_burst(w, pi, pkts, n);
 				total += n;
+				if (pi + 1 < w->n_ports)
+					mg_stage_switch(&w->clock, MG_STAGE_RX);
 			}
 		}
 		mg_stage_switch(&w->clock, MG_STAGE_OTHER);
