@@ -170,30 +170,16 @@ static uint64_t rx_gather(const struct mg_worker_port *wp, struct rte_mbuf **pkt
 			rte_prefetch0(pkts[i + RX_PREFETCH_MBUF]);
 		in[i].data = rte_pktmbuf_mtod(m, const uint8_t *);
 		in[i].len = rte_pktmbuf_data_len(m);
-		rx_hints(wp, m, &in[i].ip_csum, &in[i].l4_csum);
+		in[i].ip_csum = MG_CSUM_UNKNOWN;
+		in[i].l4_csum = MG_CSUM_UNKNOWN;
 		why[i] = unlikely(m->nb_segs != 1) ? MG_DROP_CHAINED : MG_DROP_NONE;
 		bytes += rte_pktmbuf_pkt_len(m);
 	}
+	/* Most virtual ports report no verdicts: no flag test per frame there. */
+	if (wp->csum_offload_ip || wp->csum_offload_l4)
+		for (uint16_t i = 0; i < n; i++)
+			rx_hints(wp, pkts[i], &in[i].ip_csum, &in[i].l4_csum);
 	return bytes;
-}
-
-/* The burst's drop counters: one add per run of one reason, not one per packet. */
-static void count_drops(struct mg_worker *w, const uint8_t *why, uint16_t n)
-{
-	uint8_t cur = why[0];
-	uint64_t run = 0;
-
-	for (uint16_t i = 0; i < n; i++) {
-		if (why[i] != cur) {
-			if (cur != MG_DROP_NONE)
-				COUNT(w->stats.drops[cur], run);
-			cur = why[i];
-			run = 0;
-		}
-		run++;
-	}
-	if (cur != MG_DROP_NONE)
-		COUNT(w->stats.drops[cur], run);
 }
 
 /*
@@ -231,14 +217,25 @@ static void rx_chunk(struct mg_worker *w, uint16_t pi, struct rte_mbuf **pkts, u
 	uint16_t n_drop = 0, n_slow = 0;
 	uint64_t bytes = rx_gather(wp, pkts, n, in, why);
 
+	uint8_t run_why = MG_DROP_NONE;
+	uint64_t run = 0;
+
 	mg_parse_burst(in, n, &wp->addrs, pkt, act, why);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
+		uint8_t d = why[i];
 
 		/* Without listeners there is no TCP stack on this gateway. */
-		if (why[i] == MG_DROP_NONE && act[i] == MG_ACT_TCP && !w->tcp_on)
-			why[i] = MG_DROP_TCP_NO_LISTENER;
-		if (why[i] != MG_DROP_NONE) {
+		if (d == MG_DROP_NONE && act[i] == MG_ACT_TCP && !w->tcp_on)
+			d = MG_DROP_TCP_NO_LISTENER;
+		if (d != MG_DROP_NONE) {
+			/* Counters: one add per run of one reason, not one per packet. */
+			if (d != run_why) {
+				COUNT(w->stats.drops[run_why], run);
+				run_why = d;
+				run = 0;
+			}
+			run++;
 			drop[n_drop++] = m;
 			continue;
 		}
@@ -251,7 +248,7 @@ static void rx_chunk(struct mg_worker *w, uint16_t pi, struct rte_mbuf **pkts, u
 		m->port = pi; /* the control thread answers on the same port */
 		slow[n_slow++] = m;
 	}
-	count_drops(w, why, n);
+	COUNT(w->stats.drops[run_why], run);
 	COUNT(w->stats.port[pi].rx_packets, n);
 	COUNT(w->stats.port[pi].rx_bytes, bytes);
 	COUNT(w->stats.port[pi].drops, n_drop);
