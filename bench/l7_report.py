@@ -54,7 +54,7 @@ def stat_delta(name, key):
     raise KeyError("%s: no %s in meshgw's stats" % (name, key))
 
 
-STAGES = ("rx", "tcp_in", "proxy", "tls", "tcp_out", "tx", "other")
+STAGES = ("rx", "parse", "tcp_in", "proxy", "tls", "tcp_out", "tx", "other")
 
 
 def stage_cycles(name, units):

@@ -50,7 +50,7 @@ def stages(a, b, units):
     """The worker's busy cycles per unit of work by stage (/meshgw/cycles stages)."""
     try:
         return {s: r1(mgd(a, b, "stats", "worker/0/cycles_" + s) / units)
-                for s in ("rx", "tcp_in", "proxy", "tls", "tcp_out", "tx", "other")}
+                for s in ("rx", "parse", "tcp_in", "proxy", "tls", "tcp_out", "tx", "other")}
     except (KeyError, ZeroDivisionError):  # a build before the stage counters
         return None
 

@@ -21,7 +21,8 @@
 #include <rte_cycles.h>
 
 #define foreach_mg_stage(_)                                                        \
-	_(RX, rx, "receive bursts, parse, validate, classify, drops")              \
+	_(RX, rx, "receive bursts from the ports (the driver's ring work)")       \
+	_(PARSE, parse, "parse, validate, classify; drops and slow-path hand-over") \
 	_(TCP_IN, tcp_in, "TCP input: lookup, state machine, queues")              \
 	_(PROXY, proxy, "proxy: accept, authorize, splice, L7 gate, timers")      \
 	_(TLS, tls, "TLS records opened and sealed in the worker")                 \
