@@ -93,6 +93,16 @@ struct mg_policy {
 	uint8_t l7_close_on_deny, l7_merge_slashes, l7_h2_downgrade; /* policy group l7 */
 };
 
+/*
+ * policy_pool.c: an arena of at least @len bytes, its writable view in *@rw,
+ * its read-only view (the policy pointer) in *@ro, its bytes mapped in
+ * *@size; the writable view of
+ * a policy not yet freed (NULL for anything else); back to the free list.
+ */
+MG_RESULT mg_policy_pool_get(size_t len, uint8_t **rw, struct mg_policy **ro, size_t *size);
+struct mg_policy *mg_policy_pool_rw(const struct mg_policy *ro);
+void mg_policy_pool_put(const struct mg_policy *ro);
+
 #define CAT(p, off, type) ((const type *)((const uint8_t *)(p) + (off)))
 
 /*

@@ -352,6 +352,126 @@ static void tampering_detected(void **state)
 	/* Only one page turned writable is enough to fail. */
 	assert_int_equal(mprotect(bytes + size - 4096, 4096, PROT_READ | PROT_WRITE), 0);
 	assert_false(mg_policy_is_sealed(p));
+	/* Back as the pool handed it out: the arena is reused by later cases. */
+	assert_int_equal(mprotect(p, size, PROT_READ), 0);
+	mg_policy_free(p);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The arena pool: a swap maps, unmaps and mprotects nothing once warm. */
+
+/* Mappings of arenas in /proc/self/maps (each arena has two views). */
+static int arena_views(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, "mg-policy-arena") != NULL;
+	fclose(f);
+	return n;
+}
+
+static struct mg_policy *compile_sealed(const char *path, uint64_t generation)
+{
+	static const uint8_t digest[MG_POLICY_DIGEST_LEN] = { 9 };
+	struct mg_policy *p = compile_path(path);
+
+	assert_int_equal(mg_policy_set_meta(p, generation, digest, generation), 0);
+	assert_int_equal(mg_policy_seal(p), 0);
+	return p;
+}
+
+/*
+ * 100 swaps as the loader makes them (compile the next, seal, publish, free
+ * the previous): after the first two no arena is mapped or unmapped, the
+ * two arenas alternate, each sealed one stays read-only and passes the check,
+ * and a small policy compiled into a big reused arena finds only zeros past
+ * its own bytes.
+ */
+static void arenas_reused(void **state)
+{
+	struct mg_policy_arena_stats a0, a1;
+	struct mg_policy *active = compile_sealed(DATA "/authz.conf", 1), *next;
+	const uint8_t *tail;
+	int views;
+
+	(void)state;
+	next = compile_sealed(DATA "/authz.conf", 2);
+	mg_policy_free(active);
+	active = next;
+	mg_policy_arena_stats(&a0);
+	views = arena_views();
+	for (uint64_t g = 3; g < 103; g++) {
+		next = compile_sealed(DATA "/authz.conf", g);
+		assert_true(mg_policy_is_sealed(next));
+		assert_int_equal(mg_policy_check(next), 0);
+		assert_int_equal(mg_policy_generation(next), g);
+		expect(next, FRONTEND, "198.18.2.2", 8080, NULL, MG_AUTHZ_ALLOW, "frontend-web");
+		mg_policy_free(active);
+		active = next;
+	}
+	mg_policy_arena_stats(&a1);
+	assert_int_equal(a1.maps, a0.maps);
+	assert_int_equal(a1.unmaps, a0.unmaps);
+	assert_int_equal(a1.reuses - a0.reuses, 100);
+	assert_int_equal(a1.in_use, a0.in_use);
+	assert_int_equal(arena_views(), views);
+	assert_true(views <= 2 * (int)a1.mapped && a1.mapped <= 4);
+	/* The deny-all policy into a reused arena: zeros past its header. */
+	mg_policy_free(active);
+	assert_int_equal(mg_policy_deny_all(&next), 0);
+	assert_true(mg_policy_arena_size(next) > 4096);
+	tail = (const uint8_t *)next + 4096;
+	for (size_t i = 0; i < mg_policy_arena_size(next) - 4096; i++)
+		if (tail[i] != 0)
+			fail_msg("byte %zu of a reused arena not zeroed", 4096 + i);
+	mg_policy_free(next);
+}
+
+/*
+ * The writable view of a sealed arena, found as an attacker with a write
+ * primitive would find it (the same memfd in /proc/self/maps, mapped rw):
+ * a byte changed through it leaves the policy read-only, but the check
+ * catches it through the hash.
+ */
+static void writable_view_caught(void **state)
+{
+	struct mg_policy *p = compile_sealed(DATA "/authz.conf", 1);
+	size_t size = mg_policy_arena_size(p);
+	unsigned long lo, hi, ino, ro_ino = 0;
+	uint8_t *rw = NULL;
+	char line[512], perms[5];
+	FILE *f;
+
+	(void)state;
+	for (int pass = 0; pass < 2; pass++) {
+		f = fopen("/proc/self/maps", "re");
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "%lx-%lx %4s %*s %*s %lu", &lo, &hi, perms, &ino) == 4 &&
+			    strstr(line, "mg-policy-arena") != NULL && hi - lo == size) {
+				if (pass == 0 && lo == (uintptr_t)p)
+					ro_ino = ino;
+				if (pass == 1 && ino == ro_ino && perms[1] == 'w')
+					rw = (uint8_t *)lo;
+			}
+		fclose(f);
+	}
+	assert_true(ro_ino != 0);
+	assert_non_null(rw);
+	assert_ptr_not_equal(rw, (uint8_t *)p);
+	assert_int_equal(mg_policy_check(p), 0);
+	rw[1024] ^= 0x40;
+	assert_int_equal(((const uint8_t *)p)[1024], rw[1024]); /* one memory, two views */
+	assert_true(mg_policy_is_sealed(p));
+	assert_int_equal(mg_policy_check(p), -1);
+	assert_int_equal(mg_errno(), MG_ERR_INTERNAL);
+	assert_non_null(strstr(mg_errmsg(), "no longer hashes"));
+	rw[1024] ^= 0x40;
+	assert_int_equal(mg_policy_check(p), 0);
 	mg_policy_free(p);
 }
 
@@ -469,6 +589,8 @@ int main(void)
 		cmocka_unit_test(deny_all_denies),
 		cmocka_unit_test(seal_makes_read_only),
 		cmocka_unit_test(tampering_detected),
+		cmocka_unit_test(arenas_reused),
+		cmocka_unit_test(writable_view_caught),
 		cmocka_unit_test(ten_thousand_rules),
 	};
 
