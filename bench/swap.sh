@@ -155,7 +155,12 @@ def push(v):
         raise SystemExit("push v%d: exit %d: %s%s" % (v, r.returncode, r.stdout, r.stderr))
     return dt * 1e3, r.stdout.split()[0]
 
+def arenas():
+    pol = tel("/meshgw/policy")
+    return {k: pol.get("arena_" + k, 0) for k in ("maps", "unmaps", "reuses")}
+
 # Swaps under load.
+ar0 = arenas()
 a = snap()
 lat, grace = [], []
 for v in range(2, pushes + 2):
@@ -166,6 +171,9 @@ for v in range(2, pushes + 2):
     grace.append(tel("/meshgw/policy")["grace_last_ns"])
 b = snap()
 swaps = window(a, b)
+ar1 = arenas()
+swaps["arena"] = {k: ar1[k] - ar0[k] for k in ar0}
+swaps["arena_bytes"] = tel("/meshgw/policy").get("arena_bytes", 0)
 # Verify-only path: the last snapshot again (unchanged).
 same = [push(pushes + 1)[0] for _ in range(5)]
 # The same length of time without swaps: the machine's own noise.
@@ -228,6 +236,7 @@ rows = [
     ("loops over the goal per s: swaps / none", "%.1f / %.1f (of %d / %d loops)" % (w["loops_over_goal_per_s"], q["loops_over_goal_per_s"], w["loops"], q["loops"])),
     ("deny-path rate: swaps / no swaps", "%.2f / %.2f Mpps" % (w["mpps"], q["mpps"])),
     ("rx_missed / rx_nombuf during swaps", "%d / %d" % (w["rx_missed"], w["rx_nombuf"])),
+    ("arenas mapped / unmapped / reused", "%d / %d / %d during the swaps; %d bytes mapped after" % (w["arena"]["maps"], w["arena"]["unmaps"], w["arena"]["reuses"], w["arena_bytes"])),
     ("load average (1 min) at the end", "%.2f on %d cores (meshgw at nice %d)" % (r["loadavg_at_end"], r["cores"], r["gateway_nice"])),
 ]
 for k, v in rows:
