@@ -37,14 +37,14 @@
 # Environment: CASES ("0 100 10000"), ROUNDS (3), SECS (8: the measured window),
 # WARMUP (2), LAT_SECS (4), CONNS (16), SERVERS ("nginx meshgw"), L7_REGEX_EVERY (0: every
 # K-th rule a regex path), MG_BENCH_KEEP=1 (keep
-# /tmp/mgb-l7.*), MG_BUILD.
+# /tmp/mgb-l7.*), OUT (bench/results/l7.json), MG_BUILD.
 set -euo pipefail
 MG_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$MG_ROOT/tests/lib.sh"
 . "$MG_ROOT/tests/integration/lib_policy.sh"
 . "$MG_ROOT/bench/lib_bench.sh"
 
-out=$MG_ROOT/bench/results/l7.json
+out=${OUT:-$MG_ROOT/bench/results/l7.json}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) out=${2:?}; shift 2 ;;

@@ -54,6 +54,17 @@ def stat_delta(name, key):
     raise KeyError("%s: no %s in meshgw's stats" % (name, key))
 
 
+STAGES = ("rx", "parse", "tcp_in", "proxy", "tls", "tcp_out", "tx", "other")
+
+
+def stage_cycles(name, units):
+    """The worker's busy cycles per unit of work by stage, over the window."""
+    try:
+        return {s: r1(stat_delta(name, "worker/0/cycles_" + s) / units) for s in STAGES}
+    except KeyError:  # a build before the stage counters
+        return None
+
+
 def flat(d, pre=""):
     """A telemetry object's numbers as "a/b/c" -> value."""
     out = {}
@@ -111,6 +122,8 @@ def one(server, n, r, tsc):
         f["worker_busy_s"] = r1(busy_s, 3)
         f["busy_cycles_per_request"] = r1(cyc / ld["requests"]) if ld["requests"] else None
         f["l7_counters"] = l7_counters(name)
+        if ld["requests"]:  # where a request's busy cycles go (/meshgw/cycles stages)
+            f["stage_cycles_per_request"] = stage_cycles(name, ld["requests"])
         # The hyperscan time per request, if the gate counts it (cycles or ns).
         ctr = {k: v for k, v in f["l7_counters"].items()
                if any(w in k for w in ("match", "scan", "hyperscan"))}

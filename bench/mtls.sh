@@ -56,7 +56,7 @@ MG_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$MG_ROOT/tests/integration/lib_policy.sh"
 . "$MG_ROOT/bench/lib_bench.sh"
 
-out=$MG_ROOT/bench/results/mtls.json
+out=${OUT:-$MG_ROOT/bench/results/mtls.json}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) out=${2:?}; shift 2 ;;

@@ -46,6 +46,15 @@ def mgd(a, b, kind, key):
     return mg(b, kind, key) - mg(a, kind, key)
 
 
+def stages(a, b, units):
+    """The worker's busy cycles per unit of work by stage (/meshgw/cycles stages)."""
+    try:
+        return {s: r1(mgd(a, b, "stats", "worker/0/cycles_" + s) / units)
+                for s in ("rx", "parse", "tcp_in", "proxy", "tls", "tcp_out", "tx", "other")}
+    except (KeyError, ZeroDivisionError):  # a build before the stage counters
+        return None
+
+
 def hainfo(name):
     d = {}
     try:
@@ -150,6 +159,7 @@ for name in ("nginx", "haproxy", "meshgw"):
         # is replaced by its busy cycles.
         other = sum(v for k, v in thr.items() if not k.startswith("rte-worker"))
         r["cpu_us_per_hs_work"] = r1(other + busy * 1e6 / done)
+        r["stage_cycles_per_hs"] = stages("meshgw-hs0", "meshgw-hs1", done)
         # The handshake thread also burns CPU between jobs (its naps): with
         # its quiet rate q, its job CPU J over a wall time W solves
         # T = J + q (W - J), T its measured CPU.
@@ -166,6 +176,7 @@ for name in ("nginx", "haproxy", "meshgw"):
     if name == "meshgw":
         busy = mgd("meshgw-bulk0", "meshgw-bulk1", "stats", "worker/0/busy_cycles") / r["tsc_hz"]
         r["bulk_busy_s_per_gib"] = r1(busy / (bulk["bytes"] / GIB), 3)
+        r["stage_cycles_per_kib"] = stages("meshgw-bulk0", "meshgw-bulk1", bulk["bytes"] / 1024)
     # ping
     ping = json.load(open("%s/%s-ping.json" % (tmp, name)))
     r["p50_us"], r["p99_us"] = ping["p50_us"], ping["p99_us"]

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "telemetry.h"
+#include "telemetry_cycles.h"
 #include "telemetry_l7.h"
 #include "telemetry_rules.h"
 #include "telemetry_sum.h"
@@ -193,6 +194,12 @@ static void stats_workers(struct rte_tel_data *d, const struct mg_gateway *gw)
 #define _(f) add_u64(d, "worker", idx, #f, mg_counter_read(&w->stats.f));
 		foreach_mg_worker_counter(_)
 #undef _
+		for (int st = 0; st < MG_STAGE__COUNT; st++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "cycles_%s", mg_stage_name(st));
+			add_u64(d, "worker", idx, name, mg_counter_read(&w->stats.cycles[st]));
+		}
 		loop_hist(d, idx, w);
 	}
 }
@@ -655,6 +662,12 @@ static int cmd_l7(const char *cmd, const char *params, struct rte_tel_data *d)
 	return mg_tel_l7(tel_gw, params, d);
 }
 
+static int cmd_cycles(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	return mg_tel_cycles(tel_gw, params, d);
+}
+
 static int cmd_peers(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	(void)cmd;
@@ -680,6 +693,8 @@ MG_RESULT mg_telemetry_register(struct mg_gateway *gw)
 		  "Per-port, per-worker and total packet counters, slow-path counters. No parameters." },
 		{ "/meshgw/drops", cmd_drops,
 		  "Dropped packets by reason, summed over workers. No parameters." },
+		{ "/meshgw/cycles", cmd_cycles,
+		  "Workers' busy cycles by stage; per packet, KiB, connection, TLS handshake, HTTP request. No parameters." },
 		{ "/meshgw/neighbours", cmd_neighbours,
 		  "The ARP neighbour table. No parameters." },
 		{ "/meshgw/policy", cmd_policy,

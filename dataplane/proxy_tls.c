@@ -23,6 +23,8 @@
 
 #include <rte_mbuf.h>
 
+#include "stage.h"
+
 #define ALERT_WARNING 1
 #define ALERT_FATAL 2
 #define ALERT_CLOSE_NOTIFY 0
@@ -30,6 +32,27 @@
 #define HS_NEW_SESSION_TICKET 4
 #define HS_KEY_UPDATE 24
 #define PEER_TAG 0x70656572u /* "peer" */
+
+/* Record crypto, charged to the worker's TLS stage. */
+static size_t seal(struct mg_proxy_pair *p, uint8_t type, const uint8_t *in, size_t len,
+		   uint8_t *rec, enum mg_tls_record_error *e)
+{
+	enum mg_stage caller = mg_stage_switch(p->px->tcp->clock, MG_STAGE_TLS);
+	size_t n = mg_tls_seal(&p->tx, type, in, len, rec, e);
+
+	mg_stage_switch(p->px->tcp->clock, caller);
+	return n;
+}
+
+static enum mg_tls_record_error tls_open(struct mg_proxy_pair *p, uint8_t *rec, size_t len,
+					 size_t *plain, uint8_t *type)
+{
+	enum mg_stage caller = mg_stage_switch(p->px->tcp->clock, MG_STAGE_TLS);
+	enum mg_tls_record_error e = mg_tls_open(&p->rx, rec, len, plain, type);
+
+	mg_stage_switch(p->px->tcp->clock, caller);
+	return e;
+}
 
 static struct mg_tcp_conn *tls_conn(const struct mg_proxy_pair *p)
 {
@@ -440,7 +463,7 @@ void ptls_moved(struct mg_proxy_pair *p, int from, uint64_t n)
 bool ptls_seal_send(struct mg_proxy_pair *p, const uint8_t *b, uint32_t len, uint8_t *rec)
 {
 	enum mg_tls_record_error e;
-	size_t n = mg_tls_seal(&p->tx, MG_TLS_APPLICATION_DATA, b, len, rec, &e);
+	size_t n = seal(p, MG_TLS_APPLICATION_DATA, b, len, rec, &e);
 
 	if (!n || mg_tcp_send_copy(p->px->tcp, tls_conn(p), rec, (uint32_t)n) != (int64_t)n)
 		return false;
@@ -478,7 +501,7 @@ static bool on_handshake_message(struct mg_proxy_pair *p, const uint8_t *m, size
 				static const uint8_t ku[5] = { HS_KEY_UPDATE, 0, 0, 1, 0 };
 				enum mg_tls_record_error e;
 				uint8_t rec[5 + sizeof(ku) + 1 + MG_TLS_TAG_LEN];
-				size_t n = mg_tls_seal(&p->tx, MG_TLS_HANDSHAKE, ku, sizeof(ku), rec, &e);
+				size_t n = seal(p, MG_TLS_HANDSHAKE, ku, sizeof(ku), rec, &e);
 
 				if (!n || mg_tcp_send_copy(px->tcp, tls_conn(p), rec, (uint32_t)n) !=
 						  (int64_t)n ||
@@ -503,7 +526,7 @@ static bool open_one(struct mg_proxy_pair *p, int to, size_t len, bool stash)
 	struct mg_proxy *px = p->px;
 	uint8_t *rec = px->tls_buf, type;
 	size_t plain;
-	enum mg_tls_record_error e = mg_tls_open(&p->rx, rec, len, &plain, &type);
+	enum mg_tls_record_error e = tls_open(p, rec, len, &plain, &type);
 
 	if (e != MG_TLS_REC_OK) {
 		PSTAT(px->st.records[e], 1);
@@ -613,7 +636,7 @@ static int seal_records(struct mg_proxy_pair *p)
 			pair_abort(p);
 			return -1;
 		}
-		len = mg_tls_seal(&p->tx, MG_TLS_APPLICATION_DATA, buf + MG_TLS_HEADER_LEN, n, buf,
+		len = seal(p, MG_TLS_APPLICATION_DATA, buf + MG_TLS_HEADER_LEN, n, buf,
 				  &e);
 		/* A record cut short would corrupt the stream: the room was checked. */
 		if (!len || mg_tcp_send_copy(px->tcp, dst, buf, (uint32_t)len) != (int64_t)len) {
@@ -644,7 +667,7 @@ static bool send_alert(struct mg_proxy_pair *p, uint8_t level, uint8_t desc)
 		mg_tcp_want_writable(tls_conn(p));
 		return false;
 	}
-	n = mg_tls_seal(&p->tx, MG_TLS_ALERT, body, sizeof(body), rec, &e);
+	n = seal(p, MG_TLS_ALERT, body, sizeof(body), rec, &e);
 	if (n)
 		(void)mg_tcp_send_copy(px->tcp, tls_conn(p), rec, (uint32_t)n);
 	return true;

@@ -93,9 +93,13 @@ static void tcp_rx(struct mg_worker *w, uint16_t pi, struct rte_mbuf *m,
 {
 	if (!steered && steer(w, pi, m, tcp_owner(w, pi, m, pkt)))
 		return;
+	enum mg_stage caller;
+
 	m->port = pi;
 	COUNT(w->stats.tcp_in, 1);
+	caller = mg_stage_switch(&w->clock, MG_STAGE_TCP_IN);
 	mg_tcp_input(&w->tcp, m, pkt, w->now_us);
+	mg_stage_switch(&w->clock, caller);
 }
 
 /*
@@ -198,6 +202,7 @@ static void steer_drain(struct mg_worker *w)
 			continue;
 		n = rte_ring_dequeue_burst(w->steer_in[from], (void **)pkts, MG_BURST, NULL);
 		COUNT(w->stats.steered_in, n);
+		w->loop_work += n;
 		for (unsigned i = 0; i < n; i++) {
 			struct rte_mbuf *m = pkts[i];
 			uint16_t pi = m->port;
@@ -225,9 +230,11 @@ static void tx_flush(struct mg_worker *w, uint16_t pi)
 	struct mg_worker_port *wp = &w->ports[pi];
 	uint16_t sent;
 	uint64_t bytes = 0;
+	enum mg_stage caller;
 
 	if (wp->tx_len == 0)
 		return;
+	caller = mg_stage_switch(&w->clock, MG_STAGE_TX);
 	for (uint16_t i = 0; i < wp->tx_len; i++)
 		bytes += rte_pktmbuf_pkt_len(wp->tx_buf[i]);
 	sent = rte_eth_tx_burst(wp->port_id, wp->queue, wp->tx_buf, wp->tx_len);
@@ -249,6 +256,8 @@ static void tx_flush(struct mg_worker *w, uint16_t pi)
 	COUNT(w->stats.port[pi].tx_packets, sent);
 	COUNT(w->stats.port[pi].tx_bytes, bytes);
 	wp->tx_len = (uint16_t)(wp->tx_len - sent);
+	w->loop_work += sent;
+	mg_stage_switch(&w->clock, caller);
 }
 
 static void tx_enqueue(struct mg_worker *w, uint16_t pi, struct rte_mbuf *m)
@@ -288,7 +297,9 @@ static void tcp_run(struct mg_worker *w)
 {
 	struct rte_mbuf *out[MG_BURST];
 
+	mg_stage_switch(&w->clock, MG_STAGE_PROXY);
 	mg_proxy_poll(&w->proxy, w->now_us);
+	mg_stage_switch(&w->clock, MG_STAGE_TCP_OUT);
 	mg_tcp_timers_run(&w->tcp, w->now_us);
 	for (unsigned r = 0; r < TX_TAKE_ROUNDS; r++) {
 		uint16_t room = tx_room(w);
@@ -305,6 +316,7 @@ static void tcp_run(struct mg_worker *w)
 		if (n < room || room == 0)
 			break;
 	}
+	mg_stage_switch(&w->clock, MG_STAGE_OTHER);
 }
 
 /* The worker's neighbour view: the control thread's snapshot, and a request on a miss. */
@@ -357,6 +369,7 @@ MG_RESULT mg_worker_tcp_init(struct mg_worker *w, const struct mg_tcp_params *p,
 		w->tsc_per_us = 1;
 	w->now_us = rte_rdtsc() / w->tsc_per_us;
 	MG_GUARD(mg_tcp_stack_init(&w->tcp, p));
+	w->tcp.clock = &w->clock;
 	if (mg_proxy_init(&w->proxy, &w->tcp, l, n_listeners, p->max_conns / 2,
 			  p->socket_id, &env, tls) < 0) {
 		mg_tcp_stack_free(&w->tcp);
@@ -384,6 +397,7 @@ static void drain_from_ctrl(struct mg_worker *w)
 	unsigned n = rte_ring_dequeue_burst(w->from_ctrl, (void **)pkts, MG_BURST, NULL);
 
 	COUNT(w->stats.from_slowpath, n);
+	w->loop_work += n;
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t pi = pkts[i]->port;
 
@@ -396,7 +410,12 @@ static void drain_from_ctrl(struct mg_worker *w)
 	}
 }
 
-static void account_loop(struct mg_worker *w, uint64_t start, uint64_t end)
+/*
+ * A loop turn that moved frames (@p rx received, or others sent, steered or
+ * handed over) is busy: its cycles count, by stage. Idle turns count only in
+ * the loop histogram, so cycles per packet, byte or connection are the work's.
+ */
+static void account_loop(struct mg_worker *w, uint64_t start, uint64_t end, uint32_t rx)
 {
 	uint64_t cycles = end - start;
 	unsigned b = cycles ? 63 - (unsigned)__builtin_clzll(cycles) : 0;
@@ -404,6 +423,18 @@ static void account_loop(struct mg_worker *w, uint64_t start, uint64_t end)
 	COUNT(w->stats.loop_hist[b < MG_LOOP_HIST ? b : MG_LOOP_HIST - 1], 1);
 	if (cycles > w->stats.loop_max_cycles)
 		__atomic_store_n(&w->stats.loop_max_cycles, cycles, __ATOMIC_RELAXED);
+	if (rx || w->loop_work) {
+		mg_stage_loop_end(&w->clock, end);
+		COUNT(w->stats.busy_loops, 1);
+		COUNT(w->stats.busy_packets, rx);
+		COUNT(w->stats.busy_cycles, cycles);
+		for (int s = 0; s < MG_STAGE__COUNT; s++)
+			COUNT(w->stats.cycles[s], w->clock.loop[s]);
+	}
+	w->loop_work = 0;
+	/* The next turn starts receiving: the RCU read before it is charged there too. */
+	mg_stage_loop_start(&w->clock, end);
+	w->clock.cur = MG_STAGE_RX;
 }
 
 int mg_worker_main(void *arg)
@@ -412,6 +443,9 @@ int mg_worker_main(void *arg)
 	struct rte_mbuf *pkts[MG_BURST];
 	uint64_t start = rte_rdtsc();
 
+	mg_stage_loop_start(&w->clock, start);
+	w->clock.cur = MG_STAGE_RX;
+	w->loop_work = 0;
 	mg_publish_worker_online(w->pub, w->index);
 	if (w->tcp_on)
 		mg_publish_worker_online(w->neigh_pub, w->index);
@@ -424,7 +458,7 @@ int mg_worker_main(void *arg)
 		if (w->tcp_on) {
 			mg_proxy_set_policy(&w->proxy, w->policy);
 			w->neigh = mg_publish_read(w->neigh_pub);
-			w->now_us = rte_rdtsc() / w->tsc_per_us;
+			w->now_us = start / w->tsc_per_us; /* the last turn's end: no gap */
 		}
 		__atomic_store_n(&w->stats.policy_generation,
 				 __atomic_load_n(&w->pub->generation, __ATOMIC_ACQUIRE),
@@ -435,10 +469,14 @@ int mg_worker_main(void *arg)
 			uint16_t n = rte_eth_rx_burst(wp->port_id, wp->queue, pkts, MG_BURST);
 
 			if (n) {
+				mg_stage_switch(&w->clock, MG_STAGE_PARSE);
 				mg_worker_rx_burst(w, pi, pkts, n);
 				total += n;
+				if (pi + 1 < w->n_ports)
+					mg_stage_switch(&w->clock, MG_STAGE_RX);
 			}
 		}
+		mg_stage_switch(&w->clock, MG_STAGE_OTHER);
 		if (w->tcp_on) {
 			steer_drain(w);
 			tcp_run(w);
@@ -457,11 +495,7 @@ int mg_worker_main(void *arg)
 		}
 		COUNT(w->stats.loops, 1);
 		end = rte_rdtsc();
-		if (total) {
-			COUNT(w->stats.busy_packets, total);
-			COUNT(w->stats.busy_cycles, end - start);
-		}
-		account_loop(w, start, end);
+		account_loop(w, start, end, total);
 		start = end;
 	}
 	for (uint16_t pi = 0; pi < w->n_ports; pi++) {

@@ -21,6 +21,7 @@
 #include "parse.h"
 #include "proxy.h"
 #include "publish.h"
+#include "stage.h"
 #include "tcp/tcp.h"
 
 #define MG_BURST 32
@@ -52,6 +53,7 @@ static inline void *mg_resolve_req(uint16_t port, uint32_t ip)
 
 #define foreach_mg_worker_counter(_) \
 	_(loops)                     \
+	_(busy_loops)                \
 	_(busy_cycles)               \
 	_(busy_packets)              \
 	_(to_slowpath)               \
@@ -84,6 +86,7 @@ struct mg_worker_stats {
 	foreach_mg_worker_counter(_)
 #undef _
 	uint64_t drops[MG_DROP__COUNT];
+	uint64_t cycles[MG_STAGE__COUNT]; /* busy loop turns' cycles by stage; sum: busy_cycles */
 	uint64_t loop_hist[MG_LOOP_HIST];
 } __rte_cache_aligned;
 
@@ -119,6 +122,8 @@ struct mg_worker {
 	char tcp_name[32];         /* the stack's (unique) name */
 	uint64_t tsc_per_us;
 	uint64_t now_us;           /* this loop's monotonic clock */
+	uint32_t loop_work;        /* frames this loop turn moved: busy if not 0 */
+	struct mg_stage_clock clock; /* where this loop turn's cycles go */
 	struct mg_worker_port ports[MG_MAX_PORTS];
 	struct mg_worker_stats stats;
 	struct mg_tcp_stack tcp;

@@ -21,6 +21,8 @@ static void usage(FILE *out)
 "  status [--json]                  version, uptime, workers, ports, links, hashes\n"
 "  stats [--json | --prometheus]    packet counters per port, worker and total\n"
 "  drops [--json]                   dropped packets by reason (text: non-zero only)\n"
+"  cycles [--json]                  workers' busy cycles by stage; per packet, KiB,\n"
+"                                   connection, TLS handshake, HTTP request\n"
 "  neighbours [--json]              the gateway's ARP table\n"
 "  policy [--json]                  active snapshot, signers, validity, loader counters\n"
 "  audit-status [--json]            audit log head and last checkpoint\n"
@@ -81,7 +83,7 @@ int main(int argc, char **argv)
 {
 	static const char *const reads[] = { "status", "stats", "drops", "neighbours", "policy",
 					     "audit-status", "attest", "faults", "conns", "tcp", "tls", "peers",
-					     "l7", "rules" };
+					     "l7", "rules", "cycles" };
 	const char *prefix = getenv("MESHGW_PREFIX"), *socket_path = NULL;
 	char path[256];
 	int i = 1;

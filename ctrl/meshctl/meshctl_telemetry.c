@@ -215,6 +215,7 @@ int mg_meshctl_show(const char *socket_path, int argc, char **argv)
 	static const char *const cmds[][2] = {
 		{ "status", "/meshgw/status" },
 		{ "drops", "/meshgw/drops" },
+		{ "cycles", "/meshgw/cycles" },
 		{ "neighbours", "/meshgw/neighbours" },
 		{ "policy", "/meshgw/policy" },
 		{ "audit-status", "/meshgw/audit" },

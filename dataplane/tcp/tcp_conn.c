@@ -401,8 +401,11 @@ void conn_deliver(struct mg_tcp_stack *s)
 	s->delivering = true;
 	while ((c = TAILQ_FIRST(&s->evlist)) != NULL) {
 		TAILQ_REMOVE(&s->evlist, c, ev_link);
+		enum mg_stage caller = mg_stage_switch(s->clock, MG_STAGE_PROXY);
+
 		c->flags &= ~TF_ON_EVLIST;
 		deliver_one(s, c);
+		mg_stage_switch(s->clock, caller);
 		if ((c->flags & TF_REAP) && !(c->flags & TF_ON_EVLIST))
 			conn_release(s, c);
 	}

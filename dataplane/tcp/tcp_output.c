@@ -301,8 +301,8 @@ static void finish_checksums(struct mg_tcp_stack *s, struct rte_mbuf *h)
  * the send queue at seq - snd_buf_seq, @p flags. Sends nothing and returns
  * false when the TX ring is full or mbufs run out (the caller retries later).
  */
-bool tcp_emit(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t seq, uint32_t len,
-	      uint8_t flags)
+static bool emit(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t seq, uint32_t len,
+		 uint8_t flags)
 {
 	uint8_t opt[TCP_OPT_MAX], optlen;
 	uint32_t copy;
@@ -355,6 +355,16 @@ bool tcp_emit(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t seq, uint3
 		c->unacked_segs = 0;
 	}
 	return true;
+}
+
+bool tcp_emit(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t seq, uint32_t len,
+	      uint8_t flags)
+{
+	enum mg_stage caller = mg_stage_switch(s->clock, MG_STAGE_TCP_OUT);
+	bool sent = emit(s, c, seq, len, flags);
+
+	mg_stage_switch(s->clock, caller);
+	return sent;
 }
 
 void tcp_send_ack(struct mg_tcp_stack *s, struct mg_tcp_conn *c)

@@ -5,6 +5,7 @@
 
 #include <rte_mbuf.h>
 
+#include "stage.h"
 #include "tcp.h"
 
 /* Modular sequence comparisons (RFC 9293 3.4). */

@@ -14,6 +14,8 @@
 
 #include <rte_common.h>
 
+struct mg_stage_clock;
+
 struct rte_mbuf;
 struct rte_mempool;
 struct rte_hash;
@@ -416,6 +418,7 @@ struct mg_tcp_stack {
 	uint64_t rnd_ctr;                    /* draws from isn_random() */
 	uint16_t ip_id;
 	bool delivering;
+	struct mg_stage_clock *clock;          /* the worker's, or NULL: where cycles go */
 	struct mg_tcp_stats st;
 };
 

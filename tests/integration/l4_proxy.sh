@@ -111,6 +111,22 @@ for port in fabric local; do
 done
 mg_ctl "$MG_PREFIX" tcp 2>/dev/null | grep -v ' 0$' | sed 's/^/    /' >&2 || true
 mg_ctl "$MG_PREFIX" conns 2>/dev/null | sed 's/^/    /' >&2 || true
+# Where the worker's busy cycles went (issue 13): every stage of the L4 path
+# did work, no TLS ran, and the stages add up to the busy cycles exactly.
+mg_ctl "$MG_PREFIX" cycles 2>/dev/null | grep -v '^worker/' | sed 's/^/    /' >&2 || true
+cycles_check() {
+	mg_ctl "$MG_PREFIX" cycles --json | "$MG_PYTHON" -c '
+import json, sys
+d = json.load(sys.stdin)
+st = {k.split("/")[1]: v for k, v in d.items() if k.startswith("stage/") and k.endswith("/cycles")}
+busy = [k for k in ("rx", "parse", "tcp_in", "proxy", "tcp_out", "tx") if st[k] > 0]
+print("stages %s, tls %d, sum %d of busy %d, %d cycles/KiB, %d cycles/connection"
+      % (busy, st["tls"], sum(st.values()), d["busy_cycles"], d["per_kib"], d["per_connection"]),
+      file=sys.stderr)
+sys.exit(0 if len(busy) == 6 and st["tls"] == 0 and sum(st.values()) == d["busy_cycles"]
+         and d["per_kib"] > 0 and d["connections"] >= 4 else 1)'
+}
+mg_expect "busy cycles: every L4 stage counted, no TLS, the stages sum to the whole" cycles_check
 mg_stop_gateway "$MG_GW_PID" "$MG_PREFIX"
 
 # Two workers on ports without RSS: steering puts both halves of a pair on one

@@ -304,5 +304,7 @@ mg_expect "Prometheus: the SVID in use, its expiry, and the refusals by reason" 
 		grep -q "^meshgw_svid_expiring{svid=\"backend\"} 0$" <<<"$1" &&
 		grep -q "^meshgw_tls_svid_refused_total{reason=\"expired\"} 1$" <<<"$1" &&
 		grep -q "^meshgw_tls_svid_refusals_total [1-9]" <<<"$1"' _ "$prom"
+mg_expect "busy cycles: records sealed and opened in the worker count as its tls stage" \
+	grep -q '^meshgw_worker_cycles_tls_total{worker="0"} [1-9]' <<<"$prom"
 mg_expect "the audit chain verifies" "$MESHCTL" audit verify "$tmp/policy/state/audit.log"
 mg_finish

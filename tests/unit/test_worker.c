@@ -200,6 +200,70 @@ static void *run_worker(void *arg)
 }
 
 /*
+ * Only turns that moved frames are busy (here the 7 that took the control
+ * thread's 200, not the thousands that idled after), and their cycles add up
+ * to busy_cycles exactly, stage by stage: handing over is `other`, offering
+ * the buffer to the port `tx`; nothing was received or proxied.
+ */
+static void busy_turns_are_accounted_by_stage(const struct mg_worker *w)
+{
+	uint64_t sum = 0;
+
+	assert_true(w->stats.busy_loops >= (200 + MG_BURST - 1) / MG_BURST);
+	assert_true(w->stats.busy_loops < w->stats.loops);
+	assert_int_equal(w->stats.busy_packets, 0);
+	for (int s = 0; s < MG_STAGE__COUNT; s++)
+		sum += w->stats.cycles[s];
+	assert_int_equal(sum, w->stats.busy_cycles);
+	assert_true(w->stats.cycles[MG_STAGE_OTHER] > 0);
+	assert_true(w->stats.cycles[MG_STAGE_TX] > 0);
+	assert_int_equal(w->stats.cycles[MG_STAGE_TCP_IN] + w->stats.cycles[MG_STAGE_PROXY] +
+				 w->stats.cycles[MG_STAGE_TLS],
+			 0);
+}
+
+static void spin(uint64_t cycles)
+{
+	uint64_t end = rte_rdtsc() + cycles;
+
+	while (rte_rdtsc() < end)
+		;
+}
+
+/*
+ * A callee's stage nests inside its caller's: TCP input that delivers to the
+ * proxy is charged its own time only, the proxy its own, and together with
+ * the turn's rest they make the whole turn. A NULL clock charges nothing.
+ */
+static void nested_stages_are_charged_once(void **state)
+{
+	struct mg_stage_clock c;
+	uint64_t start = rte_rdtsc(), end, sum = 0;
+	enum mg_stage caller;
+
+	(void)state;
+	mg_stage_loop_start(&c, start);
+	assert_int_equal(mg_stage_switch(&c, MG_STAGE_TCP_IN), MG_STAGE_OTHER);
+	spin(20000);
+	caller = mg_stage_switch(&c, MG_STAGE_PROXY);
+	assert_int_equal(caller, MG_STAGE_TCP_IN);
+	spin(50000);
+	mg_stage_switch(&c, caller);
+	spin(20000);
+	mg_stage_switch(&c, MG_STAGE_OTHER);
+	end = rte_rdtsc();
+	mg_stage_loop_end(&c, end);
+	for (int s = 0; s < MG_STAGE__COUNT; s++)
+		sum += c.loop[s];
+	assert_int_equal(sum, end - start);
+	assert_true(c.loop[MG_STAGE_PROXY] >= 50000);
+	assert_true(c.loop[MG_STAGE_TCP_IN] >= 40000);
+	assert_int_equal(c.loop[MG_STAGE_RX] + c.loop[MG_STAGE_TX], 0);
+	assert_int_equal(mg_stage_switch(NULL, MG_STAGE_TLS), MG_STAGE_TLS);
+	assert_string_equal(mg_stage_name(MG_STAGE_TCP_OUT), "tcp_out");
+}
+
+/*
  * A net_ring port whose TX faults lose every packet: to the worker, a TX
  * queue that never takes anything (the fault layer hands the lost packets
  * back as the unsent tail, like a full ring).
@@ -270,6 +334,7 @@ static void full_tx_queue_drops_and_counts(void **state)
 	assert_int_equal(w->stats.port[0].drops, n - MG_BURST);
 	assert_true(mg_fault_read(port.port_id, MG_FAULT_TX, &tx));
 	assert_true(tx.lost >= MG_BURST); /* the buffer was offered, and lost, again and again */
+	busy_turns_are_accounted_by_stage(w);
 	mg_port_close(&port);
 	mg_publish_fini(&pub);
 	worker_free(w);
@@ -283,6 +348,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(chained_frame_is_dropped_and_counted),
 		cmocka_unit_test(full_exception_ring_drops_and_counts),
 		cmocka_unit_test(full_tx_queue_drops_and_counts),
+		cmocka_unit_test(nested_stages_are_charged_once),
 	};
 
 	(void)argc;
