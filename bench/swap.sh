@@ -161,9 +161,20 @@ def irqs():
 def snap():
     st = tel("/meshgw/stats")
     return {"t": time.monotonic(), "irq": irqs(), "hist": st["worker/0/loop_hist_log2"],
+            "cycles": {k[len("worker/0/"):]: v for k, v in st.items()
+                       if k.startswith(("worker/0/cycles_", "worker/0/busy_"))},
             "max": st["worker/0/loop_max_cycles"], "loops": st["worker/0/loops"],
             "rx": st["worker/0/rx_packets"], "missed": st["port/p0/rx_missed"],
             "nombuf": st["port/p0/rx_nombuf"]}
+
+def per_packet(a, b):
+    """The worker's busy cycles per packet in the window, in total and by
+    stage (issue 13 item 1; empty with a meshgw that does not count them)."""
+    pk = b.get("busy_packets", 0) - a.get("busy_packets", 0)
+    if pk <= 0:
+        return {}
+    return {k[len("cycles_"):] if k.startswith("cycles_") else "busy": round((v - a[k]) / pk, 1)
+            for k, v in b.items() if k.startswith("cycles_") or k == "busy_cycles"}
 
 def window(a, b):
     """What the worker did between two snapshots of its counters."""
@@ -181,6 +192,7 @@ def window(a, b):
             "hist_log2_high": {str(i): n for i, n in enumerate(hist) if n and i >= 14},
             "mpps": round((b["rx"] - a["rx"]) / secs / 1e6, 3),
             "rx_missed": b["missed"] - a["missed"], "rx_nombuf": b["nombuf"] - a["nombuf"],
+            "busy_cycles_per_packet": per_packet(a["cycles"], b["cycles"]),
             "worker_core_irqs": {"device": b["irq"]["device"] - a["irq"]["device"],
                                  "ipi": b["irq"]["ipi"] - a["irq"]["ipi"],
                                  "by_device": {k: v - a["irq"]["devices"].get(k, 0)
@@ -276,6 +288,8 @@ rows = [
     ("worst loop gap, same time, no swaps", "%.1f us%s" % (q["worst_gap_us"], "" if q["worst_gap_exact"] else " (bucket bound)")),
     ("loops over the goal per s: swaps / none", "%.1f / %.1f (of %d / %d loops)" % (w["loops_over_goal_per_s"], q["loops_over_goal_per_s"], w["loops"], q["loops"])),
     ("deny-path rate: swaps / no swaps", "%.2f / %.2f Mpps" % (w["mpps"], q["mpps"])),
+    ("busy cycles/packet: swaps / none", "%s / %s" % (w["busy_cycles_per_packet"].get("busy", "-"), q["busy_cycles_per_packet"].get("busy", "-"))),
+    ("  by stage (rx, parse, other)", "%s / %s" % (", ".join(str(w["busy_cycles_per_packet"].get(k, "-")) for k in ("rx", "parse", "other")), ", ".join(str(q["busy_cycles_per_packet"].get(k, "-")) for k in ("rx", "parse", "other")))),
     ("rx_missed / rx_nombuf during swaps", "%d / %d" % (w["rx_missed"], w["rx_nombuf"])),
     ("worker core: device IRQs swaps / none", "%d / %d (%s during the swaps)" % (w["worker_core_irqs"]["device"], q["worker_core_irqs"]["device"], ", ".join("%s %d" % kv for kv in sorted(w["worker_core_irqs"]["by_device"].items())) or "none")),
     ("worker core: IPIs (CAL+TLB+RES) swaps / none", "%d / %d" % (w["worker_core_irqs"]["ipi"], q["worker_core_irqs"]["ipi"])),
