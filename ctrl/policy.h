@@ -214,8 +214,9 @@ MG_RESULT mg_policy_set_meta(struct mg_policy *p, uint64_t version,
 
 /**
  * Record the arena's SHA-256. The arena is read-only from the start: the
- * struct mg_policy * is a read-only view of its memory (policy_pool.c), so
- * sealing changes no page protection and flushes no worker's TLB.
+ * struct mg_policy * is its only mapping, PROT_READ, written through its
+ * memfd (policy_pool.c), so sealing changes no page protection and flushes
+ * no worker's TLB.
  */
 MG_RESULT mg_policy_seal(struct mg_policy *p);
 

@@ -94,13 +94,13 @@ struct mg_policy {
 };
 
 /*
- * policy_pool.c: an arena of at least @len bytes, its writable view in *@rw,
- * its read-only view (the policy pointer) in *@ro, its bytes mapped in
- * *@size; the writable view of
- * a policy not yet freed (NULL for anything else); back to the free list.
+ * policy_pool.c: an arena holding the @len bytes of @image (its size field
+ * set to the bytes mapped), as the read-only policy pointer *@ro; @n bytes
+ * written at @off of a policy not yet freed (through the file: there is no
+ * writable mapping); back to the free list.
  */
-MG_RESULT mg_policy_pool_get(size_t len, uint8_t **rw, struct mg_policy **ro, size_t *size);
-struct mg_policy *mg_policy_pool_rw(const struct mg_policy *ro);
+MG_RESULT mg_policy_pool_get(const void *image, size_t len, struct mg_policy **ro);
+MG_RESULT mg_policy_pool_write(const struct mg_policy *ro, size_t off, const void *buf, size_t n);
 void mg_policy_pool_put(const struct mg_policy *ro);
 
 #define CAT(p, off, type) ((const type *)((const uint8_t *)(p) + (off)))

@@ -413,19 +413,11 @@ static void build_addr_slots(struct builder *b, const struct mg_policy_src *src)
 		addr_insert(B(b, l.off, struct a_addr), size, src->services[i].addr, SVC_BIT | i);
 }
 
-/* Copy the built image into an arena of the pool, through its writable view. */
+/* Write the built image into an arena of the pool. */
 static int map_arena(struct builder *b, struct mg_policy **out)
 {
-	struct mg_policy *w;
-	uint8_t *rw;
-	size_t size;
-
-	MG_GUARD(mg_policy_pool_get(b->len, &rw, out, &size));
-	memcpy(rw, b->buf, b->len);
-	w = (struct mg_policy *)(void *)rw;
-	w->size = size;
-	w->used = (uint32_t)b->len;
-	return 0;
+	B(b, 0, struct mg_policy)->used = (uint32_t)b->len;
+	return mg_policy_pool_get(b->buf, b->len, out);
 }
 
 static int compile(const struct mg_policy_src *src, bool deny_all, struct mg_policy **out)
@@ -476,18 +468,22 @@ MG_RESULT mg_policy_deny_all(struct mg_policy **out)
 /* ---------------------------------------------------------------------- */
 /* Sealing and integrity. */
 
+/* The header rewritten through the pool: the policy itself is read-only. */
+static int put_header(const struct mg_policy *p, const struct mg_policy *h)
+{
+	return mg_policy_pool_write(p, 0, h, sizeof(*h));
+}
+
 MG_RESULT mg_policy_set_meta(struct mg_policy *p, uint64_t version,
 			     const uint8_t digest[MG_POLICY_DIGEST_LEN], uint64_t generation)
 {
-	struct mg_policy *w;
+	struct mg_policy h = *p;
 
 	MG_ENSURE(!p->sealed, USAGE, "policy: the arena is sealed; its facts are fixed");
-	w = mg_policy_pool_rw(p); /* only this file writes an arena, and only unsealed */
-	MG_ENSURE(w != NULL, USAGE, "policy: not an arena of the pool");
-	w->version = version;
-	w->generation = generation;
-	memcpy(w->digest, digest, MG_POLICY_DIGEST_LEN);
-	return 0;
+	h.version = version;
+	h.generation = generation;
+	memcpy(h.digest, digest, MG_POLICY_DIGEST_LEN);
+	return put_header(p, &h);
 }
 
 /* SHA-256 of the arena with arena_sha256 read as zeros. */
@@ -507,26 +503,26 @@ static int arena_hash(const struct mg_policy *p, uint8_t out[32])
 }
 
 /*
- * No mprotect(): the policy pointer has been a read-only view since the
+ * No mprotect(): the policy pointer has been a read-only mapping since the
  * arena was mapped, so sealing is the hash alone and no worker's TLB is
  * flushed. Nothing writes the arena again until mg_policy_free().
  */
 MG_RESULT mg_policy_seal(struct mg_policy *p)
 {
-	struct mg_policy *w;
-	uint8_t h[32];
+	struct mg_policy h = *p;
+	uint8_t sum[32];
 
 	MG_ENSURE(p->magic == POLICY_MAGIC, USAGE, "policy: not a compiled policy");
 	MG_ENSURE(!p->sealed, USAGE, "policy: already sealed");
-	w = mg_policy_pool_rw(p); /* only this file writes an arena, and only unsealed */
-	MG_ENSURE(w != NULL, USAGE, "policy: not an arena of the pool");
-	w->sealed = 1; /* hashed as sealed: a check recomputes it so */
-	if (arena_hash(p, h) < 0) {
-		w->sealed = 0;
+	h.sealed = 1; /* hashed as sealed: a check recomputes it so */
+	MG_GUARD(put_header(p, &h));
+	if (arena_hash(p, sum) < 0) {
+		h.sealed = 0;
+		(void)put_header(p, &h);
 		return -1;
 	}
-	memcpy(w->arena_sha256, h, sizeof(h));
-	return 0;
+	memcpy(h.arena_sha256, sum, sizeof(sum));
+	return put_header(p, &h);
 }
 
 /*

@@ -8,13 +8,15 @@
  * (mprotect to seal the new arena, munmap to free the old one), so each swap
  * stalled each worker twice, whatever the RCU grace period.
  *
- * Now an arena is a memfd mapped twice: a writable view that only this file
- * and the compiler write through (before sealing), and a read-only view that
- * is the struct mg_policy * everyone else holds. The read-only view is
- * read-only from its first page fault, so sealing changes no protection, and
- * a freed arena goes back to a free list instead of being unmapped. Neither
- * view is ever touched by mprotect. A stray write through the policy pointer
- * still faults; a write through the writable alias is what the seal's SHA-256
+ * Now an arena is a memfd mapped once, read-only: that mapping is the
+ * struct mg_policy * everyone holds, read-only from its first page fault, so
+ * sealing changes no protection. The compiler writes the arena with pwrite()
+ * on the memfd, never through an address: the process has no writable view
+ * of a policy for a stray or hostile write to find, and a write to the pages
+ * needs no change of mapping either (the file's pages are the mapping's). A
+ * freed arena goes back to a free list instead of being unmapped. A write
+ * through the policy pointer still faults; a write through the file (only
+ * code that holds the descriptor can) is what the seal's SHA-256
  * (mg_policy_check(), every integrity interval) catches.
  *
  * Memory kept: the arenas in use plus at most POOL_MAX_FREE free ones, each
@@ -35,9 +37,10 @@
 
 struct arena {
 	struct arena *next;
-	uint8_t *ro, *rw; /* two views of one memfd */
-	size_t size;      /* bytes mapped (each view) */
-	size_t dirty;     /* bytes written since mapped: zeroed again on reuse */
+	uint8_t *ro;  /* the only mapping, PROT_READ */
+	int fd;       /* the memfd: writes go through it */
+	size_t size;  /* bytes mapped */
+	size_t dirty; /* bytes written since mapped: zeroed again on reuse */
 	bool used;
 };
 
@@ -47,31 +50,48 @@ static struct {
 	struct mg_policy_arena_stats st;
 } pool = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
-/* Both views of a fresh memfd of @size bytes, populated now (not by a worker's fault). */
+/* A fresh memfd of @size bytes mapped read-only, populated now (not by a worker's fault). */
 static int arena_map(size_t size, struct arena *a)
 {
-	int fd = memfd_create("mg-policy-arena", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	int rc = -1;
 
-	MG_ENSURE(fd >= 0, NOMEM, "policy: memfd_create: %s", strerror(errno));
-	a->rw = a->ro = MAP_FAILED;
+	a->ro = MAP_FAILED;
+	a->fd = memfd_create("mg-policy-arena", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	MG_ENSURE(a->fd >= 0, NOMEM, "policy: memfd_create: %s", strerror(errno));
 	/* Fixed size for good: a truncated memfd would SIGBUS the readers. */
-	MG_ENSURE_GOTO(ftruncate(fd, (off_t)size) == 0 &&
-			       fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0,
+	MG_ENSURE_GOTO(ftruncate(a->fd, (off_t)size) == 0 &&
+			       fcntl(a->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0,
 		       out, NOMEM, "policy: arena memfd of %zu bytes: %s", size, strerror(errno));
-	a->rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-	a->ro = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-	MG_ENSURE_GOTO(a->rw != MAP_FAILED && a->ro != MAP_FAILED, out, NOMEM,
-		       "policy: mmap of a %zu-byte arena: %s", size, strerror(errno));
+	a->ro = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, a->fd, 0);
+	MG_ENSURE_GOTO(a->ro != MAP_FAILED, out, NOMEM, "policy: mmap of a %zu-byte arena: %s",
+		       size, strerror(errno));
 	a->size = size;
 	rc = 0;
 out:
-	if (rc < 0 && a->rw != MAP_FAILED)
-		munmap(a->rw, size);
-	if (rc < 0 && a->ro != MAP_FAILED)
-		munmap(a->ro, size);
-	close(fd); /* the mappings keep the memory */
+	if (rc < 0)
+		close(a->fd);
 	return rc;
+}
+
+/* @n bytes of @buf (zeros if NULL) at @off of the arena's file. */
+static int arena_write(const struct arena *a, size_t off, const void *buf, size_t n)
+{
+	static const uint8_t zeros[65536];
+
+	while (n > 0) {
+		size_t k = buf != NULL || n < sizeof(zeros) ? n : sizeof(zeros);
+		ssize_t w = pwrite(a->fd, buf != NULL ? buf : zeros, k, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		MG_ENSURE(w > 0, IO, "policy: writing the arena: %s",
+			  w < 0 ? strerror(errno) : "short write");
+		off += (size_t)w;
+		n -= (size_t)w;
+		if (buf != NULL)
+			buf = (const uint8_t *)buf + w;
+	}
+	return 0;
 }
 
 /* The smallest free arena of at least @len bytes, or NULL. */
@@ -94,10 +114,17 @@ static struct arena *find(const void *ro)
 	return a;
 }
 
-static struct arena *add_new(size_t len)
+/* Pages for @len bytes and POOL_SLACK more. */
+static size_t pool_size(size_t len)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	size_t size = (len + len / POOL_SLACK + (size_t)page - 1) & ~((size_t)page - 1);
+
+	return (len + len / POOL_SLACK + (size_t)page - 1) & ~((size_t)page - 1);
+}
+
+static struct arena *add_new(size_t len)
+{
+	size_t size = pool_size(len);
 	struct arena *a = calloc(1, sizeof(*a));
 
 	if (a == NULL) {
@@ -116,9 +143,10 @@ static struct arena *add_new(size_t len)
 	return a;
 }
 
-MG_RESULT mg_policy_pool_get(size_t len, uint8_t **rw, struct mg_policy **ro, size_t *size)
+MG_RESULT mg_policy_pool_get(const void *image, size_t len, struct mg_policy **ro)
 {
 	struct arena *a;
+	int rc = -1;
 
 	pthread_mutex_lock(&pool.mu);
 	a = best_free(len);
@@ -127,28 +155,38 @@ MG_RESULT mg_policy_pool_get(size_t len, uint8_t **rw, struct mg_policy **ro, si
 	else
 		a = add_new(len);
 	if (a != NULL) {
-		a->used = true;
+		size_t was = a->dirty;
+
+		a->dirty = was > len ? was : len; /* what a failed write may have left */
 		/* Bytes past @len are never hashed nor read; zeroed all the same,
 		 * so an arena holds one policy and nothing of an older one. */
-		if (a->dirty > len)
-			memset(a->rw + len, 0, a->dirty - len);
-		a->dirty = len;
-		*rw = a->rw;
-		*ro = (struct mg_policy *)(void *)a->ro;
-		*size = a->size;
+		if (arena_write(a, 0, image, len) == 0 &&
+		    arena_write(a, offsetof(struct mg_policy, size), &(uint64_t){ a->size },
+				sizeof(uint64_t)) == 0 &&
+		    (was <= len || arena_write(a, len, NULL, was - len) == 0)) {
+			a->used = true;
+			a->dirty = len;
+			*ro = (struct mg_policy *)(void *)a->ro;
+			rc = 0;
+		}
 	}
 	pthread_mutex_unlock(&pool.mu);
-	return a != NULL ? 0 : -1;
+	return rc;
 }
 
-struct mg_policy *mg_policy_pool_rw(const struct mg_policy *ro)
+MG_RESULT mg_policy_pool_write(const struct mg_policy *ro, size_t off, const void *buf, size_t n)
 {
 	struct arena *a;
+	int rc;
 
 	pthread_mutex_lock(&pool.mu);
 	a = find(ro);
+	if (a == NULL || !a->used || off + n > a->dirty)
+		rc = mg_error_set(MG_ERR_USAGE, "policy: not an arena of the pool");
+	else
+		rc = arena_write(a, off, buf, n);
 	pthread_mutex_unlock(&pool.mu);
-	return a != NULL && a->used ? (struct mg_policy *)(void *)a->rw : NULL;
+	return rc;
 }
 
 /* More than POOL_MAX_FREE free: unmap the smallest (the one least likely to fit). */
@@ -167,8 +205,8 @@ static void trim(void)
 		return;
 	a = *small;
 	*small = a->next;
-	munmap(a->rw, a->size);
 	munmap(a->ro, a->size);
+	close(a->fd);
 	pool.st.unmaps++;
 	pool.st.mapped--;
 	pool.st.bytes -= a->size;
