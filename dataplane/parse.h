@@ -72,4 +72,31 @@ enum mg_drop mg_parse_frame(const uint8_t *frame, uint32_t len,
 enum mg_drop mg_classify(const struct mg_pkt *pkt, const uint8_t *frame,
 			 const struct mg_port_addrs *us, enum mg_action *act);
 
+/** One received frame as mg_parse_burst() takes it. */
+struct mg_rx_frame {
+	const uint8_t *data;
+	uint32_t len;
+	uint8_t ip_csum, l4_csum; /* enum mg_csum_hint */
+};
+
+/* GCC: @p in holds @p n entries, all read (it checks the caller filled them). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MG_PARSE_READS_IN __attribute__((access(read_only, 1, 2)))
+#else
+#define MG_PARSE_READS_IN
+#endif
+
+/* mg_parse_burst() prefetches the headers of the frame this many ahead. */
+#define MG_PARSE_PREFETCH 4
+
+/**
+ * Validate and classify @p n frames against a port's addresses @p us, as
+ * mg_parse_frame() then mg_classify() would one at a time. Entries whose
+ * @p reasons is not MG_DROP_NONE on entry are skipped (the caller refused
+ * them already). On return reasons[i] is the frame's drop reason, or
+ * MG_DROP_NONE with acts[i] (enum mg_action) and pkts[i] filled.
+ */
+void mg_parse_burst(const struct mg_rx_frame *in, uint16_t n, const struct mg_port_addrs *us,
+		    struct mg_pkt *pkts, uint8_t *acts, uint8_t *reasons) MG_PARSE_READS_IN;
+
 #endif /* MG_PARSE_H */

@@ -12,6 +12,7 @@
 #define ICMP_DEST_UNREACH 3
 #define ICMP_FRAG_NEEDED 4
 #define TX_TAKE_ROUNDS 16 /* bursts taken from the TCP stack per loop */
+#define RX_PREFETCH_MBUF 8 /* mbuf structs prefetched this many frames ahead */
 
 /* Counter bumps: the worker is the only writer, so a relaxed store suffices. */
 #define COUNT(field, n) \
@@ -29,36 +30,40 @@ static enum mg_csum_hint csum_hint(uint64_t flags, uint64_t mask, uint64_t good,
 	return MG_CSUM_UNKNOWN;
 }
 
+/* The NIC's checksum verdicts on @p m, on a port that reports them. */
+static inline void rx_hints(const struct mg_worker_port *wp, const struct rte_mbuf *m,
+			    uint8_t *ip, uint8_t *l4)
+{
+	*ip = MG_CSUM_UNKNOWN;
+	*l4 = MG_CSUM_UNKNOWN;
+	if (wp->csum_offload_ip)
+		*ip = csum_hint(m->ol_flags, RTE_MBUF_F_RX_IP_CKSUM_MASK,
+				RTE_MBUF_F_RX_IP_CKSUM_GOOD, RTE_MBUF_F_RX_IP_CKSUM_BAD,
+				RTE_MBUF_F_RX_IP_CKSUM_NONE);
+	if (wp->csum_offload_l4)
+		*l4 = csum_hint(m->ol_flags, RTE_MBUF_F_RX_L4_CKSUM_MASK,
+				RTE_MBUF_F_RX_L4_CKSUM_GOOD, RTE_MBUF_F_RX_L4_CKSUM_BAD,
+				RTE_MBUF_F_RX_L4_CKSUM_NONE);
+}
+
+/* One frame through the whole check (steer_drain's second look at a segment). */
 static enum mg_drop inspect(const struct mg_worker *w, struct mg_worker_port *wp,
 			    struct rte_mbuf *m, enum mg_action *act, struct mg_pkt *out)
 {
-	struct mg_pkt pkt;
-	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
-	enum mg_csum_hint ip = MG_CSUM_UNKNOWN, l4 = MG_CSUM_UNKNOWN;
-	enum mg_drop d;
+	struct mg_rx_frame in = { .data = rte_pktmbuf_mtod(m, const uint8_t *),
+				  .len = rte_pktmbuf_data_len(m) };
+	uint8_t why = MG_DROP_NONE, a = MG_ACT_DROP;
 
 	/* Ports are set up so a frame always fits one segment. */
 	if (unlikely(m->nb_segs != 1))
 		return MG_DROP_CHAINED;
-	if (wp->csum_offload_ip)
-		ip = csum_hint(m->ol_flags, RTE_MBUF_F_RX_IP_CKSUM_MASK,
-			       RTE_MBUF_F_RX_IP_CKSUM_GOOD, RTE_MBUF_F_RX_IP_CKSUM_BAD,
-			       RTE_MBUF_F_RX_IP_CKSUM_NONE);
-	if (wp->csum_offload_l4)
-		l4 = csum_hint(m->ol_flags, RTE_MBUF_F_RX_L4_CKSUM_MASK,
-			       RTE_MBUF_F_RX_L4_CKSUM_GOOD, RTE_MBUF_F_RX_L4_CKSUM_BAD,
-			       RTE_MBUF_F_RX_L4_CKSUM_NONE);
-	d = mg_parse_frame(frame, rte_pktmbuf_data_len(m), ip, l4, &pkt);
-	if (d != MG_DROP_NONE)
-		return d;
-	d = mg_classify(&pkt, frame, &wp->addrs, act);
-	if (d != MG_DROP_NONE)
-		return d;
+	rx_hints(wp, m, &in.ip_csum, &in.l4_csum);
+	mg_parse_burst(&in, 1, &wp->addrs, out, &a, &why);
+	*act = (enum mg_action)a;
 	/* Without listeners there is no TCP stack on this gateway. */
-	if (*act == MG_ACT_TCP && !w->tcp_on)
+	if (why == MG_DROP_NONE && a == MG_ACT_TCP && !w->tcp_on)
 		return MG_DROP_TCP_NO_LISTENER;
-	*out = pkt;
-	return MG_DROP_NONE;
+	return (enum mg_drop)why;
 }
 
 /* Hand a frame to the worker owning its tuple; false if that is us. */
@@ -148,44 +153,114 @@ static void to_slowpath(struct mg_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	}
 }
 
-void mg_worker_rx_burst(struct mg_worker *w, uint16_t pi, struct rte_mbuf **pkts,
-			uint16_t n)
+/*
+ * What parse needs of each mbuf, in one pass over the burst: data, length and
+ * the NIC's checksum verdicts, the mbuf structs a few ahead prefetched.
+ * Chained frames are refused here (ports are set up for one segment).
+ */
+static uint64_t rx_gather(const struct mg_worker_port *wp, struct rte_mbuf **pkts, uint16_t n,
+			  struct mg_rx_frame *in, uint8_t *why)
 {
-	struct mg_worker_port *wp = &w->ports[pi];
-	struct rte_mbuf *drop[MG_BURST], *slow[MG_BURST];
-	uint16_t n_drop = 0, n_slow = 0;
 	uint64_t bytes = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		enum mg_action act = MG_ACT_DROP;
-		struct mg_pkt pkt;
-		enum mg_drop d;
+		const struct rte_mbuf *m = pkts[i];
 
-		if (i + 1 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		if (i + RX_PREFETCH_MBUF < n)
+			rte_prefetch0(pkts[i + RX_PREFETCH_MBUF]);
+		in[i].data = rte_pktmbuf_mtod(m, const uint8_t *);
+		in[i].len = rte_pktmbuf_data_len(m);
+		in[i].ip_csum = MG_CSUM_UNKNOWN;
+		in[i].l4_csum = MG_CSUM_UNKNOWN;
+		why[i] = unlikely(m->nb_segs != 1) ? MG_DROP_CHAINED : MG_DROP_NONE;
 		bytes += rte_pktmbuf_pkt_len(m);
-		d = inspect(w, wp, m, &act, &pkt);
-		if (unlikely(d != MG_DROP_NONE)) {
-			COUNT(w->stats.drops[d], 1);
+	}
+	/* Most virtual ports report no verdicts: no flag test per frame there. */
+	if (wp->csum_offload_ip || wp->csum_offload_l4)
+		for (uint16_t i = 0; i < n; i++)
+			rx_hints(wp, pkts[i], &in[i].ip_csum, &in[i].l4_csum);
+	return bytes;
+}
+
+/*
+ * The burst's drops back to their pool. When each is a plain mbuf (one
+ * segment, direct, no other reference) of one pool, which is all
+ * rte_pktmbuf_free_bulk() would find after checking and resetting each, they
+ * go straight into the mempool cache in one copy; anything else (a chained
+ * frame, a clone) takes rte_pktmbuf_free_bulk().
+ */
+static void free_drops(struct rte_mbuf **m, uint16_t n)
+{
+	struct rte_mempool *mp;
+	bool plain = true;
+
+	if (n == 0)
+		return;
+	mp = m[0]->pool;
+	for (uint16_t i = 0; i < n; i++)
+		plain &= (m[i]->pool == mp) & (rte_mbuf_refcnt_read(m[i]) == 1) &
+			 (m[i]->nb_segs == 1) & (m[i]->next == NULL) & RTE_MBUF_DIRECT(m[i]);
+	if (likely(plain))
+		rte_mempool_put_bulk(mp, (void **)m, n);
+	else
+		rte_pktmbuf_free_bulk(m, n);
+}
+
+/* At most MG_BURST frames: gather, parse and classify all, then route each. */
+static void rx_chunk(struct mg_worker *w, uint16_t pi, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct mg_worker_port *wp = &w->ports[pi];
+	struct mg_rx_frame in[MG_BURST];
+	struct mg_pkt pkt[MG_BURST];
+	uint8_t act[MG_BURST], why[MG_BURST];
+	struct rte_mbuf *drop[MG_BURST], *slow[MG_BURST];
+	uint16_t n_drop = 0, n_slow = 0;
+	uint64_t bytes = rx_gather(wp, pkts, n, in, why);
+
+	uint8_t run_why = MG_DROP_NONE;
+	uint64_t run = 0;
+
+	mg_parse_burst(in, n, &wp->addrs, pkt, act, why);
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint8_t d = why[i];
+
+		/* Without listeners there is no TCP stack on this gateway. */
+		if (d == MG_DROP_NONE && act[i] == MG_ACT_TCP && !w->tcp_on)
+			d = MG_DROP_TCP_NO_LISTENER;
+		if (d != MG_DROP_NONE) {
+			/* Counters: one add per run of one reason, not one per packet. */
+			if (d != run_why) {
+				COUNT(w->stats.drops[run_why], run);
+				run_why = d;
+				run = 0;
+			}
+			run++;
 			drop[n_drop++] = m;
 			continue;
 		}
-		if (act == MG_ACT_TCP) {
-			tcp_rx(w, pi, m, &pkt, false);
+		if (act[i] == MG_ACT_TCP) {
+			tcp_rx(w, pi, m, &pkt[i], false);
 			continue;
 		}
-		if (pkt.proto == IPPROTO_ICMP && icmp_to_tcp(w, pi, m, &pkt, false))
+		if (pkt[i].proto == IPPROTO_ICMP && icmp_to_tcp(w, pi, m, &pkt[i], false))
 			continue;
 		m->port = pi; /* the control thread answers on the same port */
 		slow[n_slow++] = m;
 	}
+	COUNT(w->stats.drops[run_why], run);
 	COUNT(w->stats.port[pi].rx_packets, n);
 	COUNT(w->stats.port[pi].rx_bytes, bytes);
 	COUNT(w->stats.port[pi].drops, n_drop);
-	if (n_drop)
-		rte_pktmbuf_free_bulk(drop, n_drop);
+	free_drops(drop, n_drop);
 	to_slowpath(w, slow, n_slow);
+}
+
+void mg_worker_rx_burst(struct mg_worker *w, uint16_t pi, struct rte_mbuf **pkts,
+			uint16_t n)
+{
+	for (uint16_t done = 0; done < n; done += MG_BURST)
+		rx_chunk(w, pi, pkts + done, (uint16_t)RTE_MIN(n - done, MG_BURST));
 	if (w->tcp_on)
 		mg_tcp_flush(&w->tcp);
 }

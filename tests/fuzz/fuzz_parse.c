@@ -33,6 +33,26 @@ static void check_pkt(const struct mg_pkt *p, uint32_t len)
 		abort();
 }
 
+/*
+ * The burst path (its fast path for plain TCP and UDP) decides exactly what
+ * mg_parse_frame() then mg_classify() decide: reason, action and mg_pkt.
+ */
+static void burst_agrees(const uint8_t *frame, uint32_t len, enum mg_csum_hint ip,
+			 enum mg_csum_hint l4)
+{
+	struct mg_rx_frame in = { .data = frame, .len = len, .ip_csum = ip, .l4_csum = l4 };
+	struct mg_pkt one, many;
+	enum mg_action act = MG_ACT_DROP;
+	enum mg_drop d = mg_parse_frame(frame, len, ip, l4, &one);
+	uint8_t why = MG_DROP_NONE, a = 0xff;
+
+	if (d == MG_DROP_NONE)
+		d = mg_classify(&one, frame, &us, &act);
+	mg_parse_burst(&in, 1, &us, &many, &a, &why);
+	if (why != d || a != act || (d == MG_DROP_NONE && memcmp(&one, &many, sizeof(one)) != 0))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mg_pkt pkt, trusted;
@@ -44,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	ip = (enum mg_csum_hint)(data[0] % 3);
 	l4 = (enum mg_csum_hint)(data[0] / 3 % 3);
+	burst_agrees(data + 1, (uint32_t)(size - 1), ip, l4);
 	d = mg_parse_frame(data + 1, (uint32_t)(size - 1), ip, l4, &pkt);
 	if ((unsigned)d >= MG_DROP__COUNT)
 		abort();

@@ -222,6 +222,29 @@ static inline void pad_to(uint32_t len)
 	f.len = len;
 }
 
+/*
+ * mg_parse_burst() on one frame against mg_parse_frame() then mg_classify():
+ * the same reason, the same action and, when it passes, the same mg_pkt.
+ */
+static inline void burst_agrees(const uint8_t *frame, uint32_t len, enum mg_csum_hint ih,
+				enum mg_csum_hint lh)
+{
+	struct mg_rx_frame in = { .data = frame, .len = len, .ip_csum = ih, .l4_csum = lh };
+	struct mg_pkt one, many;
+	enum mg_action act = MG_ACT_DROP;
+	enum mg_drop d = mg_parse_frame(frame, len, ih, lh, &one);
+	uint8_t why = MG_DROP_NONE, a = 0xff;
+
+	if (d == MG_DROP_NONE)
+		d = mg_classify(&one, frame, &us, &act);
+	memset(&many, 0x5a, sizeof(many));
+	mg_parse_burst(&in, 1, &us, &many, &a, &why);
+	assert_int_equal(why, d);
+	assert_int_equal(a, act);
+	if (d == MG_DROP_NONE)
+		assert_memory_equal(&many, &one, sizeof(one));
+}
+
 static inline enum mg_drop parse_full(uint32_t align, uint32_t len, enum mg_csum_hint ih,
 			       enum mg_csum_hint lh)
 {
@@ -234,6 +257,7 @@ static inline enum mg_drop parse_full(uint32_t align, uint32_t len, enum mg_csum
 	if (len)
 		memcpy(frame, f.b, len);
 	d = mg_parse_frame(frame, len, ih, lh, &pkt);
+	burst_agrees(frame, len, ih, lh);
 	free(mem);
 	return d;
 }

@@ -738,6 +738,90 @@ static void every_ip_length_is_judged_by_tcp(void **state)
 	}
 }
 
+/* ---- the burst path ----------------------------------------------------- */
+
+/*
+ * mg_parse_burst()'s fast path admits a frame only when every check passes:
+ * every header byte of good TCP, UDP, ICMP and ARP frames, changed five ways
+ * (0, 0xff, one low bit, the top bit, minus one: our own address as source,
+ * the subnet's broadcast, martians, other versions, lengths and flags), under
+ * each NIC hint, must get the reason, action and mg_pkt of the one-at-a-time
+ * path (parse_full() compares the two).
+ */
+static void burst_agrees_on_every_header_byte(void **state)
+{
+	static const enum mg_csum_hint hints[][2] = {
+		{ U, U }, { MG_CSUM_GOOD, MG_CSUM_GOOD }, { MG_CSUM_BAD, MG_CSUM_BAD },
+		{ U, MG_CSUM_GOOD }, { MG_CSUM_GOOD, U },
+	};
+	unsigned compared = 0;
+
+	(void)state;
+	for (int kind = 0; kind < 5; kind++) {
+		for (uint32_t pos = 0; pos < 64; pos++) {
+			for (int how = 0; how < 5; how++) {
+				uint8_t v;
+
+				switch (kind) {
+				case 0: make_udp(18, false); break;
+				case 1: make_udp(18, true); break;
+				case 2: make_tcp(ACK | PSH, 4, 10); break;
+				case 3: make_icmp(RTE_IP_ICMP_ECHO_REQUEST, 8); break;
+				default: make_arp(our_mac, RTE_ARP_OP_REQUEST, PEER_IP, US_IP); break;
+				}
+				if (pos >= f.len)
+					break;
+				v = f.b[pos];
+				f.b[pos] = how == 0 ? 0 : how == 1 ? 0xff :
+					   how == 2 ? v ^ 1 : how == 3 ? v ^ 0x80 : (uint8_t)(v - 1);
+				for (unsigned h = 0; h < RTE_DIM(hints); h++) {
+					(void)parse_full(pos & 1, f.len, hints[h][0], hints[h][1]);
+					compared++;
+				}
+			}
+		}
+	}
+	assert_true(compared > 5000);
+}
+
+/* A burst of many frames, some refused before parse, each judged on its own. */
+static void burst_of_mixed_frames_matches_one_at_a_time(void **state)
+{
+	uint8_t bufs[6][128];
+	struct mg_rx_frame in[6];
+	struct mg_pkt pkts[6];
+	uint8_t acts[6], why[6];
+
+	(void)state;
+	for (int i = 0; i < 6; i++) {
+		switch (i) {
+		case 0: make_udp(18, false); break;
+		case 1: make_tcp(SYN, 0, 0); break;
+		case 2: make_tcp(SYN, 0, 0); tcph()->cksum ^= 1; break;
+		case 3: make_icmp(RTE_IP_ICMP_ECHO_REQUEST, 8); break;
+		case 4: make_udp(18, true); break;
+		default: make_arp(bcast_mac, RTE_ARP_OP_REQUEST, PEER_IP, US_IP); break;
+		}
+		memcpy(bufs[i], f.b, f.len);
+		in[i] = (struct mg_rx_frame){ .data = bufs[i], .len = f.len };
+		why[i] = i == 4 ? MG_DROP_CHAINED : MG_DROP_NONE; /* refused by the caller */
+	}
+	mg_parse_burst(in, 6, &us, pkts, acts, why);
+	assert_int_equal(why[0], MG_DROP_UDP_NO_LISTENER);
+	assert_int_equal(why[1], MG_DROP_NONE);
+	assert_int_equal(acts[1], MG_ACT_TCP);
+	assert_int_equal(pkts[1].tcp_flags, SYN);
+	assert_int_equal(why[2], MG_DROP_TCP_CHECKSUM);
+	assert_int_equal(why[3], MG_DROP_NONE);
+	assert_int_equal(acts[3], MG_ACT_SLOWPATH);
+	assert_int_equal(pkts[3].proto, IPPROTO_ICMP);
+	assert_int_equal(why[4], MG_DROP_CHAINED);
+	assert_int_equal(acts[4], MG_ACT_DROP);
+	assert_int_equal(why[5], MG_DROP_NONE);
+	assert_int_equal(acts[5], MG_ACT_SLOWPATH);
+	assert_int_equal(pkts[5].l3, MG_L3_ARP);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -795,6 +879,8 @@ int main(void)
 		T(icmp_checksum_wrong),
 		T(every_frame_prefix_is_a_length_drop),
 		T(every_ip_length_is_judged_by_tcp),
+		T(burst_agrees_on_every_header_byte),
+		T(burst_of_mixed_frames_matches_one_at_a_time),
 #undef T
 	};
 
