@@ -28,11 +28,19 @@
 # Writes bench/results/swap.json and prints a table. Exit 0 on a completed
 # measurement (whether or not the goal was met), 1 if something did not run.
 #
-# The machine may be shared: meshgw runs at nice NICE (default -20) so that
-# other work on the worker's core preempts it less; the window without swaps
-# shows what preemption remains. Production pins workers to isolated cores.
+# The machine may be shared: meshgw runs at nice NICE (default -20) and, with
+# FIFO=1 (the default), its worker at SCHED_FIFO 1 (as snapshot_swaps_ping.sh
+# does), so that other work on the worker's core moves to core 0; the kernel
+# still lets ordinary tasks run there for up to 50 ms a second (RT throttling,
+# the fair server), which the window without swaps shows. Production pins
+# workers to isolated cores.
 #
-# Environment: RULES (10000), WORKLOADS (1000), PUSHES (20), NICE (-20),
+# Device interrupts: a swap persists the snapshot and the anti-rollback state
+# (fsync), and the disk's completion interrupts land on whichever core its IRQ
+# affinity names - on these VMs the worker's, and the kernel refuses to move
+# it (EPERM). The table counts the interrupts the worker's core took.
+#
+# Environment: RULES (10000), WORKLOADS (1000), PUSHES (20), NICE (-20), FIFO (1),
 # MG_BUILD / MESHGW / MESHCTL (tests/lib.sh), RESULT (bench/results/swap.json).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,6 +54,7 @@ RULES=${RULES:-10000}
 WORKLOADS=${WORKLOADS:-1000}
 PUSHES=${PUSHES:-20}
 NICE=${NICE:--20}
+FIFO=${FIFO:-1}
 RESULT=${RESULT:-$ROOT/bench/results/swap.json}
 GOAL_GAP_US=50
 
@@ -101,6 +110,13 @@ mg_log "built v1..v$((PUSHES + 1)) ($snap_bytes bytes each)"
 ls_conf gw.conf
 [ "$NICE" = 0 ] || LS_WRAP="nice -n $NICE"
 ls_start gw.conf 60 || mg_die "meshgw did not start"
+if [ "$FIFO" = 1 ]; then
+	for t in /proc/"$LS_PID"/task/*; do
+		case "$(cat "$t/comm")" in
+		rte-worker-*) chrt -f -p 1 "${t##*/}" || mg_die "chrt of the worker failed" ;;
+		esac
+	done
+fi
 t0=$(date +%s%N)
 out=$(timeout 120 "$MESHCTL" push v1.msnap --socket "$LS_SOCK") || mg_die "push v1: $out"
 first_push_us=$((($(date +%s%N) - t0) / 1000))
@@ -122,12 +138,43 @@ def tel(cmd):
 
 tsc_hz = tel("/meshgw/status")["tsc_hz"]
 
+WORKER_CPU = 1  # --lcores 0@0,1@1: the worker runs on core 1
+
+def irqs():
+    """Interrupts taken by the worker's core so far: device IRQs (by name),
+    IPIs (CAL function calls, TLB shootdowns, RES reschedules)."""
+    out = {"device": 0, "ipi": 0, "devices": {}}
+    with open("/proc/interrupts") as f:
+        ncpu = len(f.readline().split())
+        for line in f:
+            cols = line.split()
+            if len(cols) <= WORKER_CPU + 1 or not cols[WORKER_CPU + 1].isdigit():
+                continue
+            n, name = int(cols[WORKER_CPU + 1]), cols[0].rstrip(":")
+            if name.isdigit():
+                out["device"] += n
+                out["devices"][cols[-1]] = n
+            elif name in ("CAL", "TLB", "RES"):
+                out["ipi"] += n
+    return out
+
 def snap():
     st = tel("/meshgw/stats")
-    return {"t": time.monotonic(), "hist": st["worker/0/loop_hist_log2"],
+    return {"t": time.monotonic(), "irq": irqs(), "hist": st["worker/0/loop_hist_log2"],
+            "cycles": {k[len("worker/0/"):]: v for k, v in st.items()
+                       if k.startswith(("worker/0/cycles_", "worker/0/busy_"))},
             "max": st["worker/0/loop_max_cycles"], "loops": st["worker/0/loops"],
             "rx": st["worker/0/rx_packets"], "missed": st["port/p0/rx_missed"],
             "nombuf": st["port/p0/rx_nombuf"]}
+
+def per_packet(a, b):
+    """The worker's busy cycles per packet in the window, in total and by
+    stage (issue 13 item 1; empty with a meshgw that does not count them)."""
+    pk = b.get("busy_packets", 0) - a.get("busy_packets", 0)
+    if pk <= 0:
+        return {}
+    return {k[len("cycles_"):] if k.startswith("cycles_") else "busy": round((v - a[k]) / pk, 1)
+            for k, v in b.items() if k.startswith("cycles_") or k == "busy_cycles"}
 
 def window(a, b):
     """What the worker did between two snapshots of its counters."""
@@ -144,7 +191,13 @@ def window(a, b):
             "loops_over_goal_per_s": round(over / secs, 1),
             "hist_log2_high": {str(i): n for i, n in enumerate(hist) if n and i >= 14},
             "mpps": round((b["rx"] - a["rx"]) / secs / 1e6, 3),
-            "rx_missed": b["missed"] - a["missed"], "rx_nombuf": b["nombuf"] - a["nombuf"]}
+            "rx_missed": b["missed"] - a["missed"], "rx_nombuf": b["nombuf"] - a["nombuf"],
+            "busy_cycles_per_packet": per_packet(a["cycles"], b["cycles"]),
+            "worker_core_irqs": {"device": b["irq"]["device"] - a["irq"]["device"],
+                                 "ipi": b["irq"]["ipi"] - a["irq"]["ipi"],
+                                 "by_device": {k: v - a["irq"]["devices"].get(k, 0)
+                                               for k, v in b["irq"]["devices"].items()
+                                               if v > a["irq"]["devices"].get(k, 0)}}}
 
 def push(v):
     t0 = time.monotonic()
@@ -155,7 +208,12 @@ def push(v):
         raise SystemExit("push v%d: exit %d: %s%s" % (v, r.returncode, r.stdout, r.stderr))
     return dt * 1e3, r.stdout.split()[0]
 
+def arenas():
+    pol = tel("/meshgw/policy")
+    return {k: pol.get("arena_" + k, 0) for k in ("maps", "unmaps", "reuses")}
+
 # Swaps under load.
+ar0 = arenas()
 a = snap()
 lat, grace = [], []
 for v in range(2, pushes + 2):
@@ -166,6 +224,9 @@ for v in range(2, pushes + 2):
     grace.append(tel("/meshgw/policy")["grace_last_ns"])
 b = snap()
 swaps = window(a, b)
+ar1 = arenas()
+swaps["arena"] = {k: ar1[k] - ar0[k] for k in ar0}
+swaps["arena_bytes"] = tel("/meshgw/policy").get("arena_bytes", 0)
 # Verify-only path: the last snapshot again (unchanged).
 same = [push(pushes + 1)[0] for _ in range(5)]
 # The same length of time without swaps: the machine's own noise.
@@ -202,7 +263,7 @@ r = {
     "snapshot_bytes": $snap_bytes,
     "build_ms": round($build_us / 1000, 1), "sign_ms": round($sign_us / 1000, 1),
     "verify_ms": round($verify_us / 1000, 1), "first_push_ms": round($first_push_us / 1000, 1),
-    "goal_gap_us": $GOAL_GAP_US, "gateway_nice": $NICE,
+    "goal_gap_us": $GOAL_GAP_US, "gateway_nice": $NICE, "worker_fifo": $FIFO == 1,
 }
 r.update(m)
 w = m["during_swaps"]
@@ -227,8 +288,13 @@ rows = [
     ("worst loop gap, same time, no swaps", "%.1f us%s" % (q["worst_gap_us"], "" if q["worst_gap_exact"] else " (bucket bound)")),
     ("loops over the goal per s: swaps / none", "%.1f / %.1f (of %d / %d loops)" % (w["loops_over_goal_per_s"], q["loops_over_goal_per_s"], w["loops"], q["loops"])),
     ("deny-path rate: swaps / no swaps", "%.2f / %.2f Mpps" % (w["mpps"], q["mpps"])),
+    ("busy cycles/packet: swaps / none", "%s / %s" % (w["busy_cycles_per_packet"].get("busy", "-"), q["busy_cycles_per_packet"].get("busy", "-"))),
+    ("  by stage (rx, parse, other)", "%s / %s" % (", ".join(str(w["busy_cycles_per_packet"].get(k, "-")) for k in ("rx", "parse", "other")), ", ".join(str(q["busy_cycles_per_packet"].get(k, "-")) for k in ("rx", "parse", "other")))),
     ("rx_missed / rx_nombuf during swaps", "%d / %d" % (w["rx_missed"], w["rx_nombuf"])),
-    ("load average (1 min) at the end", "%.2f on %d cores (meshgw at nice %d)" % (r["loadavg_at_end"], r["cores"], r["gateway_nice"])),
+    ("worker core: device IRQs swaps / none", "%d / %d (%s during the swaps)" % (w["worker_core_irqs"]["device"], q["worker_core_irqs"]["device"], ", ".join("%s %d" % kv for kv in sorted(w["worker_core_irqs"]["by_device"].items())) or "none")),
+    ("worker core: IPIs (CAL+TLB+RES) swaps / none", "%d / %d" % (w["worker_core_irqs"]["ipi"], q["worker_core_irqs"]["ipi"])),
+    ("arenas mapped / unmapped / reused", "%d / %d / %d during the swaps; %d bytes mapped after" % (w["arena"]["maps"], w["arena"]["unmaps"], w["arena"]["reuses"], w["arena_bytes"])),
+    ("load average (1 min) at the end", "%.2f on %d cores (meshgw at nice %d, worker %s)" % (r["loadavg_at_end"], r["cores"], r["gateway_nice"], "SCHED_FIFO 1" if r["worker_fifo"] else "not FIFO")),
 ]
 for k, v in rows:
     print("%-40s %s" % (k, v))

@@ -212,7 +212,12 @@ MG_RESULT mg_policy_deny_all(struct mg_policy **out);
 MG_RESULT mg_policy_set_meta(struct mg_policy *p, uint64_t version,
 			     const uint8_t digest[MG_POLICY_DIGEST_LEN], uint64_t generation);
 
-/** Record the arena's SHA-256 and mprotect() the whole arena PROT_READ. */
+/**
+ * Record the arena's SHA-256. The arena is read-only from the start: the
+ * struct mg_policy * is its only mapping, PROT_READ, written through its
+ * memfd (policy_pool.c), so sealing changes no page protection and flushes
+ * no worker's TLB.
+ */
 MG_RESULT mg_policy_seal(struct mg_policy *p);
 
 /**
@@ -228,8 +233,23 @@ bool mg_policy_is_sealed(const struct mg_policy *p);
  */
 MG_RESULT mg_policy_check(const struct mg_policy *p);
 
-/** munmap the arena (after the RCU grace period). NULL is fine. */
+/**
+ * Give the arena back to the pool (after the RCU grace period): it stays
+ * mapped for the next compile, no munmap while workers run. NULL is fine.
+ */
 void mg_policy_free(struct mg_policy *p);
+
+/** The arena pool (policy_pool.c): what it mapped, reused and keeps. */
+struct mg_policy_arena_stats {
+	uint64_t maps;    /* arenas mapped since start */
+	uint64_t unmaps;  /* arenas unmapped (more than two free at once) */
+	uint64_t reuses;  /* compiles into an arena already mapped */
+	uint64_t mapped;  /* arenas mapped now, in use or free */
+	uint64_t in_use;  /* arenas holding a policy now */
+	uint64_t bytes;   /* bytes mapped now (each arena counted once) */
+};
+
+void mg_policy_arena_stats(struct mg_policy_arena_stats *out);
 
 /* Facts for telemetry, audit and the TLS layer (all O(1)). */
 uint64_t mg_policy_version(const struct mg_policy *p);

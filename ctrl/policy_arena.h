@@ -93,6 +93,16 @@ struct mg_policy {
 	uint8_t l7_close_on_deny, l7_merge_slashes, l7_h2_downgrade; /* policy group l7 */
 };
 
+/*
+ * policy_pool.c: an arena holding the @len bytes of @image (its size field
+ * set to the bytes mapped), as the read-only policy pointer *@ro; @n bytes
+ * written at @off of a policy not yet freed (through the file: there is no
+ * writable mapping); back to the free list.
+ */
+MG_RESULT mg_policy_pool_get(const void *image, size_t len, struct mg_policy **ro);
+MG_RESULT mg_policy_pool_write(const struct mg_policy *ro, size_t off, const void *buf, size_t n);
+void mg_policy_pool_put(const struct mg_policy *ro);
+
 #define CAT(p, off, type) ((const type *)((const uint8_t *)(p) + (off)))
 
 /*

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The compiled policy: one arena per snapshot, built by the control thread,
- * sealed read-only with mprotect(), read by workers without locks. This file
- * builds, seals and checks it; policy_authz.c answers questions from it.
+ * sealed (hashed; its pointer is a read-only view from the start, see
+ * policy_pool.c), read by workers without locks. This file builds, seals and
+ * checks it; policy_authz.c answers questions from it.
  *
  * Why not rte_hash/rte_acl: they allocate from DPDK's heap, which cannot be
  * made read-only per snapshot. Everything a decision needs lives here
- * instead, in one mmap'ed range, addressed by 32-bit offsets from its start
+ * instead, in one mapped range, addressed by 32-bit offsets from its start
  * (so the arena is position independent and its SHA-256 means something):
  *
  *   header (struct mg_policy) | strings and lists | trust domains | workloads
@@ -27,7 +28,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -37,7 +37,7 @@
 
 /* ---------------------------------------------------------------------- */
 /* The builder: a growing heap buffer addressed by offsets, copied into the
- * mmap'ed arena at the end. Pointers into it are taken only after the last
+ * arena at the end. Pointers into it are taken only after the last
  * allocation they could be invalidated by. */
 
 struct builder {
@@ -413,19 +413,11 @@ static void build_addr_slots(struct builder *b, const struct mg_policy_src *src)
 		addr_insert(B(b, l.off, struct a_addr), size, src->services[i].addr, SVC_BIT | i);
 }
 
-/* Copy the built image into a fresh private anonymous mapping. */
+/* Write the built image into an arena of the pool. */
 static int map_arena(struct builder *b, struct mg_policy **out)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	size_t size = (b->len + (size_t)page - 1) & ~((size_t)page - 1);
-	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	MG_ENSURE(m != MAP_FAILED, NOMEM, "policy: mmap of %zu bytes: %s", size, strerror(errno));
-	memcpy(m, b->buf, b->len);
-	*out = m;
-	(*out)->size = size;
-	(*out)->used = (uint32_t)b->len;
-	return 0;
+	B(b, 0, struct mg_policy)->used = (uint32_t)b->len;
+	return mg_policy_pool_get(b->buf, b->len, out);
 }
 
 static int compile(const struct mg_policy_src *src, bool deny_all, struct mg_policy **out)
@@ -476,14 +468,22 @@ MG_RESULT mg_policy_deny_all(struct mg_policy **out)
 /* ---------------------------------------------------------------------- */
 /* Sealing and integrity. */
 
+/* The header rewritten through the pool: the policy itself is read-only. */
+static int put_header(const struct mg_policy *p, const struct mg_policy *h)
+{
+	return mg_policy_pool_write(p, 0, h, sizeof(*h));
+}
+
 MG_RESULT mg_policy_set_meta(struct mg_policy *p, uint64_t version,
 			     const uint8_t digest[MG_POLICY_DIGEST_LEN], uint64_t generation)
 {
+	struct mg_policy h = *p;
+
 	MG_ENSURE(!p->sealed, USAGE, "policy: the arena is sealed; its facts are fixed");
-	p->version = version;
-	p->generation = generation;
-	memcpy(p->digest, digest, MG_POLICY_DIGEST_LEN);
-	return 0;
+	h.version = version;
+	h.generation = generation;
+	memcpy(h.digest, digest, MG_POLICY_DIGEST_LEN);
+	return put_header(p, &h);
 }
 
 /* SHA-256 of the arena with arena_sha256 read as zeros. */
@@ -502,21 +502,27 @@ static int arena_hash(const struct mg_policy *p, uint8_t out[32])
 	return 0;
 }
 
+/*
+ * No mprotect(): the policy pointer has been a read-only mapping since the
+ * arena was mapped, so sealing is the hash alone and no worker's TLB is
+ * flushed. Nothing writes the arena again until mg_policy_free().
+ */
 MG_RESULT mg_policy_seal(struct mg_policy *p)
 {
-	uint8_t h[32];
+	struct mg_policy h = *p;
+	uint8_t sum[32];
 
 	MG_ENSURE(p->magic == POLICY_MAGIC, USAGE, "policy: not a compiled policy");
 	MG_ENSURE(!p->sealed, USAGE, "policy: already sealed");
-	p->sealed = 1;
-	MG_GUARD(arena_hash(p, h));
-	memcpy(p->arena_sha256, h, sizeof(h));
-	if (mprotect(p, p->size, PROT_READ) != 0) {
-		p->sealed = 0;
-		return mg_error_set(MG_ERR_INTERNAL, "policy: mprotect(PROT_READ): %s",
-				    strerror(errno));
+	h.sealed = 1; /* hashed as sealed: a check recomputes it so */
+	MG_GUARD(put_header(p, &h));
+	if (arena_hash(p, sum) < 0) {
+		h.sealed = 0;
+		(void)put_header(p, &h);
+		return -1;
 	}
-	return 0;
+	memcpy(h.arena_sha256, sum, sizeof(sum));
+	return put_header(p, &h);
 }
 
 /*
@@ -565,5 +571,5 @@ MG_RESULT mg_policy_check(const struct mg_policy *p)
 void mg_policy_free(struct mg_policy *p)
 {
 	if (p != NULL)
-		munmap(p, p->size);
+		mg_policy_pool_put(p);
 }

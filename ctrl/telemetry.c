@@ -312,6 +312,18 @@ static void policy_signers(struct rte_tel_data *d, const struct mg_loader *l)
 	rte_tel_data_add_dict_container(d, "signers", list, 0);
 }
 
+/* The compiled-policy arena pool: a swap maps and unmaps nothing once warm. */
+static void policy_arenas(struct rte_tel_data *d)
+{
+	struct mg_policy_arena_stats a;
+
+	mg_policy_arena_stats(&a);
+	rte_tel_data_add_dict_u64(d, "arena_maps", a.maps);
+	rte_tel_data_add_dict_u64(d, "arena_unmaps", a.unmaps);
+	rte_tel_data_add_dict_u64(d, "arena_reuses", a.reuses);
+	rte_tel_data_add_dict_u64(d, "arena_mapped", a.mapped);
+	rte_tel_data_add_dict_u64(d, "arena_bytes", a.bytes);
+}
 static int cmd_policy(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct mg_gateway *gw = tel_gw;
@@ -337,6 +349,7 @@ static int cmd_policy(const char *cmd, const char *params, struct rte_tel_data *
 	rte_tel_data_add_dict_u64(d, "swaps", gw->pub.swaps);
 	rte_tel_data_add_dict_u64(d, "grace_last_ns", gw->pub.last_sync_ns);
 	rte_tel_data_add_dict_u64(d, "grace_max_ns", gw->pub.max_sync_ns);
+	policy_arenas(d);
 	rte_tel_data_add_dict_u64(d, "accepted", l->accepted);
 	rte_tel_data_add_dict_u64(d, "unchanged", l->unchanged);
 	rte_tel_data_add_dict_u64(d, "alarms", l->alarms);

@@ -5,6 +5,7 @@
  * and tamper detection, and a 10 000-rule / 1 000-workload policy.
  * Runs from tests/unit (meson workdir); needs no EAL.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -352,6 +353,138 @@ static void tampering_detected(void **state)
 	/* Only one page turned writable is enough to fail. */
 	assert_int_equal(mprotect(bytes + size - 4096, 4096, PROT_READ | PROT_WRITE), 0);
 	assert_false(mg_policy_is_sealed(p));
+	/* Back as the pool handed it out: the arena is reused by later cases. */
+	assert_int_equal(mprotect(p, size, PROT_READ), 0);
+	mg_policy_free(p);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The arena pool: a swap maps, unmaps and mprotects nothing once warm. */
+
+/* Mappings of arenas in /proc/self/maps (one per arena). */
+static int arena_views(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, "mg-policy-arena") != NULL;
+	fclose(f);
+	return n;
+}
+
+static struct mg_policy *compile_sealed(const char *path, uint64_t generation)
+{
+	static const uint8_t digest[MG_POLICY_DIGEST_LEN] = { 9 };
+	struct mg_policy *p = compile_path(path);
+
+	assert_int_equal(mg_policy_set_meta(p, generation, digest, generation), 0);
+	assert_int_equal(mg_policy_seal(p), 0);
+	return p;
+}
+
+/*
+ * 100 swaps as the loader makes them (compile the next, seal, publish, free
+ * the previous): after the first two no arena is mapped or unmapped, the
+ * two arenas alternate, each sealed one stays read-only and passes the check,
+ * and a small policy compiled into a big reused arena finds only zeros past
+ * its own bytes.
+ */
+static void arenas_reused(void **state)
+{
+	struct mg_policy_arena_stats a0, a1;
+	struct mg_policy *active = compile_sealed(DATA "/authz.conf", 1), *next;
+	const uint8_t *tail;
+	int views;
+
+	(void)state;
+	next = compile_sealed(DATA "/authz.conf", 2);
+	mg_policy_free(active);
+	active = next;
+	mg_policy_arena_stats(&a0);
+	views = arena_views();
+	for (uint64_t g = 3; g < 103; g++) {
+		next = compile_sealed(DATA "/authz.conf", g);
+		assert_true(mg_policy_is_sealed(next));
+		assert_int_equal(mg_policy_check(next), 0);
+		assert_int_equal(mg_policy_generation(next), g);
+		expect(next, FRONTEND, "198.18.2.2", 8080, NULL, MG_AUTHZ_ALLOW, "frontend-web");
+		mg_policy_free(active);
+		active = next;
+	}
+	mg_policy_arena_stats(&a1);
+	assert_int_equal(a1.maps, a0.maps);
+	assert_int_equal(a1.unmaps, a0.unmaps);
+	assert_int_equal(a1.reuses - a0.reuses, 100);
+	assert_int_equal(a1.in_use, a0.in_use);
+	assert_int_equal(arena_views(), views);
+	assert_true(views == (int)a1.mapped && a1.mapped <= 4);
+	/* The deny-all policy into a reused arena: zeros past its header. */
+	mg_policy_free(active);
+	assert_int_equal(mg_policy_deny_all(&next), 0);
+	assert_true(mg_policy_arena_size(next) > 4096);
+	tail = (const uint8_t *)next + 4096;
+	for (size_t i = 0; i < mg_policy_arena_size(next) - 4096; i++)
+		if (tail[i] != 0)
+			fail_msg("byte %zu of a reused arena not zeroed", 4096 + i);
+	mg_policy_free(next);
+}
+
+/*
+ * No writable mapping of any arena exists (the compiler writes through the
+ * memfd), so a stray write through an address cannot reach a policy; a write
+ * through the file, reopened from /proc/self/fd as code running in the
+ * gateway could, leaves the policy read-only but fails the check's hash.
+ */
+static void arena_written_only_through_its_file(void **state)
+{
+	struct mg_policy *p = compile_sealed(DATA "/authz.conf", 1);
+	char line[512], perms[5], path[64], target[256];
+	unsigned long lo, hi;
+	int fd = -1, views = 0;
+	uint8_t byte;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	(void)state;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "mg-policy-arena") != NULL) {
+			assert_int_equal(sscanf(line, "%lx-%lx %4s", &lo, &hi, perms), 3);
+			assert_string_equal(perms, "r--s");
+			views += lo == (uintptr_t)p;
+		}
+	fclose(f);
+	assert_int_equal(views, 1);
+	/* Find the arena's memfd: the one whose first bytes are p's. */
+	for (int i = 3; i < 1024 && fd < 0; i++) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", i);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0 || (target[n] = '\0', strstr(target, "mg-policy-arena") == NULL))
+			continue;
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0 && (pread(fd, &byte, 1, 1024) != 1 || byte != ((uint8_t *)p)[1024] ||
+				pread(fd, line, 64, 0) != 64 || memcmp(line, p, 64) != 0)) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	assert_true(fd >= 0);
+	assert_int_equal(mg_policy_check(p), 0);
+	byte ^= 0x40;
+	assert_int_equal(pwrite(fd, &byte, 1, 1024), 1);
+	assert_int_equal(((const uint8_t *)p)[1024], byte); /* the file's pages are the mapping's */
+	assert_true(mg_policy_is_sealed(p));
+	assert_int_equal(mg_policy_check(p), -1);
+	assert_int_equal(mg_errno(), MG_ERR_INTERNAL);
+	assert_non_null(strstr(mg_errmsg(), "no longer hashes"));
+	byte ^= 0x40;
+	assert_int_equal(pwrite(fd, &byte, 1, 1024), 1);
+	assert_int_equal(mg_policy_check(p), 0);
+	close(fd);
 	mg_policy_free(p);
 }
 
@@ -469,6 +602,8 @@ int main(void)
 		cmocka_unit_test(deny_all_denies),
 		cmocka_unit_test(seal_makes_read_only),
 		cmocka_unit_test(tampering_detected),
+		cmocka_unit_test(arenas_reused),
+		cmocka_unit_test(arena_written_only_through_its_file),
 		cmocka_unit_test(ten_thousand_rules),
 	};
 
