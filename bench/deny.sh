@@ -202,25 +202,55 @@ state_dir = "$BENCH_DIR/state";
 control = { socket = "$BENCH_DIR/state/control.sock"; };
 EOF
 
+# ipackets PREFIX: the port's received packets since start (testpmd's telemetry).
+ipackets() {
+	"$PY" - "$1" <<'PY' || echo 0
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect("/var/run/dpdk/%s/dpdk_telemetry.v2" % sys.argv[1])
+s.recv(1 << 16)
+s.send(b"/ethdev/stats,0")
+print(json.loads(s.recv(1 << 20))["/ethdev/stats"]["ipackets"])
+PY
+}
+
 # run_baseline ROUND: sender + testpmd rxonly; prints the best window as JSON.
 run_baseline() {
-	local rx out
+	local rx out total
 	start_sender "baseline-$1"
 	"$TESTPMD" "${EAL_COMMON[@]}" --file-prefix=mgbench-rx "--lcores=$RECEIVER_LCORES" \
 		--vdev "net_memif0,role=client,socket=$SOCK,socket-abstract=no,mac=$RX_MAC" -- \
 		--total-num-mbufs=8192 --nb-cores=1 --forward-mode=rxonly --auto-start \
+		--record-core-cycles \
 		--stats-period=1 </dev/null >"$BENCH_DIR/receiver-testpmd-$1.log" 2>&1 9>&- &
 	rx=$!
 	PIDS+=("$rx")
 	wait_for "testpmd rxonly telemetry" 20 measure mgbench-rx testpmd 0
 	sleep "$WARMUP"
 	out=$(measure mgbench-rx testpmd "$WINDOW" "$RUNS")
-	stop "$SENDER"
+	# The sender frozen, not gone: testpmd may crash when its memif peer goes
+	# away, before it prints its cycles.
+	kill -STOP "$SENDER" 2>/dev/null || true
+	sleep 0.5
+	total=$(ipackets mgbench-rx)
 	stop "$rx"
+	kill -CONT "$SENDER" 2>/dev/null || true
+	stop "$SENDER"
 	rm -f "$SOCK"
 	grep -q '"packets": [1-9]' <<<"$out" ||
 		die "the baseline received nothing; logs in $BENCH_DIR"
-	echo "$out"
+	# testpmd's own busy cycles (--record-core-cycles: TSC of the bursts that
+	# received something, over the run), printed when it stops, over every
+	# packet of the run (its own packet count there wraps with memif): the
+	# same measure as meshgw's busy_cycles / busy_packets.
+	"$PY" - "$out" "$BENCH_DIR/receiver-testpmd-$1.log" "$total" <<'PY'
+import json, re, sys
+d = json.loads(sys.argv[1])
+m = re.findall(r"total cycles=([0-9]+)", open(sys.argv[2], errors="replace").read())
+n = int(sys.argv[3] or 0)
+d["cycles_per_packet"] = round(int(m[-1]) / n, 1) if m and n else None
+print(json.dumps(d))
+PY
 }
 
 # run_meshgw ROUND: sender + meshgw; prints the best window as JSON.
@@ -263,10 +293,10 @@ p = max(g["busy_packets"], 1)
 tsc = float(open(sys.argv[4]).read())
 busy = g["busy_cycles"] / (g["seconds"] * tsc)
 stages = ", ".join("%s %.1f" % (k[7:], g[k] / p) for k in sorted(g) if k.startswith("cycles_"))
-print("deny.sh: round %s: testpmd rxonly %.2f Mpps, meshgw %.2f Mpps, ratio %.2f, "
-      "%.1f cycles/packet%s, meshgw busy %.0f %% of the window, drops %s" % (
-      sys.argv[3], b["mpps"], g["mpps"], g["mpps"] / b["mpps"], g["busy_cycles"] / p,
-      " (" + stages + ")" if stages else "", 100 * busy, g["drops"]))
+print("deny.sh: round %s: testpmd rxonly %.2f Mpps (%s cycles/packet), meshgw %.2f Mpps, "
+      "ratio %.2f, %.1f cycles/packet%s, meshgw busy %.0f %% of the window, drops %s" % (
+      sys.argv[3], b["mpps"], b.get("cycles_per_packet"), g["mpps"], g["mpps"] / b["mpps"],
+      g["busy_cycles"] / p, " (" + stages + ")" if stages else "", 100 * busy, g["drops"]))
 PY
 done
 TSC_HZ=$(cat "$BENCH_DIR/tsc_hz")
@@ -287,6 +317,13 @@ busy = [r["meshgw"]["busy_cycles"] / (r["meshgw"]["seconds"] * int(e["TSC_HZ"]))
         for r in rounds]
 cpps = [r["meshgw"]["busy_cycles"] / r["meshgw"]["busy_packets"]
         for r in rounds if r["meshgw"]["busy_packets"]]
+# When the sender sets the rate, the receivers' capacities are compared by
+# their busy cycles per packet at that rate, each round's pair seconds apart:
+# rxonly's / meshgw's is the rate ratio they would reach at a rate neither
+# keeps up with.
+base_cpp = [r["baseline"].get("cycles_per_packet") for r in rounds]
+cycle_ratios = [b / (r["meshgw"]["busy_cycles"] / r["meshgw"]["busy_packets"])
+                for b, r in zip(base_cpp, rounds) if b and r["meshgw"]["busy_packets"]]
 # Stage cycles per packet (rx: the driver's receive; parse: validate, classify,
 # drop; other: the loop around them), median over rounds.
 stages = {}
@@ -316,10 +353,16 @@ res = {
     "sender_bound": med(busy) < 0.9,
     "goal_ratio": 0.8,
     "cycles_per_packet": round(med(cpps), 1) if cpps else None,
+    "testpmd_rxonly_cycles_per_packet": round(med([b for b in base_cpp if b]), 1)
+    if any(base_cpp) else None,
+    "cycle_ratio": round(med(cycle_ratios), 3) if cycle_ratios else None,
     "stage_cycles_per_packet": {k: round(med(v), 1) for k, v in sorted(stages.items())},
     "tsc_hz": int(e["TSC_HZ"]),
     "rounds": [{"testpmd_rxonly_mpps": round(b, 3), "meshgw_mpps": round(m, 3),
-                "ratio": round(m / b, 3)} for b, m in zip(base, mesh)],
+                "ratio": round(m / b, 3), "testpmd_rxonly_cycles_per_packet": bc,
+                "meshgw_cycles_per_packet": round(r["meshgw"]["busy_cycles"] /
+                                                  max(r["meshgw"]["busy_packets"], 1), 1)}
+               for b, m, bc, r in zip(base, mesh, base_cpp, rounds)],
     "window_s": int(e["WINDOW"]),
     "windows_per_run": int(e["RUNS"]),
     "frame_bytes": 64,
@@ -342,8 +385,18 @@ table=$("$PY" - "$RESULT" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 ok = "met" if r["ratio"] is not None and r["ratio"] >= r["goal_ratio"] else "NOT met"
-if r.get("sender_bound"):
-    ok = "not measured: meshgw idle %.0f %%, the sender set the rate" % (100 - 100 * r["meshgw_busy_share"])
+ratio = r["ratio"]
+if r.get("cycle_ratio"):
+    # Busy cycles per packet of both receivers behind the same sender: the
+    # capacity ratio whether or not the sender saturated either of them.
+    ratio = r["cycle_ratio"]
+    ok = "%s: busy cycles/packet, rxonly %s / meshgw %s; Mpps ratio %.2f%s" % (
+        "met" if ratio >= r["goal_ratio"] else "NOT met",
+        r["testpmd_rxonly_cycles_per_packet"], r["cycles_per_packet"], r["ratio"],
+        ", sender-bound" if r.get("sender_bound") else "")
+elif r.get("sender_bound"):
+    ok = "not measured: meshgw idle %.0f %%, the sender set the rate" % (
+        100 - 100 * r["meshgw_busy_share"])
 st = r.get("stage_cycles_per_packet") or {}
 cyc = "%s" % r["cycles_per_packet"]
 if st:
@@ -351,7 +404,7 @@ if st:
 print("| measured | meshgw Mpps | testpmd rxonly Mpps | ratio (goal >= %.1f) | cycles/packet (by stage) | CPU |" % r["goal_ratio"])
 print("|---|---|---|---|---|---|")
 print("| %s | %.2f | %.2f | %.2f (%s) | %s | %s, %d cores, TSC %.2f GHz |" % (
-    r["date"], r["meshgw_mpps"], r["testpmd_rxonly_mpps"], r["ratio"], ok,
+    r["date"], r["meshgw_mpps"], r["testpmd_rxonly_mpps"], ratio, ok,
     cyc, r["cpu"], r["cores"], r["tsc_hz"] / 1e9))
 PY
 )
