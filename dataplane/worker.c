@@ -12,6 +12,7 @@
 #define ICMP_DEST_UNREACH 3
 #define ICMP_FRAG_NEEDED 4
 #define RX_PREFETCH_MBUF 8 /* mbuf structs prefetched this many frames ahead */
+#define TX_TAKE_ROUNDS 16 /* bursts taken from the TCP stack per loop */
 
 /* Counter bumps: the worker is the only writer, so a relaxed store suffices. */
 #define COUNT(field, n) \
@@ -338,9 +339,9 @@ static void tx_enqueue(struct mg_worker *w, uint16_t pi, struct rte_mbuf *m)
 {
 	struct mg_worker_port *wp = &w->ports[pi];
 
-	if (wp->tx_len == MG_TX_BUF)
+	if (wp->tx_len == MG_BURST)
 		tx_flush(w, pi);
-	if (unlikely(wp->tx_len == MG_TX_BUF)) {
+	if (unlikely(wp->tx_len == MG_BURST)) {
 		COUNT(w->stats.drops[MG_DROP_TX_FULL], 1);
 		COUNT(w->stats.port[pi].drops, 1);
 		rte_pktmbuf_free(m);
@@ -351,19 +352,17 @@ static void tx_enqueue(struct mg_worker *w, uint16_t pi, struct rte_mbuf *m)
 
 /*
  * Frames the TCP stack may hand over now: what every port's TX buffer still
- * takes, at most a burst. Anything more waits in the stack's own ring (its
- * connections on its pending list), so a full NIC ring slows TCP down instead
- * of losing segments. A buffer is flushed early only when it is full; else
- * once at the end of the loop turn.
+ * takes. Anything more waits in the stack's own ring (its connections on its
+ * pending list), so a full NIC ring slows TCP down instead of losing segments.
  */
 static uint16_t tx_room(struct mg_worker *w)
 {
 	uint16_t room = MG_BURST;
 
 	for (uint16_t pi = 0; pi < w->n_ports; pi++) {
-		if (w->ports[pi].tx_len == MG_TX_BUF)
+		if (w->ports[pi].tx_len == MG_BURST)
 			tx_flush(w, pi);
-		room = RTE_MIN(room, (uint16_t)(MG_TX_BUF - w->ports[pi].tx_len));
+		room = RTE_MIN(room, (uint16_t)(MG_BURST - w->ports[pi].tx_len));
 	}
 	return room;
 }
@@ -377,7 +376,7 @@ static void tcp_run(struct mg_worker *w)
 	mg_proxy_poll(&w->proxy, w->now_us);
 	mg_stage_switch(&w->clock, MG_STAGE_TCP_OUT);
 	mg_tcp_timers_run(&w->tcp, w->now_us);
-	for (unsigned r = 0; r < MG_TX_ROUNDS; r++) {
+	for (unsigned r = 0; r < TX_TAKE_ROUNDS; r++) {
 		uint16_t room = tx_room(w);
 		uint16_t n = room ? mg_tcp_tx_take(&w->tcp, out, room) : 0;
 

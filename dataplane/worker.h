@@ -25,11 +25,6 @@
 #include "tcp/tcp.h"
 
 #define MG_BURST 32
-/* A port's TX buffer: everything one loop turn queues (MG_TX_ROUNDS bursts
- * taken from the TCP stack) goes out in one rte_eth_tx_burst, so one kick
- * (af_xdp: one sendto) per port per turn rather than one per MG_BURST. */
-#define MG_TX_ROUNDS 16
-#define MG_TX_BUF (MG_TX_ROUNDS * MG_BURST)
 /* Exception and return rings between a worker and the control thread. */
 #define MG_SLOWPATH_RING_SIZE 1024
 /* Worker → control thread audit events (struct mg_proxy_event, SP/SC). */
@@ -104,7 +99,7 @@ struct mg_worker_port {
 	bool rss;      /* the NIC's RSS hash is mg_steer_toeplitz(): trust it */
 	struct mg_port_addrs addrs;
 	uint16_t tx_len;
-	struct rte_mbuf *tx_buf[MG_TX_BUF];
+	struct rte_mbuf *tx_buf[MG_BURST];
 };
 
 struct mg_worker {

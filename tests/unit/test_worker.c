@@ -284,14 +284,14 @@ static void tx_dead_port(struct mg_port *p, struct mg_port_config *pc)
 }
 
 /*
- * MG_TX_BUF + 200 frames from the control thread to a port that takes none:
- * the first MG_TX_BUF wait in the worker's TX buffer, every later one is dropped as
+ * 200 frames from the control thread to a port that takes none: the first
+ * MG_BURST wait in the worker's TX buffer, every later one is dropped as
  * `tx_full` at once (the loop never waits for the queue). At exit the worker
  * frees its buffer, so every mbuf comes back.
  */
 static void full_tx_queue_drops_and_counts(void **state)
 {
-	const unsigned n = MG_TX_BUF + 200;
+	const unsigned n = 200;
 	struct mg_worker *w = worker_new();
 	struct mg_port_config pc;
 	struct mg_fault_counters tx;
@@ -307,7 +307,7 @@ static void full_tx_queue_drops_and_counts(void **state)
 	w->ports[0].port_id = port.port_id;
 	w->ports[0].fault_tx = true;
 	rte_ring_free(w->from_ctrl);
-	w->from_ctrl = rte_ring_create("wk_from_big", 1024, SOCKET_ID_ANY,
+	w->from_ctrl = rte_ring_create("wk_from_big", 256, SOCKET_ID_ANY,
 				       RING_F_SP_ENQ | RING_F_SC_DEQ);
 	assert_non_null(w->from_ctrl);
 	for (unsigned i = 0; i < n; i++) {
@@ -320,7 +320,7 @@ static void full_tx_queue_drops_and_counts(void **state)
 	w->pub = &pub;
 	w->quit = &l.quit;
 	assert_int_equal(pthread_create(&t, NULL, run_worker, &l), 0);
-	/* 712 frames take 23 loops; wait for them and some loops more (5 s bound). */
+	/* 200 frames take 7 loops; wait for them and some loops more (5 s bound). */
 	for (int i = 0; i < 5000 && __atomic_load_n(&w->stats.from_slowpath, __ATOMIC_RELAXED) < n;
 	     i++)
 		usleep(1000);
@@ -330,10 +330,10 @@ static void full_tx_queue_drops_and_counts(void **state)
 
 	assert_int_equal(w->stats.from_slowpath, n);
 	assert_int_equal(w->stats.port[0].tx_packets, 0);
-	assert_int_equal(w->stats.drops[MG_DROP_TX_FULL], n - MG_TX_BUF);
-	assert_int_equal(w->stats.port[0].drops, n - MG_TX_BUF);
+	assert_int_equal(w->stats.drops[MG_DROP_TX_FULL], n - MG_BURST);
+	assert_int_equal(w->stats.port[0].drops, n - MG_BURST);
 	assert_true(mg_fault_read(port.port_id, MG_FAULT_TX, &tx));
-	assert_true(tx.lost >= MG_TX_BUF); /* the buffer was offered, and lost, again and again */
+	assert_true(tx.lost >= MG_BURST); /* the buffer was offered, and lost, again and again */
 	busy_turns_are_accounted_by_stage(w);
 	mg_port_close(&port);
 	mg_publish_fini(&pub);
