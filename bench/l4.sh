@@ -228,7 +228,7 @@ def ticks(name, fig, kind):
             for i in (0, 1))
     return (b[0] - a[0]) / hz, (b[1] - a[1]) / hz
 
-STAGES = ("rx", "tcp_in", "proxy", "tls", "tcp_out", "tx", "other")
+STAGES = ("rx", "parse", "tcp_in", "proxy", "tls", "tcp_out", "tx", "other")
 try:
     tsc_hz = json.load(open(tmp + "/meshgw-status.json")).get("tsc_hz")
 except (OSError, ValueError):
