@@ -59,13 +59,14 @@ static inline enum mg_stage mg_stage_switch(struct mg_stage_clock *c, enum mg_st
 	return from;
 }
 
-/** Start a loop turn at TSC @p now in stage OTHER with nothing charged. */
-static inline void mg_stage_loop_start(struct mg_stage_clock *c, uint64_t now)
+/** Start a loop turn at TSC @p now in stage @p first with nothing charged. */
+static inline void mg_stage_loop_start(struct mg_stage_clock *c, uint64_t now,
+				       enum mg_stage first)
 {
 	for (int i = 0; i < MG_STAGE__COUNT; i++)
 		c->loop[i] = 0;
 	c->last = now;
-	c->cur = MG_STAGE_OTHER;
+	c->cur = first;
 }
 
 /** Close a loop turn at TSC @p now: the running stage gets the rest. */

@@ -47,6 +47,13 @@ static inline void rx_hints(const struct mg_worker_port *wp, const struct rte_mb
 }
 
 /* One frame through the whole check (steer_drain's second look at a segment). */
+/* A parse verdict, with TCP refused on a gateway without listeners (no TCP stack). */
+static inline uint8_t verdict(const struct mg_worker *w, uint8_t why, uint8_t act)
+{
+	return why == MG_DROP_NONE && act == MG_ACT_TCP && !w->tcp_on ? MG_DROP_TCP_NO_LISTENER
+								      : why;
+}
+
 static enum mg_drop inspect(const struct mg_worker *w, struct mg_worker_port *wp,
 			    struct rte_mbuf *m, enum mg_action *act, struct mg_pkt *out)
 {
@@ -60,10 +67,7 @@ static enum mg_drop inspect(const struct mg_worker *w, struct mg_worker_port *wp
 	rx_hints(wp, m, &in.ip_csum, &in.l4_csum);
 	mg_parse_burst(&in, 1, &wp->addrs, out, &a, &why);
 	*act = (enum mg_action)a;
-	/* Without listeners there is no TCP stack on this gateway. */
-	if (why == MG_DROP_NONE && a == MG_ACT_TCP && !w->tcp_on)
-		return MG_DROP_TCP_NO_LISTENER;
-	return (enum mg_drop)why;
+	return (enum mg_drop)verdict(w, why, a);
 }
 
 /* Hand a frame to the worker owning its tuple; false if that is us. */
@@ -223,11 +227,8 @@ static void rx_chunk(struct mg_worker *w, uint16_t pi, struct rte_mbuf **pkts, u
 	mg_parse_burst(in, n, &wp->addrs, pkt, act, why);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		uint8_t d = why[i];
+		uint8_t d = verdict(w, why[i], act[i]);
 
-		/* Without listeners there is no TCP stack on this gateway. */
-		if (d == MG_DROP_NONE && act[i] == MG_ACT_TCP && !w->tcp_on)
-			d = MG_DROP_TCP_NO_LISTENER;
 		if (d != MG_DROP_NONE) {
 			/* Counters: one add per run of one reason, not one per packet. */
 			if (d != run_why) {
@@ -508,8 +509,7 @@ static void account_loop(struct mg_worker *w, uint64_t start, uint64_t end, uint
 	}
 	w->loop_work = 0;
 	/* The next turn starts receiving: the RCU read before it is charged there too. */
-	mg_stage_loop_start(&w->clock, end);
-	w->clock.cur = MG_STAGE_RX;
+	mg_stage_loop_start(&w->clock, end, MG_STAGE_RX);
 }
 
 int mg_worker_main(void *arg)
@@ -518,8 +518,7 @@ int mg_worker_main(void *arg)
 	struct rte_mbuf *pkts[MG_BURST];
 	uint64_t start = rte_rdtsc();
 
-	mg_stage_loop_start(&w->clock, start);
-	w->clock.cur = MG_STAGE_RX;
+	mg_stage_loop_start(&w->clock, start, MG_STAGE_RX);
 	w->loop_work = 0;
 	mg_publish_worker_online(w->pub, w->index);
 	if (w->tcp_on)

@@ -242,7 +242,7 @@ static void nested_stages_are_charged_once(void **state)
 	enum mg_stage caller;
 
 	(void)state;
-	mg_stage_loop_start(&c, start);
+	mg_stage_loop_start(&c, start, MG_STAGE_OTHER);
 	assert_int_equal(mg_stage_switch(&c, MG_STAGE_TCP_IN), MG_STAGE_OTHER);
 	spin(20000);
 	caller = mg_stage_switch(&c, MG_STAGE_PROXY);
