@@ -31,6 +31,16 @@ static void add_worker(struct cycles_sum *t, const struct mg_worker *w, uint16_t
 		t->stage[s] += rd(&w->stats.cycles[s]);
 }
 
+static void add_sum(struct cycles_sum *t, const struct cycles_sum *one)
+{
+	t->busy_loops += one->busy_loops;
+	t->busy_cycles += one->busy_cycles;
+	t->busy_packets += one->busy_packets;
+	t->bytes += one->bytes;
+	for (int s = 0; s < MG_STAGE__COUNT; s++)
+		t->stage[s] += one->stage[s];
+}
+
 /* @p busy × @p scale / @p units without overflow (a day of cycles × 1000
  * passes 2^64), or 0 when nothing was counted yet. */
 static uint64_t per(uint64_t busy, uint64_t scale, uint64_t units)
@@ -65,7 +75,7 @@ int mg_tel_cycles(struct mg_gateway *gw, const char *params, struct rte_tel_data
 		struct cycles_sum one = { 0 };
 
 		add_worker(&one, gw->workers[i], gw->n_ports);
-		add_worker(&all, gw->workers[i], gw->n_ports);
+		add_sum(&all, &one); /* one read per counter: the total is the workers' sum */
 		snprintf(prefix, sizeof(prefix), "worker/%u/", i);
 		add_stages(d, prefix, &one);
 	}
