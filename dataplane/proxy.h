@@ -80,6 +80,7 @@
 	_(tls_bad_record, "connections closed on a bad TLS record (by error: records)") \
 	_(tls_alerts, "fatal alerts received")                            \
 	_(tls_close_notify, "close_notify received")                      \
+	_(tls_truncated, "connections whose TLS peer sent FIN inside a record: both sides reset") \
 	_(tls_key_updates, "KeyUpdate messages received")                 \
 	_(tls_records_in, "TLS records opened")                           \
 	_(tls_records_out, "TLS records sealed")                         \

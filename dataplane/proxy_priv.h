@@ -50,6 +50,7 @@ struct mg_proxy_pair {
 	uint8_t tls_side;
 	uint8_t tls;                  /* enum pair_tls */
 	bool notify_sent;             /* close_notify queued */
+	bool notify_rcvd;             /* close_notify opened: what follows is not read */
 	bool job_out;                 /* the job is with a handshake lcore */
 	bool peer_counted;            /* holds one of px->peer_hs[peer_bucket] */
 	uint16_t peer_bucket;

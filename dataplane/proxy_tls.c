@@ -540,7 +540,7 @@ static bool open_one(struct mg_proxy_pair *p, int to, size_t len, bool stash)
 	if (type == MG_TLS_ALERT) {
 		if (plain == 2 && rec[1] == ALERT_CLOSE_NOTIFY) {
 			PCTR(px, tls_close_notify, 1);
-			p->fin_from[p->tls_side] = true; /* what follows is ignored */
+			p->notify_rcvd = p->fin_from[p->tls_side] = true;
 			return true;
 		}
 		PCTR(px, tls_alerts, 1);
@@ -568,7 +568,9 @@ static int open_records(struct mg_proxy_pair *p)
 	int64_t need;
 
 	while (src) {
-		if (p->fin_from[p->tls_side]) { /* after close_notify: nothing more is read */
+		/* After close_notify nothing more is read. Not after a bare FIN:
+		 * the records before it are still in the queue, to be opened. */
+		if (p->notify_rcvd) {
 			struct rte_mbuf *junk = NULL;
 
 			mg_tcp_recv(px->tcp, src, mg_tcp_recv_ready(src), &junk);
@@ -584,6 +586,12 @@ static int open_records(struct mg_proxy_pair *p)
 				return r;
 		}
 		need = next_record(src);
+		if (need == 0 && p->fin_from[p->tls_side] && mg_tcp_recv_ready(src) > 0) {
+			/* FIN inside a record: the stream was cut, not closed. */
+			PCTR(px, tls_truncated, 1);
+			pair_abort(p);
+			return -1;
+		}
 		if (need == 0)
 			return 1;
 		if (need < 0) {

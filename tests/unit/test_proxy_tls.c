@@ -510,6 +510,69 @@ static void denied_id_gets_no_upstream(void **state)
 	assert_true(t->failed || t->closed || t->peer_fin);
 }
 
+static bool client_up_and_server_there(void)
+{
+	srv = server_app(0);
+	return cl[0].hs_done && srv;
+}
+
+static bool client_all_written(void)
+{
+	return cl[0].tx == cl[0].tx_total && BIO_ctrl_pending(cl[0].wb) == 0;
+}
+
+/* The server does not read, so the TLS side's records wait in its receive
+ * queue; then close_notify and FIN arrive behind them. The records are
+ * still opened and delivered, and only then the FIN passed on. */
+static bool server_got_all_and_fin(void)
+{
+	return srv->rx == cl[0].tx_total && srv->peer_fin;
+}
+
+static void records_queued_before_a_fin_are_delivered(void **state)
+{
+	struct tcli *t = tcli_connect(n_cli++, "client");
+	/* The server's receive buffer and the proxy's upstream send buffer take
+	 * 2 x BUF; half a BUF more waits as records on the proxy's TLS side. */
+	const uint64_t total = 2 * BUF + BUF / 2;
+
+	(void)state;
+	assert_true(run_until(client_up_and_server_there, 2000000));
+	srv->auto_read = false;
+	t->tx_total = total;
+	assert_true(run_until(client_all_written, 2000000));
+	assert_int_equal(SSL_shutdown(t->ssl), 0);
+	tcli_pump(t);
+	assert_int_equal(BIO_ctrl_pending(t->wb), 0);
+	mg_tcp_shutdown(&N->st[SC], t->c);
+	run_for(200000);
+	assert_true(srv->rx == 0 && !srv->peer_fin);
+	srv->auto_read = true;
+	app_read(srv);
+	assert_true(run_until(server_got_all_and_fin, 2000000));
+	assert_int_equal(srv->rx_bad, 0);
+	assert_int_equal(PX(tls_close_notify), 1);
+	assert_int_equal(PX(tls_truncated), 0);
+}
+
+/* A FIN inside a record cuts the stream: the server is reset, not told EOF. */
+static void fin_inside_a_record_resets_both_sides(void **state)
+{
+	struct tcli *t = tcli_connect(n_cli++, "client");
+	uint8_t part[5 + 10] = { MG_TLS_APPLICATION_DATA, 3, 3, 0, 100 };
+
+	(void)state;
+	assert_true(run_until(client_up_and_server_there, 2000000));
+	t->failed = true; /* from here the test writes by hand */
+	assert_int_equal(mg_tcp_send_copy(&N->st[SC], t->c, part, sizeof(part)), sizeof(part));
+	mg_tcp_shutdown(&N->st[SC], t->c);
+	run_for(200000);
+	assert_int_equal(PX(tls_truncated), 1);
+	assert_true(srv->closed);
+	assert_false(srv->peer_fin);
+	assert_true(t->closed);
+}
+
 static bool all_clients_up(void)
 {
 	for (unsigned i = 0; i < n_cli; i++)
@@ -643,6 +706,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(corrupted_record_closes, tls_setup, tls_teardown),
 		cmocka_unit_test_setup_teardown(dribbled_hello_times_out, tls_setup, tls_teardown),
 		cmocka_unit_test_setup_teardown(denied_id_gets_no_upstream, tls_setup, tls_teardown),
+		cmocka_unit_test_setup_teardown(records_queued_before_a_fin_are_delivered, tls_setup,
+						tls_teardown),
+		cmocka_unit_test_setup_teardown(fin_inside_a_record_resets_both_sides, tls_setup,
+						tls_teardown),
 		cmocka_unit_test_setup_teardown(more_clients_than_jobs_wait, tls_setup,
 						tls_teardown),
 		cmocka_unit_test_setup_teardown(swap_closes_what_it_denies, tls_setup, tls_teardown),
