@@ -811,6 +811,10 @@ uint32_t mg_tcp_recv(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t max
 	 * before this call: a proxy reads in pieces no bigger than its other side
 	 * takes, and pieces below the threshold must still add up to an update,
 	 * or a peer at zero window waits for its own backed-off persist probes.
+	 * The update waits for the end of the RX burst or loop (the pending
+	 * list): a proxy reads each segment as it arrives, and an ACK sent from
+	 * here would go out every second full segment of a burst instead of
+	 * once for the whole burst.
 	 */
 	adv = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 	new_wnd = tcp_rcv_window(s, c);
@@ -818,8 +822,8 @@ uint32_t mg_tcp_recv(struct mg_tcp_stack *s, struct mg_tcp_conn *c, uint32_t max
 	    new_wnd - adv >= RTE_MIN(c->rcvbuf / 2, 2u * c->mss) &&
 	    (c->state == MG_TCP_ESTABLISHED || c->state == MG_TCP_FIN_WAIT_1 ||
 	     c->state == MG_TCP_FIN_WAIT_2)) {
-		tcp_send_ack(s, c);
-		timer_sched(s, c);
+		c->flags |= TF_ACK_NOW;
+		tcp_pending_add(s, c);
 	}
 	conn_deliver(s);
 	return taken;
