@@ -6,7 +6,10 @@
  * link, no PMD and no other process: the deny path's own cost, measurable on a
  * machine too busy for deny.sh's Mpps to mean anything.
  *
- *   rx_cycles [BURSTS [udp0|udpsum|tcp|free]]
+ *   rx_cycles [BURSTS [udp0|udpsum|udp1500|tcp|free]]
+ *
+ * "udp1500" is a full 1514-byte frame with its UDP checksum: the software
+ * checksum check over a whole segment, as on af_xdp, which reports none.
  *
  * "free" times rte_pktmbuf_free_bulk() of the burst alone: what testpmd
  * rxonly does with it, the floor under the deny path.
@@ -34,22 +37,25 @@
 #include "worker.h"
 
 #define FRAME 60 /* 64 on the wire with the CRC */
+#define FRAME_FULL 1514 /* MTU 1500 */
 
 static const uint8_t OUR_MAC[6] = {0x02, 0, 0xc6, 0x12, 0, 2};
 
-static void frame_build(uint8_t *f, const char *kind)
+static void frame_build(uint8_t *f, uint16_t len, const char *kind)
 {
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)f;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	bool tcp = strcmp(kind, "tcp") == 0;
-	uint16_t l4_len = FRAME - sizeof(*eth) - sizeof(*ip);
+	uint16_t l4_len = len - sizeof(*eth) - sizeof(*ip);
 
-	memset(f, 0, FRAME);
+	memset(f, 0, len);
+	for (uint16_t i = FRAME; i < len; i++) /* a full frame: a payload that is not zeros */
+		f[i] = (uint8_t)(i * 7);
 	memcpy(&eth->dst_addr, OUR_MAC, 6);
 	eth->src_addr.addr_bytes[0] = 0x02;
 	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
-	ip->total_length = rte_cpu_to_be_16(FRAME - sizeof(*eth));
+	ip->total_length = rte_cpu_to_be_16(len - sizeof(*eth));
 	ip->time_to_live = 64;
 	ip->next_proto_id = tcp ? IPPROTO_TCP : IPPROTO_UDP;
 	ip->src_addr = RTE_BE32(0xc6120001);
@@ -69,7 +75,7 @@ static void frame_build(uint8_t *f, const char *kind)
 		uh->src_port = RTE_BE16(9);
 		uh->dst_port = RTE_BE16(9);
 		uh->dgram_len = rte_cpu_to_be_16(l4_len);
-		if (strcmp(kind, "udpsum") == 0)
+		if (strcmp(kind, "udpsum") == 0 || strcmp(kind, "udp1500") == 0)
 			uh->dgram_cksum = rte_ipv4_udptcp_cksum(ip, uh);
 	}
 }
@@ -90,7 +96,8 @@ int main(int argc, char **argv)
 	struct rte_mbuf *pkts[MG_BURST];
 	struct rte_mempool *mp;
 	struct mg_worker *w;
-	uint8_t frame[FRAME];
+	uint8_t frame[FRAME_FULL];
+	uint16_t len = strcmp(kind, "udp1500") == 0 ? FRAME_FULL : FRAME;
 	uint64_t *t;
 	bool free_only = strcmp(kind, "free") == 0;
 
@@ -109,15 +116,15 @@ int main(int argc, char **argv)
 	w->ports[0].addrs.netmask = RTE_BE32(0xffffff00);
 	w->to_ctrl = rte_ring_create("rx_cycles", 1024, SOCKET_ID_ANY,
 				     RING_F_SP_ENQ | RING_F_SC_DEQ);
-	frame_build(frame, kind);
+	frame_build(frame, len, kind);
 	for (unsigned b = 0; b < bursts; b++) {
 		uint64_t t0;
 
 		if (rte_pktmbuf_alloc_bulk(mp, pkts, MG_BURST) != 0)
 			return 1;
 		for (unsigned i = 0; i < MG_BURST; i++) {
-			memcpy(rte_pktmbuf_mtod(pkts[i], uint8_t *), frame, FRAME);
-			pkts[i]->data_len = pkts[i]->pkt_len = FRAME;
+			memcpy(rte_pktmbuf_mtod(pkts[i], uint8_t *), frame, len);
+			pkts[i]->data_len = pkts[i]->pkt_len = len;
 		}
 		t0 = rte_rdtsc_precise();
 		if (free_only)

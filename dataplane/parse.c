@@ -4,6 +4,7 @@
  * worker relies on is checked here, each refusal a drop reason.
  */
 #include "parse.h"
+#include "tcp/tcp_csum.h"
 
 #include <string.h>
 
@@ -50,10 +51,14 @@ static inline uint64_t csum_add(uint64_t sum, uint64_t w)
 
 static inline uint64_t csum_buf(uint64_t sum, const uint8_t *p, uint32_t len)
 {
-	uint64_t a, b, c, d, sum2 = 0;
+	uint64_t a, b, c, d, sum2 = 0, blocks = 0;
 	uint32_t w32;
 	uint16_t w16;
 
+	/* With AVX2 the 32-byte blocks go 32 bytes a step (tcp_csum.h): about
+	 * half the cycles of the loop below on a full segment. */
+	len = mg_csum_blocks(&p, len, &blocks);
+	sum = csum_add(sum, blocks);
 	/*
 	 * Bound: len / 32 steps, then at most 3 + 3 tail reads. Two sums
 	 * halve the carry chain: 1.4 times faster on a 1460-byte segment.

@@ -12,6 +12,7 @@
 #ifndef MG_TCP_CSUM_H
 #define MG_TCP_CSUM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -31,13 +32,14 @@ static inline uint16_t mg_csum_fold64(uint64_t sum)
 #include <immintrin.h>
 
 /*
- * 32-byte blocks: load, store, and add the block's sixteen 16-bit words
- * zero-extended into eight 32-bit lanes. A lane takes two words per block,
- * so 2^15 blocks (1 MiB) cannot overflow it; longer copies widen to 64 bits
- * at that interval. Returns the bytes left (< 32).
+ * 32-byte blocks: load, store if @p copy, and add the block's sixteen 16-bit
+ * words zero-extended into eight 32-bit lanes. A lane takes two words per
+ * block, so 2^15 blocks (1 MiB) cannot overflow it; longer runs widen to 64
+ * bits at that interval. Returns the bytes left (< 32). @p copy is a
+ * constant at every call, so each caller gets its own loop.
  */
-static inline uint32_t csum_copy_avx2(uint8_t *restrict *d, const uint8_t *restrict *s,
-				      uint32_t len, uint64_t *sum)
+static inline uint32_t csum_blocks_avx2(uint8_t **d, const uint8_t **s,
+					uint32_t len, uint64_t *sum, bool copy)
 {
 	const __m256i zero = _mm256_setzero_si256();
 
@@ -49,7 +51,8 @@ static inline uint32_t csum_copy_avx2(uint8_t *restrict *d, const uint8_t *restr
 		for (uint32_t i = 0; i < n; i++) {
 			__m256i v = _mm256_loadu_si256((const __m256i *)(*s + 32 * i));
 
-			_mm256_storeu_si256((__m256i *)(*d + 32 * i), v);
+			if (copy)
+				_mm256_storeu_si256((__m256i *)(*d + 32 * i), v);
 			acc = _mm256_add_epi32(acc, _mm256_unpacklo_epi16(v, zero));
 			acc = _mm256_add_epi32(acc, _mm256_unpackhi_epi16(v, zero));
 		}
@@ -57,12 +60,32 @@ static inline uint32_t csum_copy_avx2(uint8_t *restrict *d, const uint8_t *restr
 		for (int l = 0; l < 8; l++)
 			*sum += lanes[l];
 		*s += 32 * n;
-		*d += 32 * n;
+		if (copy)
+			*d += 32 * n;
 		len -= 32 * n;
 	}
 	return len;
 }
 #endif
+
+/*
+ * Add the 16-bit words of @p len bytes at @p *p (host order) to @p *sum, as
+ * far as whole 32-byte blocks go; returns the bytes left, @p *p moved past
+ * the blocks. The receive path's checksum check, which copies nothing. Without
+ * AVX2 it leaves all of them to the caller.
+ */
+static inline uint32_t mg_csum_blocks(const uint8_t **p, uint32_t len, uint64_t *sum)
+{
+#ifdef __AVX2__
+	uint8_t *none = NULL;
+
+	return csum_blocks_avx2(&none, p, len, sum, false);
+#else
+	(void)p;
+	(void)sum;
+	return len;
+#endif
+}
 
 /*
  * Copy @p len bytes from @p src to @p dst (not overlapping, any alignment)
@@ -79,7 +102,7 @@ static inline uint16_t mg_csum_copy(void *restrict dst, const void *restrict src
 	uint32_t n, w, tail = 0;
 
 #ifdef __AVX2__
-	len = csum_copy_avx2(&d, &s, len, &sum);
+	len = csum_blocks_avx2(&d, &s, len, &sum, true);
 #endif
 	n = len / 4;
 	for (uint32_t i = 0; i < n; i++) {

@@ -166,13 +166,20 @@ static void unaligned_frames_pass(void **state)
 	}
 }
 
-/* Checksums at every L4 length from 0 to 300 and odd start addresses. */
+/*
+ * Checksums at every L4 length up to a full 1500-byte frame and odd start
+ * addresses: the 32-byte blocks (AVX2 where built with it) and every tail.
+ */
 static void checksums_at_every_length(void **state)
 {
 	(void)state;
-	for (uint32_t n = 0; n <= 300; n++) {
+	for (uint32_t n = 0; n <= 1472; n++) {
 		make_udp(n, true);
 		assert_int_equal(parse_full(n & 7, f.len, U, U), MG_DROP_NONE);
+		/* A byte in the middle is in the blocks, from 64 bytes up. */
+		f.b[f.len - 1 - n / 2] ^= 0x10;
+		assert_int_equal(parse_full(n & 7, f.len, U, U), MG_DROP_UDP_CHECKSUM);
+		f.b[f.len - 1 - n / 2] ^= 0x10;
 		/* The last payload byte exercises the odd and short tails. */
 		f.b[n ? f.len - 1 : ETH + 20] ^= 0x01;
 		assert_int_equal(parse_full(n & 7, f.len, U, U), MG_DROP_UDP_CHECKSUM);
