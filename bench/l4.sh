@@ -38,8 +38,13 @@
 # drifts from minute to minute, so one round alone can mislead by 2x.
 #
 # Usage: bench/l4.sh [--out FILE] [--rounds N] [--skip-meshgw] [--only PROXY]
+#                    [--profile DIR]
 # (--only meshgw|nginx|haproxy: that proxy alone, e.g. an A/B of two meshgw
 # builds with MG_BUILD and --out; its ratios are then null)
+# (--profile DIR: perf record of core 1, where each proxy runs, for 4 s in the
+# middle of each bulk upload, all processes and the kernel alike; DIR gets
+# NAME-bulk.txt, the top symbols by binary, and NAME-bulk-dso.txt, the shares
+# by binary. The sampling perturbs that run's figures: use it for profiles.)
 # Environment: MG_BUILD (meshgw, meshctl), MG_BENCH_REQUIRE_MESHGW=1 (fail if the
 # meshgw proxy does not come up; otherwise the JSON says "meshgw L4 proxy not
 # available" and the baselines are still measured).
@@ -53,6 +58,7 @@ MG_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 out=$MG_ROOT/bench/results/l4.json
 skip_meshgw=0
 only=
+profile=
 ROUNDS=3
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -60,11 +66,17 @@ while [ $# -gt 0 ]; do
 	--skip-meshgw) skip_meshgw=1; shift ;;
 	--only) only=${2:?}; shift 2 ;;
 	--rounds) ROUNDS=${2:?}; shift 2 ;;
-	*) echo "usage: bench/l4.sh [--out FILE] [--rounds N] [--skip-meshgw] [--only PROXY]" >&2; exit 64 ;;
+	--profile) profile=${2:?}; shift 2 ;;
+	*) echo "usage: bench/l4.sh [--out FILE] [--rounds N] [--skip-meshgw] [--only PROXY] [--profile DIR]" >&2; exit 64 ;;
 	esac
 done
 
 case "$only" in ''|meshgw|nginx|haproxy) ;; *) echo "l4.sh: --only meshgw|nginx|haproxy" >&2; exit 64 ;; esac
+if [ -n "$profile" ]; then
+	command -v perf >/dev/null || { echo "l4.sh: --profile needs perf (linux-perf)" >&2; exit 64; }
+	mkdir -p "$profile"
+fi
+perf_pid=
 case "$ROUNDS" in ''|*[!0-9]*|0) echo "l4.sh: --rounds wants a positive number" >&2; exit 64 ;; esac
 
 TOOL=$MG_ROOT/tests/integration/tcp_tool.py
@@ -111,6 +123,24 @@ snap() {
 }
 HZ=$(getconf CLK_TCK)
 
+# profile_bulk NAME: with --profile, sample core 1 for 4 s from 3 s into the
+# 10 s upload (in the background; profile_report waits for it).
+profile_bulk() {
+	[ -n "$profile" ] || return 0
+	(sleep 3 && perf record -q -e cpu-clock -C 1 -g -o "$profile/$1-bulk.data" -- sleep 4 \
+		>/dev/null 2>&1) &
+	perf_pid=$!
+}
+
+profile_report() {
+	[ -n "$profile" ] || return 0
+	wait "$perf_pid" || mg_log "$1: perf record failed"
+	perf report -i "$profile/$1-bulk.data" --no-children --sort dso,sym --stdio \
+		--percent-limit 0.7 -g none 2>/dev/null | grep -v '^$' >"$profile/$1-bulk.txt" || true
+	perf report -i "$profile/$1-bulk.data" --no-children --sort dso --stdio \
+		--percent-limit 0.5 -g none 2>/dev/null | grep -v '^$' >"$profile/$1-bulk-dso.txt" || true
+}
+
 # proxy_pids MAINPID: the proxy's process and its direct children.
 proxy_pids() { echo "$1" $(pgrep -P "$1" || true); }
 
@@ -122,9 +152,11 @@ measure() {
 	[ "$1" != meshgw ] || wtid=$(worker_tid "$2")
 	mg_log "$name: measuring (pids $pids${wtid:+, worker tid $wtid})"
 	snap "$name" bulk 0
+	profile_bulk "$name"
 	client taskset -c 0 timeout 30 iperf3 -c "$VIP" -p 5201 -t 10 -J >"$tmp/$name-bulk.json" ||
 		mg_die "$name: iperf3 failed: $(tail -c 300 "$tmp/$name-bulk.json")"
 	snap "$name" bulk 1
+	profile_report "$name"
 	snap "$name" bulkrev 0
 	client taskset -c 0 timeout 30 iperf3 -c "$VIP" -p 5201 -t 10 -R -J >"$tmp/$name-bulkrev.json" ||
 		mg_die "$name: iperf3 -R failed"
