@@ -7,7 +7,8 @@
  * wide accumulators. With AVX2 (the build's -march=native here) 32 bytes at
  * a time: 90-110 cycles per 1448-byte segment in L1 against 290-400 for
  * DPDK's memcpy followed by rte_raw_cksum; a plain 32-bit loop was slower
- * than the two passes (340), so it only handles the tail.
+ * than the two passes (340), so it only handles the tail. The same block
+ * loop without the store sums received segments (mg_csum_blocks, parse.c).
  */
 #ifndef MG_TCP_CSUM_H
 #define MG_TCP_CSUM_H
