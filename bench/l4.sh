@@ -38,13 +38,18 @@
 # drifts from minute to minute, so one round alone can mislead by 2x.
 #
 # Usage: bench/l4.sh [--out FILE] [--rounds N] [--skip-meshgw] [--only PROXY]
-#                    [--profile DIR]
+#                    [--profile DIR] [--peer-rps]
 # (--only meshgw|nginx|haproxy: that proxy alone, e.g. an A/B of two meshgw
 # builds with MG_BUILD and --out; its ratios are then null)
 # (--profile DIR: perf record of core 1, where each proxy runs, for 4 s in the
 # middle of each bulk upload, all processes and the kernel alike; DIR gets
 # NAME-bulk.txt, the top symbols by binary, and NAME-bulk-dso.txt, the shares
 # by binary. The sampling perturbs that run's figures: use it for profiles.)
+# (--peer-rps: the peers' receive path runs on core 0 (RPS on mg-fabric's g1
+# and mg-backend's eth0, reset at the end). On veth a sender's frame is
+# received in the sender's own system call, so by default each proxy's core 1
+# also runs the client's and the backend's TCP receive; with real hosts that
+# work is theirs. Applies to all three proxies alike; "peer_rps" in the JSON.)
 # Environment: MG_BUILD (meshgw, meshctl), MG_BENCH_REQUIRE_MESHGW=1 (fail if the
 # meshgw proxy does not come up; otherwise the JSON says "meshgw L4 proxy not
 # available" and the baselines are still measured).
@@ -59,6 +64,7 @@ out=$MG_ROOT/bench/results/l4.json
 skip_meshgw=0
 only=
 profile=
+peer_rps=0
 ROUNDS=3
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -67,7 +73,8 @@ while [ $# -gt 0 ]; do
 	--only) only=${2:?}; shift 2 ;;
 	--rounds) ROUNDS=${2:?}; shift 2 ;;
 	--profile) profile=${2:?}; shift 2 ;;
-	*) echo "usage: bench/l4.sh [--out FILE] [--rounds N] [--skip-meshgw] [--only PROXY] [--profile DIR]" >&2; exit 64 ;;
+	--peer-rps) peer_rps=1; shift ;;
+	*) echo "usage: bench/l4.sh [--out FILE] [--rounds N] [--skip-meshgw] [--only PROXY] [--profile DIR] [--peer-rps]" >&2; exit 64 ;;
 	esac
 done
 
@@ -90,6 +97,16 @@ for b in iperf3 nginx haproxy taskset; do
 done
 bench_begin l4
 
+# rps_cpus MASK: where the frames the proxy sends to the peers are received
+# (0: in the sending system call, the kernel's default; 1: core 0's backlog).
+rps_cpus() {
+	ip netns exec mg-fabric sh -c "echo $1 >/sys/class/net/g1/queues/rx-0/rps_cpus" &&
+		ip netns exec mg-backend sh -c "echo $1 >/sys/class/net/eth0/queues/rx-0/rps_cpus"
+}
+if [ "$peer_rps" = 1 ]; then
+	rps_cpus 1 || mg_die "--peer-rps: cannot set rps_cpus"
+	trap 'rc=$?; rps_cpus 0 || true; (exit $rc); bench_cleanup' EXIT
+fi
 
 # cpu_ticks PID...: "utime stime" of the processes (their threads are in the
 # same /proc/PID/stat line for a process), in clock ticks.
@@ -250,9 +267,10 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 mkdir -p "$(dirname "$out")"
-"$MG_PYTHON" - "$tmp" "$out" "$HZ" "$ROUNDS" <<'PY'
+"$MG_PYTHON" - "$tmp" "$out" "$HZ" "$ROUNDS" "$peer_rps" <<'PY'
 import json, os, sys, time
 tmp, out, hz, nrounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+peer_rps = sys.argv[5] == "1"
 
 def ticks(name, fig, kind):
     """(user, system) seconds over a figure's window from its two snapshots."""
@@ -363,6 +381,7 @@ doc = {
     "setup": "standard topology, proxy in netns mg-gw pinned to core 1 (one worker), "
              "clients (mg-client) and servers (mg-backend) on core 0; 2-core shared VM",
     "cores": os.cpu_count(),
+    "peer_rps": peer_rps,
     "rounds": nrounds,
     "figure_is": "the median of the rounds; ratios are of the medians",
     "loadavg_at_end": os.getloadavg()[0],
