@@ -112,7 +112,7 @@ ls_conf gw.conf
 ls_start gw.conf 60 || mg_die "meshgw did not start"
 if [ "$FIFO" = 1 ]; then
 	for t in /proc/"$LS_PID"/task/*; do
-		case "$(cat "$t/comm")" in
+		case "$(cat "$t/comm" 2>/dev/null)" in
 		rte-worker-*) chrt -f -p 1 "${t##*/}" || mg_die "chrt of the worker failed" ;;
 		esac
 	done

@@ -139,7 +139,7 @@ mg_expect "the policy (client may reach the echo backend) is accepted" \
 	lp_push "$tmp/policy.conf" 1
 # The worker owns core 1 (DESIGN: dedicated cores); see the header.
 for t in /proc/"$MG_GW_PID"/task/*; do
-	case "$(cat "$t/comm")" in
+	case "$(cat "$t/comm" 2>/dev/null)" in
 	rte-worker-*)
 		chrt -f -p 2 "${t##*/}"
 		worker_tid=${t##*/}
