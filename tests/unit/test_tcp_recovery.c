@@ -66,19 +66,23 @@ static void want_writable_reports_once_half_free(void **state)
 }
 
 
-static void transfer_under_loss_reorder_dup_corrupt(void **state)
+/* 1 MB from @p cl under the wire's loss, reordering and duplication (and
+ * @p corrupt), all of it arriving intact. */
+static void megabyte_under_faults(struct app *cl, unsigned corrupt)
 {
-	struct app *cl;
-
-	(void)state;
-	cl = open_pair(16);
 	N->loss = 50;
 	N->reorder = 50;
 	N->dup = 50;
-	N->corrupt = 10;
+	N->corrupt = corrupt;
 	cl->tx_total = 1 << 20;
 	assert_true(run_until(N, server_got_all, 300000000));
 	assert_int_equal(last_accepted->rx_bad, 0);
+}
+
+static void transfer_under_loss_reorder_dup_corrupt(void **state)
+{
+	(void)state;
+	megabyte_under_faults(open_pair(16), 10);
 	assert_true(N->lost > 0 && N->duped > 0 && N->bad_csum > 0);
 	assert_true(CTR_OF(0, retransmits) > 0);
 	assert_true(CTR_OF(1, ooo_segs) > 0);
@@ -97,18 +101,11 @@ static void transfer_under_loss_reorder_dup_corrupt(void **state)
 static void copied_transfer_under_loss_sends_the_right_bytes(void **state)
 {
 	struct mg_tcp_params pa, pb;
-	struct app *cl;
 
 	params_both(&pa, &pb);
 	pa.tx_copy_max = pb.tx_copy_max = UINT16_MAX;
 	restart(state, &pa, &pb);
-	cl = open_pair(16);
-	N->loss = 50;
-	N->reorder = 50;
-	N->dup = 50;
-	cl->tx_total = 1 << 20;
-	assert_true(run_until(N, server_got_all, 300000000));
-	assert_int_equal(last_accepted->rx_bad, 0);
+	megabyte_under_faults(open_pair(16), 0);
 	assert_int_equal(N->bad_csum, 0);
 	assert_true(N->lost > 0);
 	assert_true(CTR_OF(0, retransmits) > 0);
