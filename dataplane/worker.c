@@ -46,7 +46,6 @@ static inline void rx_hints(const struct mg_worker_port *wp, const struct rte_mb
 				RTE_MBUF_F_RX_L4_CKSUM_NONE);
 }
 
-/* One frame through the whole check (steer_drain's second look at a segment). */
 /* A parse verdict, with TCP refused on a gateway without listeners (no TCP stack). */
 static inline uint8_t verdict(const struct mg_worker *w, uint8_t why, uint8_t act)
 {
@@ -54,6 +53,7 @@ static inline uint8_t verdict(const struct mg_worker *w, uint8_t why, uint8_t ac
 								      : why;
 }
 
+/* One frame through the whole check (steer_drain's second look at a segment). */
 static enum mg_drop inspect(const struct mg_worker *w, struct mg_worker_port *wp,
 			    struct rte_mbuf *m, enum mg_action *act, struct mg_pkt *out)
 {
